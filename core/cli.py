@@ -1,0 +1,224 @@
+"""The `folio` command: add, list, remove, config (and, later, search, ask and the app)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from core import __version__
+from core.errors import FolioError
+from core.library import Library, default_library_dir
+from core.types import AddOutcome, AddProgress, AddStatus, DocStatus
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal; silent when stderr is not one."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self._last = ""
+
+    def update(self, p: AddProgress) -> None:
+        if not self.enabled or p.files_total == 0:
+            return
+        width = 24
+        fraction = (p.files_done + (p.passages_done / p.passages_total if p.passages_total
+                                    else 0)) / p.files_total
+        filled = int(width * min(1.0, fraction))
+        name = Path(p.current_path).name if p.current_path else ""
+        line = (f"\r[{'#' * filled}{'.' * (width - filled)}] {p.files_done}/{p.files_total} "
+                f"files, {p.total_passages_done + p.passages_done} passages  {name[:30]}")
+        if line != self._last:
+            self.stream.write(line.ljust(len(self._last)))
+            self.stream.flush()
+            self._last = line
+
+    def clear(self) -> None:
+        if self.enabled and self._last:
+            self.stream.write("\r" + " " * len(self._last) + "\r")
+            self.stream.flush()
+            self._last = ""
+
+
+def _outcome_line(o: AddOutcome) -> str:
+    if o.status is AddStatus.FAILED:
+        return f"failed: {o.path}: {o.reason}"
+    if o.status is AddStatus.CANCELLED:
+        return f"cancelled: {o.path}"
+    detail = f" ({o.passages} passages)" if o.status is not AddStatus.PRESENT else ""
+    notes = f" [{'; '.join(o.notes)}]" if o.notes else ""
+    return f"{o.status.value}: {o.path} — {o.title}{detail}{notes}"
+
+
+def _open_library(args: argparse.Namespace, first_run_sample: bool = True) -> Library:
+    root = Path(args.library).expanduser() if args.library else default_library_dir()
+    library = Library.open(root)
+    if first_run_sample:
+        bar = ProgressBar(sys.stderr)
+        outcomes = library.ensure_sample(progress=bar.update)
+        bar.clear()
+        if outcomes:
+            print(f"Indexed the built-in user guide into {root} (first run).", file=sys.stderr)
+    return library
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    with _open_library(args) as library:
+        bar = ProgressBar(sys.stderr)
+
+        def on_outcome(outcome: AddOutcome) -> None:
+            bar.clear()
+            print(_outcome_line(outcome), flush=True)
+
+        cancel = threading.Event()
+        try:
+            outcomes = library.add([Path(p) for p in args.paths], progress=bar.update,
+                                   cancel=cancel, on_outcome=on_outcome)
+        except KeyboardInterrupt:
+            cancel.set()
+            bar.clear()
+            print("Interrupted: the document being indexed was left out.", file=sys.stderr)
+            return EXIT_FAILED
+        bar.clear()
+    failed = sum(1 for o in outcomes if o.status in (AddStatus.FAILED, AddStatus.CANCELLED))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    with _open_library(args) as library:
+        docs = library.documents()
+    if args.json:
+        print(json.dumps([
+            {"id": d.id, "title": d.title, "type": d.doc_type, "pages": d.pages,
+             "passages": d.passages, "status": d.status.value, "error": d.error,
+             "original_path": d.original_path, "sha256": d.sha256, "notes": d.notes,
+             "added_at": d.added_at}
+            for d in docs], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if not docs:
+        print("The library is empty. Add documents with: folio add PATH...")
+        return EXIT_OK
+    print(f"{'ID':>4}  {'TYPE':<8} {'PAGES':>5} {'PASSAGES':>8}  {'STATUS':<8} TITLE")
+    for d in docs:
+        print(f"{d.id:>4}  {d.doc_type:<8} {d.pages:>5} {d.passages:>8}  {d.status.value:<8} "
+              f"{d.title}")
+        if d.status is DocStatus.FAILED:
+            print(f"{'':>6}{d.error}  ({d.original_path})")
+    return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    with _open_library(args, first_run_sample=False) as library:
+        doc = library.remove(args.document)
+    print(f"removed: {doc.id} {doc.title} (your file {doc.original_path} was not touched)")
+    return EXIT_OK
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    with _open_library(args, first_run_sample=False) as library:
+        if args.list_models:
+            from core.embedding import BUNDLED_MODEL, catalog_models
+
+            print(f"{BUNDLED_MODEL}  (bundled, offline, 384 dimensions)")
+            for m in catalog_models():
+                print(f"{m['model']}  ({m['dim']} dimensions, {m['size_in_GB']} GB download)")
+            return EXIT_OK
+        if args.key is None:
+            for key, value in library.settings().items():
+                print(f"{key} = {value}")
+            return EXIT_OK
+        if args.value is None:
+            settings = library.settings()
+            if args.key not in settings:
+                raise FolioError(f"Unknown setting '{args.key}'. Settings: {', '.join(settings)}.")
+            print(settings[args.key])
+            return EXIT_OK
+        if args.key == "embedding-model":
+            return _change_model(library, args.value)
+        library.set_setting(args.key, args.value)
+        print(f"{args.key} = {args.value}")
+    return EXIT_OK
+
+
+def _change_model(library: Library, name: str) -> int:
+    print(f"Loading {name} (downloaded on first use)...", file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\rRe-embedding {done}/{total} passages")
+            sys.stderr.flush()
+
+    cancel = threading.Event()
+    try:
+        changed = library.set_embedding_model(name, progress=progress, cancel=cancel)
+    except KeyboardInterrupt:
+        cancel.set()
+        print("\nInterrupted: the library still uses " + library.embedding_model, file=sys.stderr)
+        return EXIT_FAILED
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    if changed:
+        print(f"embedding-model = {library.embedding_model}")
+    return EXIT_OK if changed else EXIT_FAILED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--library", metavar="DIR",
+                        help="library folder (default: $FOLIO_HOME, else the user data folder)")
+    parser = argparse.ArgumentParser(
+        prog="folio", parents=[common],
+        description="Ask questions of your own documents; every answer cites its page. "
+                    "Everything stays on this machine.")
+    parser.add_argument("--version", action="version", version=f"folio {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    add = sub.add_parser("add", parents=[common], help="add files and folders to the library")
+    add.add_argument("paths", nargs="+", metavar="PATH")
+    add.set_defaults(func=cmd_add)
+
+    lst = sub.add_parser("list", parents=[common], help="list the documents in the library")
+    lst.add_argument("--json", action="store_true", help="machine-readable output")
+    lst.set_defaults(func=cmd_list)
+
+    rm = sub.add_parser("remove", parents=[common],
+                        help="remove a document (only Folio's copy; your file stays)")
+    rm.add_argument("document", metavar="ID_OR_SHA256_PREFIX")
+    rm.set_defaults(func=cmd_remove)
+
+    cfg = sub.add_parser("config", parents=[common], help="show or change library settings")
+    cfg.add_argument("key", nargs="?", help="embedding-model or max-file-mb")
+    cfg.add_argument("value", nargs="?")
+    cfg.add_argument("--list-models", action="store_true",
+                     help="list the embedding models that can be chosen")
+    cfg.set_defaults(func=cmd_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `folio list | head` ends quietly
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    try:
+        return int(args.func(args))
+    except FolioError as exc:
+        print(f"folio: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+
+if __name__ == "__main__":
+    sys.exit(main())

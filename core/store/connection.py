@@ -1,0 +1,46 @@
+"""Opens the library's SQLite file through apsw, with sqlite-vec loaded and WAL on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import apsw
+import sqlite_vec
+
+from core.errors import LibraryError
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def connect(path: Path) -> apsw.Connection:
+    """Open (creating if needed) the database at path, ready for Folio's schema."""
+    try:
+        db = apsw.Connection(str(path))
+    except apsw.Error as exc:
+        raise LibraryError(f"Cannot open the library file {path}: {exc}") from exc
+    db.set_busy_timeout(BUSY_TIMEOUT_MS)
+    db.enable_load_extension(True)
+    db.load_extension(sqlite_vec.loadable_path())
+    db.enable_load_extension(False)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute("PRAGMA foreign_keys = ON")
+    return db
+
+
+@contextmanager
+def write_transaction(db: apsw.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception.
+
+    IMMEDIATE takes the write lock at the start, so a second writer waits (busy timeout) instead
+    of failing when it tries to upgrade a read transaction that another writer overtook.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")

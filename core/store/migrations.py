@@ -1,0 +1,103 @@
+"""Numbered schema migrations, applied in order when a library is opened."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import apsw
+
+M001_TABLES = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE documents (
+    id            INTEGER PRIMARY KEY,
+    title         TEXT NOT NULL,
+    doc_type      TEXT NOT NULL,
+    original_path TEXT NOT NULL,
+    stored_path   TEXT,
+    sha256        TEXT,
+    size_bytes    INTEGER NOT NULL DEFAULT 0,
+    pages         INTEGER NOT NULL DEFAULT 0,
+    status        TEXT NOT NULL CHECK (status IN ('indexed', 'failed')),
+    error         TEXT,
+    error_kind    TEXT,
+    notes         TEXT,
+    added_at      TEXT NOT NULL
+);
+CREATE INDEX documents_sha256 ON documents (sha256);
+CREATE INDEX documents_original_path ON documents (original_path);
+
+CREATE TABLE passages (
+    id           INTEGER PRIMARY KEY,
+    document_id  INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+    ordinal      INTEGER NOT NULL,
+    text         TEXT NOT NULL,
+    heading_path TEXT NOT NULL DEFAULT '',
+    context      TEXT NOT NULL DEFAULT '',
+    page_start   INTEGER NOT NULL,
+    page_end     INTEGER NOT NULL,
+    page_label   TEXT,
+    char_start   INTEGER,
+    char_end     INTEGER,
+    token_count  INTEGER NOT NULL,
+    UNIQUE (document_id, ordinal)
+);
+
+CREATE TABLE passage_rects (
+    passage_id INTEGER NOT NULL REFERENCES passages (id) ON DELETE CASCADE,
+    seq        INTEGER NOT NULL,
+    page       INTEGER NOT NULL,
+    x0 REAL NOT NULL, y0 REAL NOT NULL, x1 REAL NOT NULL, y1 REAL NOT NULL,
+    PRIMARY KEY (passage_id, seq)
+) WITHOUT ROWID;
+
+CREATE VIRTUAL TABLE passages_fts USING fts5 (
+    context, text,
+    content = 'passages', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER passages_ai AFTER INSERT ON passages BEGIN
+    INSERT INTO passages_fts (rowid, context, text) VALUES (new.id, new.context, new.text);
+END;
+CREATE TRIGGER passages_ad AFTER DELETE ON passages BEGIN
+    INSERT INTO passages_fts (passages_fts, rowid, context, text)
+        VALUES ('delete', old.id, old.context, old.text);
+END;
+CREATE TRIGGER passages_au AFTER UPDATE ON passages BEGIN
+    INSERT INTO passages_fts (passages_fts, rowid, context, text)
+        VALUES ('delete', old.id, old.context, old.text);
+    INSERT INTO passages_fts (rowid, context, text) VALUES (new.id, new.context, new.text);
+END;
+"""
+
+
+def m001_create_tables(db: apsw.Connection) -> None:
+    db.execute(M001_TABLES)
+
+
+MIGRATIONS: list[Callable[[apsw.Connection], None]] = [m001_create_tables]
+
+
+def schema_version(db: apsw.Connection) -> int:
+    row = db.execute("PRAGMA user_version").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(db: apsw.Connection) -> int:
+    """Apply every migration the file has not had yet, each in its own transaction."""
+    current = schema_version(db)
+    if current > len(MIGRATIONS):
+        from core.errors import LibraryError
+
+        raise LibraryError(
+            f"This library was written by a newer Folio (schema {current}); update Folio to open it."
+        )
+    for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
+        with db:
+            migration(db)
+            db.execute(f"PRAGMA user_version = {number}")
+    return len(MIGRATIONS)

@@ -1,0 +1,217 @@
+"""SQL for documents, passages, rectangles, vectors and settings; user text is always a parameter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+import apsw
+import numpy as np
+import numpy.typing as npt
+
+from core.types import DocStatus, Document, Passage
+
+VECTOR_TABLE = "passage_vectors"
+
+SELECT_DOCUMENTS = """
+SELECT d.id, d.title, d.doc_type, d.original_path, d.stored_path, d.sha256, d.size_bytes,
+       d.pages, (SELECT count(*) FROM passages p WHERE p.document_id = d.id),
+       d.status, d.error, d.error_kind, d.notes, d.added_at
+FROM documents d
+"""
+
+INSERT_DOCUMENT = """
+INSERT INTO documents (title, doc_type, original_path, stored_path, sha256, size_bytes, pages,
+                       status, error, error_kind, notes, added_at)
+VALUES (:title, :doc_type, :original_path, :stored_path, :sha256, :size_bytes, :pages,
+        :status, :error, :error_kind, :notes, :added_at)
+"""
+
+INSERT_PASSAGE = """
+INSERT INTO passages (document_id, ordinal, text, heading_path, context, page_start, page_end,
+                      page_label, char_start, char_end, token_count)
+VALUES (:document_id, :ordinal, :text, :heading_path, :context, :page_start, :page_end,
+        :page_label, :char_start, :char_end, :token_count)
+"""
+
+INSERT_RECT = """
+INSERT INTO passage_rects (passage_id, seq, page, x0, y0, x1, y1)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
+
+HEADING_SEPARATOR = " › "
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _document(row: Sequence[object]) -> Document:
+    (id_, title, doc_type, original, stored, sha, size, pages, passages, status, error, kind,
+     notes, added) = row
+    return Document(
+        id=int(id_),  # type: ignore[call-overload]
+        title=str(title),
+        doc_type=str(doc_type),
+        original_path=str(original),
+        stored_path=None if stored is None else str(stored),
+        sha256=None if sha is None else str(sha),
+        size_bytes=int(size),  # type: ignore[call-overload]
+        pages=int(pages),  # type: ignore[call-overload]
+        passages=int(passages),  # type: ignore[call-overload]
+        status=DocStatus(str(status)),
+        error=None if error is None else str(error),
+        error_kind=None if kind is None else str(kind),
+        notes=None if notes is None else str(notes),
+        added_at=str(added),
+    )
+
+
+# --- settings -------------------------------------------------------------------------------
+
+def get_meta(db: apsw.Connection, key: str) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_meta(db: apsw.Connection, key: str, value: str) -> None:
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+def all_meta(db: apsw.Connection) -> dict[str, str]:
+    return {str(k): str(v) for k, v in db.execute("SELECT key, value FROM meta ORDER BY key")}
+
+
+# --- documents ------------------------------------------------------------------------------
+
+def list_documents(db: apsw.Connection) -> list[Document]:
+    return [_document(r) for r in db.execute(SELECT_DOCUMENTS + " ORDER BY d.id")]
+
+
+def get_document(db: apsw.Connection, doc_id: int) -> Document | None:
+    row = db.execute(SELECT_DOCUMENTS + " WHERE d.id = ?", (doc_id,)).fetchone()
+    return None if row is None else _document(row)
+
+
+def find_documents_by_sha_prefix(db: apsw.Connection, prefix: str) -> list[Document]:
+    rows = db.execute(
+        SELECT_DOCUMENTS + " WHERE d.sha256 LIKE ? ESCAPE '\\' ORDER BY d.id",
+        (prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
+    )
+    return [_document(r) for r in rows]
+
+
+def indexed_document_with_sha(db: apsw.Connection, sha256: str) -> Document | None:
+    row = db.execute(
+        SELECT_DOCUMENTS + " WHERE d.sha256 = ? AND d.status = 'indexed' ORDER BY d.id LIMIT 1",
+        (sha256,),
+    ).fetchone()
+    return None if row is None else _document(row)
+
+
+def documents_with_original_path(db: apsw.Connection, original_path: str) -> list[Document]:
+    rows = db.execute(SELECT_DOCUMENTS + " WHERE d.original_path = ? ORDER BY d.id",
+                      (original_path,))
+    return [_document(r) for r in rows]
+
+
+def insert_document(db: apsw.Connection, **values: object) -> int:
+    values.setdefault("added_at", now_iso())
+    db.execute(INSERT_DOCUMENT, values)
+    return int(db.last_insert_rowid())
+
+
+def delete_document(db: apsw.Connection, doc_id: int) -> None:
+    """Delete a document; passages, rectangles and FTS rows follow by cascade and trigger."""
+    db.execute(
+        f"DELETE FROM {VECTOR_TABLE} WHERE passage_id IN "
+        "(SELECT id FROM passages WHERE document_id = ?)",
+        (doc_id,),
+    )
+    db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+
+
+def stored_path_in_use(db: apsw.Connection, stored_path: str) -> bool:
+    row = db.execute("SELECT 1 FROM documents WHERE stored_path = ? LIMIT 1",
+                     (stored_path,)).fetchone()
+    return row is not None
+
+
+# --- passages -------------------------------------------------------------------------------
+
+def insert_passages(
+    db: apsw.Connection,
+    document_id: int,
+    passages: Sequence[Passage],
+    contexts: Sequence[str],
+    vectors: npt.NDArray[np.float32],
+) -> None:
+    for passage, context, vector in zip(passages, contexts, vectors, strict=True):
+        db.execute(INSERT_PASSAGE, {
+            "document_id": document_id,
+            "ordinal": passage.ordinal,
+            "text": passage.text,
+            "heading_path": HEADING_SEPARATOR.join(passage.headings),
+            "context": context,
+            "page_start": passage.page_start,
+            "page_end": passage.page_end,
+            "page_label": passage.page_label,
+            "char_start": None if passage.span is None else passage.span[0],
+            "char_end": None if passage.span is None else passage.span[1],
+            "token_count": passage.token_count,
+        })
+        passage_id = db.last_insert_rowid()
+        db.executemany(INSERT_RECT, [
+            (passage_id, seq, r.page, r.x0, r.y0, r.x1, r.y1)
+            for seq, r in enumerate(passage.rects)
+        ])
+        db.execute(
+            f"INSERT INTO {VECTOR_TABLE} (passage_id, document_id, embedding) VALUES (?, ?, ?)",
+            (passage_id, document_id, np.ascontiguousarray(vector, dtype=np.float32).tobytes()),
+        )
+
+
+def passage_texts_for_embedding(db: apsw.Connection) -> list[tuple[int, int, str, str]]:
+    """(passage id, document id, context, text) of every passage, for re-embedding."""
+    return [
+        (int(pid), int(did), str(ctx), str(text))
+        for pid, did, ctx, text in db.execute(
+            "SELECT id, document_id, context, text FROM passages ORDER BY id")
+    ]
+
+
+def count_rows(db: apsw.Connection, table: str) -> int:
+    row = db.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
+
+
+# --- vectors --------------------------------------------------------------------------------
+
+def vector_table_exists(db: apsw.Connection) -> bool:
+    row = db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (VECTOR_TABLE,)).fetchone()
+    return row is not None
+
+
+def create_vector_table(db: apsw.Connection, dim: int) -> None:
+    db.execute(
+        f"CREATE VIRTUAL TABLE {VECTOR_TABLE} USING vec0("
+        f"passage_id INTEGER PRIMARY KEY, document_id INTEGER, "
+        f"embedding float[{int(dim)}] distance_metric=cosine)"
+    )
+
+
+def drop_vector_table(db: apsw.Connection) -> None:
+    db.execute(f"DROP TABLE IF EXISTS {VECTOR_TABLE}")
+
+
+def insert_vectors(
+    db: apsw.Connection, rows: Iterable[tuple[int, int, npt.NDArray[np.float32]]]
+) -> None:
+    db.executemany(
+        f"INSERT INTO {VECTOR_TABLE} (passage_id, document_id, embedding) VALUES (?, ?, ?)",
+        [(pid, did, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for pid, did, v in rows],
+    )

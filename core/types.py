@@ -1,0 +1,133 @@
+"""The plain values that cross module boundaries: documents, paragraphs, passages, outcomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class Rect:
+    """A rectangle on a page, in PDF points from the top-left corner; page is 1-based."""
+
+    page: int
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    """One paragraph as a reader found it, with where it sits in the document."""
+
+    text: str
+    page: int
+    rects: tuple[Rect, ...] = ()
+    headings: tuple[str, ...] = ()
+    kind: str = "text"  # "text" or "table": a table is never split or joined with others
+    span: tuple[int, int] | None = None  # character offsets in a text document's source
+
+
+@dataclass(slots=True)
+class ReadResult:
+    """What a reader returns for one file."""
+
+    title: str
+    page_count: int
+    page_labels: list[str | None]
+    paragraphs: list[Paragraph]
+    notes: list[str] = field(default_factory=list)
+
+    def label_of(self, page: int) -> str | None:
+        if 1 <= page <= len(self.page_labels):
+            return self.page_labels[page - 1]
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A retrieval unit: whole consecutive paragraphs of one section, within a token budget."""
+
+    ordinal: int
+    text: str
+    headings: tuple[str, ...]
+    page_start: int
+    page_end: int
+    page_label: str | None
+    rects: tuple[Rect, ...]
+    token_count: int
+    span: tuple[int, int] | None = None
+
+
+class DocStatus(StrEnum):
+    INDEXED = "indexed"
+    FAILED = "failed"
+
+
+class FailureKind(StrEnum):
+    """Why a file could not be indexed; each has a message a person understands."""
+
+    NOT_FOUND = "not_found"
+    UNREADABLE = "unreadable"
+    EMPTY = "empty"
+    UNSUPPORTED = "unsupported"
+    DAMAGED = "damaged"
+    ENCRYPTED = "encrypted"
+    NO_TEXT = "no_text"
+    TOO_LARGE = "too_large"
+    NOT_TEXT = "not_text"
+    STORAGE = "storage"
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A row of the library's document list."""
+
+    id: int
+    title: str
+    doc_type: str
+    original_path: str
+    stored_path: str | None
+    sha256: str | None
+    size_bytes: int
+    pages: int
+    passages: int
+    status: DocStatus
+    error: str | None
+    error_kind: str | None
+    notes: str | None
+    added_at: str
+
+
+class AddStatus(StrEnum):
+    ADDED = "added"
+    PRESENT = "already present"
+    REPLACED = "replaced"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class AddOutcome:
+    """What happened to one path given to Library.add."""
+
+    path: str
+    status: AddStatus
+    document_id: int | None = None
+    title: str | None = None
+    passages: int = 0
+    reason: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AddProgress:
+    """Reported while adding: files done of files total, and passages embedded in the current one."""
+
+    files_done: int
+    files_total: int
+    current_path: str | None
+    passages_done: int
+    passages_total: int
+    total_passages_done: int
