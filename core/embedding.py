@@ -78,7 +78,7 @@ def _plain_tokenizer(model_dir: Path) -> Tokenizer:
 def _max_tokens_of(model_dir: Path) -> int:
     config = json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
     limits = [v for k in ("max_length", "model_max_length")
-              if isinstance(v := config.get(k), int) and 0 < v]
+              if isinstance(v := config.get(k), int) and v > 0]
     return min([*limits, MAX_TOKENS_CAP])
 
 

@@ -41,6 +41,18 @@ def model_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("Folio", appauthor=False)) / "models"
 
 
+_embedders: dict[str, Embedder] = {}
+_embedders_lock = threading.Lock()
+
+
+def shared_embedder(name: str) -> Embedder:
+    """One Embedder per model per process: the ONNX session is large and thread-safe to run."""
+    with _embedders_lock:
+        if name not in _embedders:
+            _embedders[name] = Embedder(name, cache_dir=model_cache_dir())
+        return _embedders[name]
+
+
 class Library:
     """One library folder: library.db and files/. Not shared across threads: open one per thread."""
 
@@ -94,7 +106,7 @@ class Library:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None or self._embedder.name != self.embedding_model:
-            self._embedder = Embedder(self.embedding_model, cache_dir=model_cache_dir())
+            self._embedder = shared_embedder(self.embedding_model)
         return self._embedder
 
     def set_embedding_model(self, name: str, progress: Callable[[int, int], None] | None = None,
@@ -106,7 +118,7 @@ class Library:
         """
         if name == self.embedding_model:
             return True
-        embedder = Embedder(name, cache_dir=model_cache_dir())
+        embedder = shared_embedder(name)
         embedder.load()
         rows = queries.passage_texts_for_embedding(self.db)
         done = 0
@@ -217,11 +229,6 @@ class Library:
         with write_transaction(self.db):
             queries.set_meta(self.db, "sample_added", queries.now_iso())
         return outcomes
-
-
-def check_model_available(name: str) -> None:
-    """Raise EmbeddingModelError unless name can be loaded here (downloads it when online)."""
-    Embedder(name, cache_dir=model_cache_dir()).load()
 
 
 __all__ = ["EmbeddingModelError", "Library", "default_library_dir"]

@@ -28,9 +28,7 @@ def join_lines(lines: Sequence[str]) -> str:
             out = line
         elif _LIST_MARKER.match(line):
             out += "\n" + line
-        elif _HYPHEN_END.search(out) and line[0].islower():
-            out = out[:-1] + line
-        elif out.endswith("\u00ad"):
+        elif (_HYPHEN_END.search(out) and line[0].islower()) or out.endswith("\u00ad"):
             out = out[:-1] + line
         else:
             out += " " + line

@@ -1,0 +1,33 @@
+"""Shared test set-up: every test gets its own library folder through FOLIO_HOME."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.library import Library
+
+
+@pytest.fixture(autouse=True)
+def folio_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Tests never touch the user's data: FOLIO_HOME points into the test's tmp_path."""
+    home = tmp_path / "folio-home"
+    monkeypatch.setenv("FOLIO_HOME", str(home))
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    return home
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Iterator[Library]:
+    lib = Library.open(tmp_path / "library")
+    yield lib
+    lib.close()
+
+
+@pytest.fixture
+def docs_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "docs"
+    path.mkdir()
+    return path
