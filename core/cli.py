@@ -172,13 +172,17 @@ def _change_model(library: Library, name: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # --library may come before or after the command; SUPPRESS keeps a subcommand's absent
+    # option from overwriting the value given before it.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--library", metavar="DIR",
+    common.add_argument("--library", metavar="DIR", default=argparse.SUPPRESS,
                         help="library folder (default: $FOLIO_HOME, else the user data folder)")
     parser = argparse.ArgumentParser(
-        prog="folio", parents=[common],
+        prog="folio",
         description="Ask questions of your own documents; every answer cites its page. "
                     "Everything stays on this machine.")
+    parser.add_argument("--library", metavar="DIR",
+                        help="library folder (default: $FOLIO_HOME, else the user data folder)")
     parser.add_argument("--version", action="version", version=f"folio {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 

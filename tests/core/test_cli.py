@@ -1,0 +1,113 @@
+"""The `folio` command line: the contract scripts depend on (lines, JSON, exit codes)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+
+NOTE = "# Rope care\n\nDry a wet rope before you coil it, or it will rot from the inside.\n"
+
+
+@pytest.fixture(autouse=True)
+def no_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most CLI tests skip the first-run sample so that they assert only their own documents."""
+    monkeypatch.setattr("core.library.SAMPLE_FILES", ())
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_add_list_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lib = str(tmp_path / "lib")
+    note = tmp_path / "rope.md"
+    note.write_text(NOTE, encoding="utf-8")
+    code, out, _ = run(capsys, "add", str(note), "--library", lib)
+    assert code == 0
+    assert out.strip() == f"added: {note} — Rope care (1 passages)"
+    code, out, _ = run(capsys, "add", str(note), "--library", lib)
+    assert (code, out.strip()) == (0, f"already present: {note} — Rope care")
+    code, out, _ = run(capsys, "--library", lib, "list", "--json")
+    [doc] = json.loads(out)
+    assert {k: doc[k] for k in ("id", "title", "type", "pages", "passages", "status", "error",
+                                "original_path")} == {
+        "id": 1, "title": "Rope care", "type": "markdown", "pages": 1, "passages": 1,
+        "status": "indexed", "error": None, "original_path": str(note)}
+    assert len(doc["sha256"]) == 64
+    code, out, _ = run(capsys, "remove", doc["sha256"][:6], "--library", lib)
+    assert code == 0 and out.startswith("removed: 1 Rope care")
+    assert note.exists()
+    code, out, _ = run(capsys, "list", "--library", lib)
+    assert "The library is empty" in out
+
+
+def test_add_exits_1_when_any_file_failed_and_reports_each(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    note = tmp_path / "rope.md"
+    note.write_text(NOTE, encoding="utf-8")
+    missing = tmp_path / "missing.pdf"
+    code, out, _ = run(capsys, "add", str(missing), str(note), "--library", str(tmp_path / "l"))
+    assert code == 1
+    assert out.splitlines() == [
+        f"failed: {missing}: The file was not found.",
+        f"added: {note} — Rope care (1 passages)",
+    ]
+    code, out, _ = run(capsys, "list", "--library", str(tmp_path / "l"))
+    assert "failed" in out and "The file was not found." in out
+
+
+def test_library_from_folio_home(folio_home: Path, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    note = tmp_path / "rope.md"
+    note.write_text(NOTE, encoding="utf-8")
+    assert run(capsys, "add", str(note))[0] == 0
+    assert (folio_home / "library.db").exists() and (folio_home / "files").is_dir()
+
+
+def test_unknown_document_is_a_clear_error(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "remove", "42", "--library", str(tmp_path / "l"))
+    assert code == 1 and "No document with id or sha256 prefix '42'" in err
+
+
+def test_config_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lib = str(tmp_path / "l")
+    code, out, _ = run(capsys, "config", "--library", lib)
+    assert out.splitlines() == ["embedding-model = folio/all-MiniLM-L6-v2-int8",
+                                "max-file-mb = 512"]
+    assert run(capsys, "config", "max-file-mb", "1", "--library", lib)[0] == 0
+    big = tmp_path / "big.txt"
+    big.write_text("A line of text about sails.\n\n" * 50_000, encoding="utf-8")
+    code, out, _ = run(capsys, "add", str(big), "--library", lib)
+    assert code == 1 and "larger than the limit of 1 MB" in out
+    code, _, err = run(capsys, "config", "max-file-mb", "lots", "--library", lib)
+    assert code == 1 and "whole number" in err
+
+
+def test_usage_error_exits_2_and_no_arguments_prints_help(tmp_path: Path) -> None:
+    folio = [sys.executable, "-m", "core.cli"]
+    bad = subprocess.run([*folio, "add"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "PATH" in bad.stderr
+    bare = subprocess.run(folio, capture_output=True, text=True, timeout=60)
+    assert bare.returncode == 0 and "add" in bare.stdout and "list" in bare.stdout
+
+
+def test_first_run_indexes_the_sample_guide(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("core.library.SAMPLE_FILES", ("folio-guide.pdf",))
+    lib = str(tmp_path / "fresh")
+    code, out, err = run(capsys, "list", "--json", "--library", lib)
+    [doc] = json.loads(out)
+    assert (doc["title"], doc["type"], doc["status"]) == ("Folio user guide", "pdf", "indexed")
+    assert doc["pages"] >= 4 and doc["passages"] >= 10
+    assert "first run" in err
+    code, out, err = run(capsys, "list", "--json", "--library", lib)
+    assert len(json.loads(out)) == 1 and err == ""  # only once
