@@ -1,4 +1,10 @@
-"""The path from a file to indexed passages: copy, read, chunk, embed, write in one transaction."""
+"""The path from files to indexed passages: copy, read, chunk, embed, write one transaction each.
+
+Files are prepared (copied, read, chunked) in order and embedded in waves: the passages of
+several small files go through the model together, since a batch of two passages embeds far
+slower per passage than a full one. Each document is still written in its own transaction,
+and a cancel discards every document of the wave being embedded, leaving no trace of them.
+"""
 
 from __future__ import annotations
 
@@ -17,17 +23,18 @@ from core.filestore import FileStore
 from core.readers import SUPPORTED_SUFFIXES, detect_type, read_document
 from core.store import queries
 from core.store.connection import write_transaction
-from core.types import AddOutcome, AddProgress, AddStatus, FailureKind, Passage
+from core.types import AddOutcome, AddProgress, AddStatus, DocStatus, FailureKind, Passage, ReadResult
 
 ProgressCallback = Callable[[AddProgress], None]
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+WAVE_PASSAGES = 64  # embed together the passages of consecutive files up to this many
 
 
-def expand_paths(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
-    """(file, named) for every path; folders are walked for supported files, once each.
+def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
+    """Every file of paths, once; folders are walked for supported, non-hidden files.
 
-    named is True for a path the user gave directly: an unsupported file there is a failure,
-    while inside a folder it is passed over. Symlinked folders are not followed (no loops).
+    A file named directly is always tried (an unsupported one then fails with its reason);
+    inside a folder, other files are passed over. Symlinked folders are not followed.
     """
     seen: set[str] = set()
     for path in paths:
@@ -41,23 +48,33 @@ def expand_paths(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
                     key = os.path.abspath(candidate)
                     if key not in seen:
                         seen.add(key)
-                        yield candidate, False
+                        yield candidate
         else:
             key = os.path.abspath(path)
             if key not in seen:
                 seen.add(key)
-                yield path, True
+                yield path
 
 
 @dataclass
-class _Counter:
-    files_done: int = 0
-    files_total: int = 0
-    passages_total_done: int = 0
+class _Prepared:
+    """A document read and chunked, waiting for its vectors."""
+
+    original: str
+    doc_type: str
+    relative: str
+    sha256: str
+    size: int
+    result: ReadResult
+    passages: list[Passage]
+    contexts: list[str]
+
+
+_Entry = AddOutcome | _Prepared
 
 
 class Ingestor:
-    """Adds files to one library; one instance per add() call."""
+    """Adds files to one library; one instance per Library.add call."""
 
     def __init__(self, db: apsw.Connection, store: FileStore, embedder: Embedder,
                  max_bytes: int, progress: ProgressCallback | None,
@@ -68,63 +85,74 @@ class Ingestor:
         self.max_bytes = max_bytes
         self.progress = progress
         self.cancel = cancel or threading.Event()
-        self.counter = _Counter()
+        self.files_done = 0
+        self.files_total = 0
+        self.passages_written = 0
 
-    def _report(self, path: str | None, done: int, total: int) -> None:
+    def _report(self, path: str | None, done: int = 0, total: int = 0) -> None:
         if self.progress is not None:
-            c = self.counter
-            self.progress(AddProgress(c.files_done, c.files_total, path, done, total,
-                                      c.passages_total_done))
+            self.progress(AddProgress(self.files_done, self.files_total, path, done, total,
+                                      self.passages_written))
 
     def add_all(self, paths: Iterable[Path],
                 on_outcome: Callable[[AddOutcome], None] | None = None) -> list[AddOutcome]:
         files = list(expand_paths(paths))
-        self.counter.files_total = len(files)
+        self.files_total = len(files)
         outcomes: list[AddOutcome] = []
-        for path, _named in files:
+        wave: list[_Entry] = []
+
+        def flush() -> None:
+            for outcome in self._finish_wave(wave):
+                outcomes.append(outcome)
+                self.files_done += 1
+                self._report(None)
+                if on_outcome is not None:
+                    on_outcome(outcome)
+            wave.clear()
+
+        for path in files:
             if self.cancel.is_set():
                 break
-            outcome = self.add_one(path)
-            outcomes.append(outcome)
-            self.counter.files_done += 1
-            self._report(None, 0, 0)
-            if on_outcome is not None:
-                on_outcome(outcome)
-            if outcome.status is AddStatus.CANCELLED:
-                break
+            self._report(os.path.abspath(path))
+            wave.append(self._prepare(path, wave))
+            if sum(len(e.passages) for e in wave if isinstance(e, _Prepared)) >= WAVE_PASSAGES:
+                flush()
+        flush()
         return outcomes
 
-    def add_one(self, path: Path) -> AddOutcome:
+    # --- preparing one file ---------------------------------------------------------------------
+
+    def _prepare(self, path: Path, wave: list[_Entry]) -> _Entry:
         original = os.path.abspath(path)
-        self._report(original, 0, 0)
-        tmp: Path | None = None
         doc_type = detect_type(path) or path.suffix.lower().lstrip(".") or "unknown"
+        tmp: Path | None = None
+        relative: str | None = None
         try:
             doc_type = self._check(path)
             tmp, sha256, size = self.store.copy_in(path, self.max_bytes)
             if size == 0:
                 raise IngestError(FailureKind.EMPTY, "The file is empty.")
-            present = queries.indexed_document_with_sha(self.db, sha256)
+            present = self._present(sha256, wave)
             if present is not None:
-                tmp.unlink(missing_ok=True)
-                tmp = None
                 self._forget_failures(original)
-                return AddOutcome(original, AddStatus.PRESENT, present.id, present.title,
-                                  present.passages)
+                return AddOutcome(original, AddStatus.PRESENT, *present)
             relative = self.store.relative(sha256, path.suffix or f".{doc_type}")
             stored = self.store.settle(tmp, relative)
             tmp = None
-            return self._index(path, original, doc_type, stored, relative, sha256, size)
+            result = read_document(stored, doc_type, path.stem)
+            passages, contexts = self._chunk(result)
+            return _Prepared(original, doc_type, relative, sha256, size, result, passages,
+                             contexts)
         except IngestError as exc:
-            if exc.kind is FailureKind.STORAGE:
-                return AddOutcome(original, AddStatus.FAILED, None, None, 0, exc.message)
-            doc_id = self._record_failure(original, path.name, doc_type, exc)
-            return AddOutcome(original, AddStatus.FAILED, doc_id, path.name, 0, exc.message)
+            if relative is not None:
+                self._discard_unreferenced(relative, wave)
+            return self._failure(original, path.name, doc_type, exc)
         finally:
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
 
     def _check(self, path: Path) -> str:
+        """The document type of path, after the checks that need no reading."""
         try:
             st = path.stat()
         except FileNotFoundError as exc:
@@ -154,85 +182,134 @@ class Ingestor:
                 "FB2, Markdown, text and HTML.")
         return doc_type
 
-    def _index(self, path: Path, original: str, doc_type: str, stored: Path, relative: str,
-               sha256: str, size: int) -> AddOutcome:
-        try:
-            result = read_document(stored, doc_type, path.stem)
-            header_tokens: dict[tuple[str, ...], int] = {}
+    def _present(self, sha256: str, wave: list[_Entry]) -> tuple[int | None, str, int] | None:
+        """(id, title, passages) of a document with these bytes, in the library or this wave."""
+        doc = queries.indexed_document_with_sha(self.db, sha256)
+        if doc is not None:
+            return doc.id, doc.title, doc.passages
+        for entry in wave:
+            if isinstance(entry, _Prepared) and entry.sha256 == sha256:
+                return None, entry.result.title, len(entry.passages)
+        return None
 
-            def budget_for(headings: tuple[str, ...]) -> int:
-                if headings not in header_tokens:
-                    header = chunking.context_header(result.title, headings)
-                    header_tokens[headings] = self.embedder.count_tokens(header)
-                return self.embedder.max_tokens - SPECIAL_TOKENS - header_tokens[headings]
+    def _chunk(self, result: ReadResult) -> tuple[list[Passage], list[str]]:
+        header_tokens: dict[tuple[str, ...], int] = {}
 
-            passages = chunking.chunk(result.paragraphs, self.embedder.count_tokens_batch,
-                                      budget_for, result.label_of)
-            if not passages:
-                raise IngestError(FailureKind.NO_TEXT, "The file contains no text.")
-            contexts = [chunking.context_header(result.title, p.headings) for p in passages]
-            vectors = self._embed(original, passages, contexts)
-            if vectors is None:
-                self._discard_unreferenced(relative)
-                return AddOutcome(original, AddStatus.CANCELLED, reason="cancelled")
-            replaced = queries.documents_with_original_path(self.db, original)
-            with write_transaction(self.db):
-                for old in replaced:
-                    queries.delete_document(self.db, old.id)
-                doc_id = queries.insert_document(
-                    self.db, title=result.title, doc_type=doc_type, original_path=original,
-                    stored_path=relative, sha256=sha256, size_bytes=size,
-                    pages=result.page_count, status="indexed", error=None, error_kind=None,
-                    notes="; ".join(result.notes) or None)
-                queries.insert_passages(self.db, doc_id, passages, contexts, vectors)
-        except BaseException:
-            self._discard_unreferenced(relative)
-            raise
-        for old in replaced:
-            if old.stored_path and old.stored_path != relative:
-                self._discard_unreferenced(old.stored_path)
-        self.counter.passages_total_done += len(passages)
-        was_indexed = any(old.status == "indexed" for old in replaced)
-        return AddOutcome(original, AddStatus.REPLACED if was_indexed else AddStatus.ADDED,
-                          doc_id, result.title, len(passages), notes=tuple(result.notes))
+        def budget_for(headings: tuple[str, ...]) -> int:
+            if headings not in header_tokens:
+                header = chunking.context_header(result.title, headings)
+                header_tokens[headings] = self.embedder.count_tokens(header)
+            return self.embedder.max_tokens - SPECIAL_TOKENS - header_tokens[headings]
 
-    def _embed(self, original: str, passages: list[Passage],
-               contexts: list[str]) -> Vectors | None:
+        passages = chunking.chunk(result.paragraphs, self.embedder.count_tokens_batch,
+                                  budget_for, result.label_of)
+        if not passages:
+            raise IngestError(FailureKind.NO_TEXT, "The file contains no text.")
+        return passages, [chunking.context_header(result.title, p.headings) for p in passages]
+
+    # --- embedding and writing a wave -----------------------------------------------------------
+
+    def _finish_wave(self, wave: list[_Entry]) -> list[AddOutcome]:
+        prepared = [e for e in wave if isinstance(e, _Prepared)]
+        vectors = self._embed(prepared) if prepared else {}
+        outcomes = []
+        for entry in wave:
+            if isinstance(entry, AddOutcome):
+                outcomes.append(entry)
+            elif vectors is None:
+                self._discard_unreferenced(entry.relative)
+                outcomes.append(AddOutcome(entry.original, AddStatus.CANCELLED,
+                                           reason="cancelled"))
+            else:
+                outcomes.append(self._write(entry, vectors[id(entry)]))
+        return outcomes
+
+    def _embed(self, prepared: list[_Prepared]) -> dict[int, Vectors] | None:
+        texts = [f"{ctx}\n{p.text}" for e in prepared
+                 for ctx, p in zip(e.contexts, e.passages, strict=True)]
         done = 0
-        total = len(passages)
+        label = prepared[0].original if len(prepared) == 1 else f"{len(prepared)} files"
 
         def on_batch(n: int) -> None:
             nonlocal done
             done += n
-            self._report(original, done, total)
+            self._report(label, done, len(texts))
 
-        texts = [f"{ctx}\n{p.text}" for ctx, p in zip(contexts, passages, strict=True)]
-        return self.embedder.embed_passages(texts, on_batch=on_batch,
-                                            should_stop=self.cancel.is_set)
+        all_vectors = self.embedder.embed_passages(texts, on_batch=on_batch,
+                                                   should_stop=self.cancel.is_set)
+        if all_vectors is None:
+            return None
+        by_entry: dict[int, Vectors] = {}
+        start = 0
+        for entry in prepared:
+            by_entry[id(entry)] = all_vectors[start:start + len(entry.passages)]
+            start += len(entry.passages)
+        return by_entry
 
-    def _discard_unreferenced(self, relative: str) -> None:
-        if not queries.stored_path_in_use(self.db, relative):
+    def _write(self, entry: _Prepared, vectors: Vectors) -> AddOutcome:
+        replaced = queries.documents_with_original_path(self.db, entry.original)
+        result = entry.result
+        try:
+            with write_transaction(self.db):
+                for old in replaced:
+                    queries.delete_document(self.db, old.id)
+                doc_id = queries.insert_document(
+                    self.db, title=result.title, doc_type=entry.doc_type,
+                    original_path=entry.original, stored_path=entry.relative,
+                    sha256=entry.sha256, size_bytes=entry.size, pages=result.page_count,
+                    status=DocStatus.INDEXED.value, error=None, error_kind=None,
+                    notes="; ".join(result.notes) or None)
+                queries.insert_passages(self.db, doc_id, entry.passages, entry.contexts, vectors)
+        except apsw.Error as exc:
+            self._discard_unreferenced(entry.relative)
+            return AddOutcome(entry.original, AddStatus.FAILED, reason=_write_failure(exc))
+        for old in replaced:
+            if old.stored_path and old.stored_path != entry.relative:
+                self._discard_unreferenced(old.stored_path)
+        self.passages_written += len(entry.passages)
+        was_indexed = any(old.status is DocStatus.INDEXED for old in replaced)
+        return AddOutcome(entry.original, AddStatus.REPLACED if was_indexed else AddStatus.ADDED,
+                          doc_id, result.title, len(entry.passages), notes=tuple(result.notes))
+
+    # --- failures and clean-up ------------------------------------------------------------------
+
+    def _discard_unreferenced(self, relative: str, wave: Iterable[_Entry] = ()) -> None:
+        pending = any(isinstance(e, _Prepared) and e.relative == relative for e in wave)
+        if not pending and not queries.stored_path_in_use(self.db, relative):
             self.store.discard(relative)
 
     def _forget_failures(self, original: str) -> None:
         failed = [d for d in queries.documents_with_original_path(self.db, original)
-                  if d.status == "failed"]
+                  if d.status is DocStatus.FAILED]
         if failed:
             with write_transaction(self.db):
                 for doc in failed:
                     queries.delete_document(self.db, doc.id)
 
-    def _record_failure(self, original: str, name: str, doc_type: str,
-                        exc: IngestError) -> int | None:
-        """Record a failed file (replacing earlier failures of the same path)."""
-        try:
-            with write_transaction(self.db):
-                for doc in queries.documents_with_original_path(self.db, original):
-                    if doc.status == "failed":
-                        queries.delete_document(self.db, doc.id)
-                return queries.insert_document(
-                    self.db, title=name, doc_type=doc_type, original_path=original,
-                    stored_path=None, sha256=None, size_bytes=0, pages=0, status="failed",
-                    error=exc.message, error_kind=exc.kind.value, notes=None)
-        except apsw.Error:
-            return None
+    def _failure(self, original: str, name: str, doc_type: str, exc: IngestError) -> AddOutcome:
+        """Record a failed file (replacing earlier failures of the same path) and say why."""
+        doc_id: int | None = None
+        if exc.kind is not FailureKind.STORAGE:
+            try:
+                with write_transaction(self.db):
+                    for doc in queries.documents_with_original_path(self.db, original):
+                        if doc.status is DocStatus.FAILED:
+                            queries.delete_document(self.db, doc.id)
+                    doc_id = queries.insert_document(
+                        self.db, title=name, doc_type=doc_type, original_path=original,
+                        stored_path=None, sha256=None, size_bytes=0, pages=0,
+                        status=DocStatus.FAILED.value, error=exc.message,
+                        error_kind=exc.kind.value, notes=None)
+            except apsw.Error:
+                doc_id = None
+        return AddOutcome(original, AddStatus.FAILED, doc_id, name, 0, exc.message)
+
+
+def _write_failure(exc: apsw.Error) -> str:
+    if isinstance(exc, apsw.FullError):
+        return "The disk is full: the document was not added (the library is unchanged)."
+    if isinstance(exc, apsw.ReadOnlyError):
+        return "The library cannot be written to (read-only): the document was not added."
+    if isinstance(exc, apsw.BusyError):
+        return "The library is busy with another writer; try again in a moment."
+    return f"The library could not be written: {exc}."

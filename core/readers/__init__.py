@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +27,12 @@ SUFFIX_TYPES: dict[str, str] = {
 
 SUPPORTED_SUFFIXES = tuple(sorted(SUFFIX_TYPES))
 
+# The module of core.readers that reads each type; each has read(path, title_hint).
+READER_MODULES: dict[str, str] = {
+    "pdf": "paged", "epub": "paged", "xps": "paged", "fb2": "paged",
+    "markdown": "markdown", "text": "text", "html": "html",
+}
+
 
 def detect_type(path: Path, head: bytes = b"") -> str | None:
     """The document type of path by its suffix, or by its first bytes when the suffix says nothing."""
@@ -37,19 +44,10 @@ def detect_type(path: Path, head: bytes = b"") -> str | None:
 
 def read_document(path: Path, doc_type: str, title_hint: str) -> ReadResult:
     """Read path as doc_type; raises IngestError with a clear reason when it cannot."""
-    readers: dict[str, Callable[[Path, str], ReadResult]]
-    from core.readers import html, markdown, paged, text
-
-    readers = {
-        "pdf": paged.read_paged,
-        "epub": paged.read_paged,
-        "xps": paged.read_paged,
-        "fb2": paged.read_paged,
-        "markdown": markdown.read_markdown,
-        "text": text.read_text,
-        "html": html.read_html,
-    }
-    reader = readers.get(doc_type)
-    if reader is None:
+    module_name = READER_MODULES.get(doc_type)
+    if module_name is None:
         raise IngestError(FailureKind.UNSUPPORTED, f"Unsupported file type '{path.suffix}'.")
+    # Imported on first use: PyMuPDF alone takes a second to import.
+    module = importlib.import_module(f"core.readers.{module_name}")
+    reader: Callable[[Path, str], ReadResult] = module.read
     return reader(path, title_hint)

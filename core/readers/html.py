@@ -116,7 +116,7 @@ def _markdown_table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def read_html(path: Path, title_hint: str) -> ReadResult:
+def read(path: Path, title_hint: str) -> ReadResult:
     data = path.read_bytes()
     declared = _CHARSET.search(data[:4096])
     text: str | None = None

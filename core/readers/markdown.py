@@ -68,7 +68,7 @@ def _front_matter_end(lines: list[str]) -> tuple[int, str | None]:
     return 0, None
 
 
-def read_markdown(path: Path, title_hint: str) -> ReadResult:
+def read(path: Path, title_hint: str) -> ReadResult:
     text, encoding = decode_text(path.read_bytes())
     text = normalise_newlines(text)
     lines = text.split("\n")

@@ -217,7 +217,7 @@ def _title(doc: pymupdf.Document, pages: list[list[layout.Block]], title_hint: s
     return title_hint
 
 
-def read_paged(path: Path, title_hint: str) -> ReadResult:
+def read(path: Path, title_hint: str) -> ReadResult:
     doc = _open(path)
     try:
         notes: list[str] = []

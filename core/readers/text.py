@@ -9,7 +9,7 @@ from core.readers.textblocks import blank_line_blocks, join_lines, normalise_new
 from core.types import Paragraph, ReadResult
 
 
-def read_text(path: Path, title_hint: str) -> ReadResult:
+def read(path: Path, title_hint: str) -> ReadResult:
     text, encoding = decode_text(path.read_bytes())
     text = normalise_newlines(text)
     paragraphs = [

@@ -105,9 +105,10 @@ def test_first_run_indexes_the_sample_guide(monkeypatch: pytest.MonkeyPatch, tmp
     monkeypatch.setattr("core.library.SAMPLE_FILES", ("folio-guide.pdf",))
     lib = str(tmp_path / "fresh")
     code, out, err = run(capsys, "list", "--json", "--library", lib)
+    assert code == 0
     [doc] = json.loads(out)
     assert (doc["title"], doc["type"], doc["status"]) == ("Folio user guide", "pdf", "indexed")
     assert doc["pages"] >= 4 and doc["passages"] >= 10
     assert "first run" in err
-    code, out, err = run(capsys, "list", "--json", "--library", lib)
+    _code, out, err = run(capsys, "list", "--json", "--library", lib)
     assert len(json.loads(out)) == 1 and err == ""  # only once

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from core.errors import IngestError
-from core.readers.html import read_html
-from core.readers.markdown import read_markdown
-from core.readers.text import read_text
+from core.readers.html import read as read_html
+from core.readers.markdown import read as read_markdown
+from core.readers.text import read as read_text
 from core.types import FailureKind
 
 MARKDOWN = """---
