@@ -7,6 +7,7 @@ import errno
 import hashlib
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from core.errors import IngestError
@@ -110,3 +111,25 @@ class FileStore:
     def discard(self, relative: str) -> None:
         with contextlib.suppress(OSError):
             self.absolute(relative).unlink(missing_ok=True)
+
+    def sweep(self, referenced: set[str], min_age_s: float = 3600.0) -> list[str]:
+        """Delete what a crash left behind: temp copies and files no document refers to.
+
+        Only files older than min_age_s go, so a copy that another process is about to
+        commit is never touched. Returns the relative paths removed.
+        """
+        removed: list[str] = []
+        if not self.files_dir.is_dir():
+            return removed
+        cutoff = time.time() - min_age_s
+        for path in self.files_dir.rglob("*"):
+            try:
+                if not path.is_file() or path.stat().st_mtime > cutoff:
+                    continue
+                relative = path.relative_to(self.root).as_posix()
+                if relative not in referenced:
+                    path.unlink()
+                    removed.append(relative)
+            except OSError:
+                continue
+        return removed

@@ -68,6 +68,7 @@ class Library:
         migrate(self.db)
         self._embedder: Embedder | None = None
         self._ensure_model_recorded()
+        self.store.sweep(queries.stored_paths(self.db))
 
     @classmethod
     def open(cls, root: Path | None = None) -> Library:

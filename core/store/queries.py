@@ -141,6 +141,11 @@ def stored_path_in_use(db: apsw.Connection, stored_path: str) -> bool:
     return row is not None
 
 
+def stored_paths(db: apsw.Connection) -> set[str]:
+    return {str(r[0]) for r in db.execute(
+        "SELECT stored_path FROM documents WHERE stored_path IS NOT NULL")}
+
+
 # --- passages -------------------------------------------------------------------------------
 
 def insert_passages(

@@ -261,3 +261,28 @@ def test_no_network_is_used_while_adding_and_embedding(
         assert [o.status for o in outcomes] == [AddStatus.ADDED]
         assert lib.embedder.embed_query("tides").shape == (384,)
     assert attempts == []
+
+
+def test_opening_sweeps_files_a_crash_left_behind(tmp_path: Path, docs_dir: Path) -> None:
+    import os
+    import time
+
+    root = tmp_path / "lib"
+    with Library.open(root) as lib:
+        lib.add([write_notes(docs_dir)])
+        [doc] = lib.documents()
+    files = root / "files"
+    stale_tmp = files / ".incoming-abc123"
+    stale_orphan = files / "ff" / ("f" * 64 + ".pdf")
+    fresh_orphan = files / "ee" / ("e" * 64 + ".pdf")  # maybe another process's, mid-add
+    for path in (stale_tmp, stale_orphan, fresh_orphan):
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"left over")
+    old = time.time() - 2 * 3600
+    os.utime(stale_tmp, (old, old))
+    os.utime(stale_orphan, (old, old))
+    with Library.open(root) as lib:
+        stored = lib.stored_file(doc)
+        assert stored is not None and stored.exists()
+    assert not stale_tmp.exists() and not stale_orphan.exists()
+    assert fresh_orphan.exists()
