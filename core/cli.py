@@ -6,6 +6,7 @@ import argparse
 import json
 import signal
 import sys
+import textwrap
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import TextIO
 from core import __version__
 from core.errors import FolioError
 from core.library import Library, default_library_dir
+from core.search import Hit, SearchMode
 from core.types import AddOutcome, AddProgress, AddStatus, DocStatus
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -171,6 +173,60 @@ def _change_model(library: Library, name: str) -> int:
     return EXIT_OK if changed else EXIT_FAILED
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    with _open_library(args) as library:
+        result = library.search(args.query, mode=args.mode, k=args.k, scope=args.doc)
+    if args.json:
+        print(json.dumps([hit_json(h) for h in result.hits], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if not result.hits:
+        print("Nothing found.")
+    for rank, hit in enumerate(result.hits, start=1):
+        page = f"p. {hit.page_label}" if hit.page_label else "text"
+        ranks = ", ".join(part for part in (
+            f"keywords #{hit.keyword_rank}" if hit.keyword_rank else "",
+            f"meaning #{hit.semantic_rank}" if hit.semantic_rank else "") if part)
+        section = f" — {hit.heading_path}" if hit.heading_path else ""
+        print(f"{rank}. {hit.title}, {page}{section}  [{ranks}]")
+        print(textwrap.indent(textwrap.shorten(hit.text, 400, placeholder=" …"), "   "))
+    print(f"({result.mode.value}, {result.elapsed_ms:.0f} ms)", file=sys.stderr)
+    return EXIT_OK
+
+
+def hit_json(hit: Hit) -> dict[str, object]:
+    return {
+        "document_id": hit.document_id, "title": hit.title, "page": hit.page,
+        "page_label": hit.page_label, "heading_path": hit.heading_path, "text": hit.text,
+        "score": hit.score, "keyword_rank": hit.keyword_rank,
+        "semantic_rank": hit.semantic_rank,
+        "rects": [{"page": r.page, "x0": r.x0, "y0": r.y0, "x1": r.x1, "y1": r.y1}
+                  for r in hit.rects],
+    }
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from core import evaluation
+
+    dataset = evaluation.load(Path(args.dataset), args.split)
+    bar = ProgressBar(sys.stderr)
+    library = evaluation.library_for(dataset, progress=bar.update)
+    bar.clear()
+    modes = [SearchMode(m) for m in (args.mode or [m.value for m in SearchMode])]
+    with library:
+        scores = evaluation.evaluate(library, dataset, modes)
+    if args.json:
+        print(json.dumps([s.__dict__ for s in scores], indent=2))
+        return EXIT_OK
+    print(f"{dataset.name}, split {args.split}: {len(dataset.queries)} queries, "
+          f"{len(library.documents())} documents")
+    print(f"{'mode':<10} {'nDCG@10':>8} {'R@10':>7} {'R@100':>7} {'MRR@10':>7} "
+          f"{'p50 ms':>7} {'p95 ms':>7}")
+    for s in scores:
+        print(f"{s.mode:<10} {s.ndcg_at_10:>8.4f} {s.recall_at_10:>7.4f} {s.recall_at_100:>7.4f} "
+              f"{s.mrr_at_10:>7.4f} {s.p50_ms:>7.1f} {s.p95_ms:>7.1f}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     # --library may come before or after the command; SUPPRESS keeps a subcommand's absent
     # option from overwriting the value given before it.
@@ -198,6 +254,23 @@ def build_parser() -> argparse.ArgumentParser:
                         help="remove a document (only Folio's copy; your file stays)")
     rm.add_argument("document", metavar="ID_OR_SHA256_PREFIX")
     rm.set_defaults(func=cmd_remove)
+
+    srch = sub.add_parser("search", parents=[common], help="find the passages that match a query")
+    srch.add_argument("query", metavar="QUERY")
+    srch.add_argument("--mode", choices=[m.value for m in SearchMode], default="hybrid")
+    srch.add_argument("-k", type=int, default=10, help="how many passages (default 10)")
+    srch.add_argument("--doc", type=int, action="append", metavar="ID",
+                      help="search only this document (repeatable)")
+    srch.add_argument("--json", action="store_true", help="machine-readable output")
+    srch.set_defaults(func=cmd_search)
+
+    ev = sub.add_parser("eval", help="measure search quality on a BEIR-layout dataset")
+    ev.add_argument("dataset", metavar="DATASET_DIR")
+    ev.add_argument("--mode", action="append", choices=[m.value for m in SearchMode],
+                    help="only this mode (repeatable; default: all three)")
+    ev.add_argument("--split", default="test")
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(func=cmd_eval, library=None)
 
     cfg = sub.add_parser("config", parents=[common], help="show or change library settings")
     cfg.add_argument("key", nargs="?", help="embedding-model or max-file-mb")

@@ -27,7 +27,7 @@ from core.types import AddOutcome, AddProgress, AddStatus, DocStatus, FailureKin
 
 ProgressCallback = Callable[[AddProgress], None]
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
-WAVE_PASSAGES = 64  # embed together the passages of consecutive files up to this many
+WAVE_PASSAGES = 256  # embed together the passages of consecutive files, up to this many
 
 
 def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:

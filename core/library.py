@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import platformdirs
 
+from core import search as search_module
 from core.embedding import BUNDLED_MODEL, Embedder
 from core.errors import EmbeddingModelError, FolioError, LibraryError
 from core.filestore import FileStore
 from core.ingest import Ingestor, ProgressCallback
 from core.resources import resource_path
+from core.search import DEFAULT_PARAMS, SearchMode, SearchParams, SearchResult
 from core.store import queries
 from core.store.connection import connect, write_transaction
 from core.store.migrations import migrate
@@ -218,6 +220,15 @@ class Library:
             f"SELECT embedding FROM {queries.VECTOR_TABLE} WHERE passage_id = ?", (passage_id,)
         ).fetchone()
         return None if row is None else np.frombuffer(row[0], dtype=np.float32)
+
+    # --- search -------------------------------------------------------------------------------
+
+    def search(self, query: str, mode: SearchMode | str = SearchMode.HYBRID, k: int = 10,
+               scope: Sequence[int] | None = None,
+               params: SearchParams = DEFAULT_PARAMS) -> SearchResult:
+        """The k best passages for query (hybrid, keyword or semantic), within scope if given."""
+        return search_module.search(self.db, self.embedder, query, SearchMode(mode), k, scope,
+                                    params)
 
     # --- the sample library -------------------------------------------------------------------
 

@@ -1,0 +1,61 @@
+"""Turns any text a user types into a safe FTS5 query: quoted terms, phrases kept, noise dropped."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_TERMS = 48  # a 5,000-character paste still makes a query FTS5 answers in milliseconds
+
+# Words that match nearly every passage. Long questions are full of them ("give a response
+# based on the details shown in..."), and OR-ing them in swamps the rare words that matter.
+_STOPWORD_TEXT = """
+a about above after again against all also am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further had
+has have having he her here hers herself him himself his how i if in into is it its itself just
+me more most my myself no nor not now of off on once only or other our ours ourselves out over
+own same she should so some such than that the their theirs them themselves then there these
+they this those through to too under until up very was we were what when where which while who
+whom why will with would you your yours yourself yourselves give given show shown tell based
+details detail describe described according answer response please question using use used
+following document documents text passage say says said
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+_PHRASE = re.compile(r'"([^"]+)"')
+# A term is a run of word characters, joined by inner hyphens, dots, slashes or apostrophes:
+# "BX-200", "3.5", "e.g", "don't" stay one term (FTS5 reads a quoted term as a phrase).
+_TERM = re.compile(r"\w+(?:[-./'’]\w+)*")
+
+
+@dataclass(frozen=True)
+class KeywordQuery:
+    terms: tuple[str, ...]
+    phrases: tuple[str, ...]
+
+    def match_expression(self, require_phrases: bool = True) -> str | None:
+        """The FTS5 MATCH string; every piece is a double-quoted string, so nothing is syntax."""
+        terms = " OR ".join(_quote(t) for t in self.terms)
+        phrases = [_quote(p) for p in self.phrases]
+        if phrases and require_phrases:
+            required = " AND ".join(phrases)
+            return f"{required} AND ({terms})" if terms else required
+        pieces = [p for p in (*phrases, terms) if p]
+        return " OR ".join(pieces) if pieces else None
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace('"', " ") + '"'
+
+
+def parse(text: str) -> KeywordQuery:
+    """The keyword side of a query: quoted phrases, and the words that are not noise."""
+    phrases = tuple(dict.fromkeys(
+        p.strip().lower() for p in _PHRASE.findall(text) if _TERM.search(p)))
+    rest = _PHRASE.sub(" ", text)
+    words = [w.lower().strip("'’") for w in _TERM.findall(rest)]
+    words = [w for w in words if w]
+    kept = [w for w in words if w not in STOPWORDS and not (len(w) == 1 and w.isalpha())]
+    if not kept and not phrases:
+        kept = words  # a query made only of common words still means something
+    return KeywordQuery(terms=tuple(dict.fromkeys(kept))[:MAX_TERMS], phrases=phrases[:8])

@@ -1,0 +1,92 @@
+"""SQL of search: FTS5 bm25 hits, sqlite-vec nearest neighbours, and the details of passages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import apsw
+import numpy as np
+import numpy.typing as npt
+
+from core.store.queries import VECTOR_TABLE
+from core.types import Rect
+
+FTS_HITS = """
+SELECT rowid, bm25(passages_fts, :context_weight, :text_weight) AS score
+FROM passages_fts
+WHERE passages_fts MATCH :query {scope}
+ORDER BY score
+LIMIT :limit
+"""
+FTS_SCOPE = """
+  AND rowid IN (SELECT id FROM passages
+                WHERE document_id IN (SELECT value FROM json_each(:documents)))
+"""
+
+VECTOR_HITS = """
+SELECT passage_id, distance
+FROM {table}
+WHERE embedding MATCH :vector AND k = :limit {scope}
+ORDER BY distance
+"""
+
+PASSAGE_DETAILS = """
+SELECT p.id, p.document_id, d.title, p.page_start, p.page_end, p.page_label, p.heading_path,
+       p.text
+FROM passages p JOIN documents d ON d.id = p.document_id
+WHERE p.id IN (SELECT value FROM json_each(:ids))
+"""
+PASSAGE_RECTS = """
+SELECT passage_id, page, x0, y0, x1, y1 FROM passage_rects
+WHERE passage_id IN (SELECT value FROM json_each(:ids))
+ORDER BY passage_id, seq
+"""
+
+
+def _json_ints(values: Sequence[int]) -> str:
+    return "[" + ",".join(str(int(v)) for v in values) + "]"
+
+
+def fts_hits(db: apsw.Connection, expression: str, limit: int, scope: Sequence[int] | None,
+             context_weight: float, text_weight: float) -> list[tuple[int, float]]:
+    sql = FTS_HITS.format(scope=FTS_SCOPE if scope is not None else "")
+    binds: dict[str, Any] = {"query": expression, "limit": limit,
+                             "context_weight": context_weight, "text_weight": text_weight}
+    if scope is not None:
+        binds["documents"] = _json_ints(scope)
+    return [(int(pid), float(score)) for pid, score in db.execute(sql, binds)]
+
+
+def vector_hits(db: apsw.Connection, vector: npt.NDArray[np.float32], limit: int,
+                scope: Sequence[int] | None) -> list[tuple[int, float]]:
+    binds: dict[str, Any] = {"vector": np.ascontiguousarray(vector, np.float32).tobytes(),
+                             "limit": limit}
+    scope_sql = ""
+    if scope is not None:
+        if not scope:
+            return []
+        names = [f":d{i}" for i in range(len(scope))]
+        scope_sql = f"AND document_id IN ({', '.join(names)})"
+        binds.update({name[1:]: int(doc) for name, doc in zip(names, scope, strict=True)})
+    sql = VECTOR_HITS.format(table=VECTOR_TABLE, scope=scope_sql)
+    return [(int(pid), float(dist)) for pid, dist in db.execute(sql, binds)]
+
+
+def passage_details(db: apsw.Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The fields of Hit (but the ranks) for each passage id."""
+    binds = {"ids": _json_ints(ids)}
+    details: dict[int, dict[str, Any]] = {}
+    for pid, did, title, start, end, label, headings, text in db.execute(PASSAGE_DETAILS, binds):
+        details[int(pid)] = {"passage_id": int(pid), "document_id": int(did), "title": title,
+                             "page": int(start), "page_end": int(end), "page_label": label,
+                             "heading_path": headings, "text": text, "rects": ()}
+    rects: dict[int, list[Rect]] = {}
+    for pid, page, x0, y0, x1, y1 in db.execute(PASSAGE_RECTS, binds):
+        rects.setdefault(int(pid), []).append(Rect(int(page), x0, y0, x1, y1))
+    for pid, found in rects.items():
+        if pid in details:
+            details[pid]["rects"] = tuple(found)
+    for value in details.values():
+        value.pop("passage_id")
+    return details
