@@ -11,14 +11,13 @@ import argparse
 import itertools
 import statistics
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from core import evaluation, querytext  # noqa: E402
-from core.library import Library  # noqa: E402
-from core.store import search_queries  # noqa: E402
+from core import evaluation, querytext
+from core.library import Library
+from core.store import search_queries
 
 DEPTH = 200
 TOKENIZERS = {"unicode61": "unicode61 remove_diacritics 2",
@@ -120,15 +119,15 @@ def main() -> None:
     print("| rrf k | keyword weight | semantic weight | train nDCG@10 | test nDCG@10 |")
     print("|---|---|---|---|---|")
     fused_best: tuple[float, float, float, float] | None = None
-    fuse: Callable[[str, float, float, float], dict[str, list[int]]] = (
-        lambda split, k, wk, ws: {q: rrf(kw[(name, weights, stop, split)][q], sem[split][q],
-                                         k, wk, ws) for q in datasets[split].queries})
+    def fuse(split: str, k: float, wk: float, ws: float) -> dict[str, list[int]]:
+        return ({q: rrf(kw[(name, weights, stop, split)][q], sem[split][q],
+                                             k, wk, ws) for q in datasets[split].queries})
     for k, wk, ws in itertools.product([10, 20, 40, 60, 100], [0.6, 0.8, 1.0, 1.2, 1.5],
                                        [1.0]):
         tr, te = score("train", fuse("train", k, wk, ws)), score("test", fuse("test", k, wk, ws))
         if fused_best is None or tr > fused_best[0]:
             fused_best = (tr, k, wk, ws)
-        if k == 60 and wk == 1.0 or (k, wk) in ((20, 1.0), (40, 1.2)):
+        if (k == 60 and wk == 1.0) or (k, wk) in ((20, 1.0), (40, 1.2)):
             print(f"| {k} | {wk} | {ws} | {tr:.4f} | {te:.4f} |")
     assert fused_best is not None
     tr, k, wk, ws = fused_best

@@ -1,0 +1,103 @@
+"""Search latency at scale: p50/p95 of each mode at 10k, 100k and 300k passages, and disk size.
+
+Run: .venv/bin/python tests/bench/search.py ../shared/data/scifact [--sizes 10000,100000,300000]
+
+How the synthetic libraries are made: the real SciFact library that `folio eval` builds
+(~5k abstracts, real passages and their real MiniLM vectors) is copied over and over into one
+library file. Each copy of a passage keeps its text (so FTS5 posting lists grow as in a real
+library of similar prose) and gets its vector plus Gaussian noise (sigma 0.02 per dimension,
+then renormalised), so that no two vectors are equal. Documents hold 40 passages each.
+The queries are the SciFact test queries (their text), each timed end to end through
+Library.search, including embedding the query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from core import evaluation
+from core.library import Library
+from core.search import SearchMode
+from core.store import queries
+from core.store.connection import write_transaction
+
+PASSAGES_PER_DOC = 40
+
+
+def build(source: Library, target: Path, size: int, seed: int = 7) -> Library:
+    rows = source.db.execute(
+        f"SELECT p.text, p.context, p.heading_path, v.embedding FROM passages p "
+        f"JOIN {queries.VECTOR_TABLE} v ON v.passage_id = p.id ORDER BY p.id").fetchall()
+    vectors = np.stack([np.frombuffer(r[3], dtype=np.float32) for r in rows])
+    rng = np.random.default_rng(seed)
+    library = Library.open(target)
+    db = library.db
+    made = 0
+    doc_id = 0
+    with write_transaction(db):
+        while made < size:
+            for start in range(0, len(rows), PASSAGES_PER_DOC):
+                if made >= size:
+                    break
+                doc_id = queries.insert_document(
+                    db, title=f"Synthetic volume {doc_id + 1}", doc_type="markdown",
+                    original_path=f"/synthetic/{made}.md", stored_path=None, sha256=f"{made:064x}",
+                    size_bytes=0, pages=1, status="indexed", error=None, error_kind=None,
+                    notes=None)
+                chunk = rows[start:start + PASSAGES_PER_DOC][:size - made]
+                noisy = vectors[start:start + len(chunk)] + rng.normal(
+                    0, 0.02, (len(chunk), vectors.shape[1])).astype(np.float32)
+                noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+                for ordinal, ((text, context, headings, _), vector) in enumerate(
+                        zip(chunk, noisy, strict=True)):
+                    db.execute(
+                        "INSERT INTO passages (document_id, ordinal, text, heading_path, context, "
+                        "page_start, page_end, token_count) VALUES (?, ?, ?, ?, ?, 1, 1, 0)",
+                        (doc_id, ordinal, text, headings, context))
+                    queries.insert_vectors(db, [(db.last_insert_rowid(), doc_id, vector)])
+                made += len(chunk)
+    return library
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("dataset", type=Path)
+    parser.add_argument("--sizes", default="10000,100000,300000")
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    dataset = evaluation.load(args.dataset, "test")
+    source = evaluation.library_for(dataset)
+    texts = list(dataset.queries.values())[:args.queries]
+    print("| passages | mode | p50 ms | p95 ms | library.db MB |")
+    print("|---|---|---|---|---|")
+    for size in (int(s) for s in args.sizes.split(",")):
+        with tempfile.TemporaryDirectory(prefix="folio-search-bench-") as work:
+            library = build(source, Path(work) / "lib", size)
+            library.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            megabytes = os.path.getsize(library.db_path) / 2**20
+            for mode in SearchMode:
+                library.search(texts[0], mode=mode)  # warm caches and the model
+                times = []
+                for text in texts:
+                    start = time.perf_counter()
+                    library.search(text, mode=mode, k=10)
+                    times.append((time.perf_counter() - start) * 1000)
+                times.sort()
+                p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
+                print(f"| {size:,} | {mode.value} | {statistics.median(times):.1f} | {p95:.1f} "
+                      f"| {megabytes:.0f} |", flush=True)
+            library.close()
+
+
+if __name__ == "__main__":
+    main()
