@@ -214,11 +214,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     modes = [SearchMode(m) for m in (args.mode or [m.value for m in SearchMode])]
     with library:
         scores = evaluation.evaluate(library, dataset, modes)
+        documents = len(library.documents())
     if args.json:
         print(json.dumps([s.__dict__ for s in scores], indent=2))
         return EXIT_OK
     print(f"{dataset.name}, split {args.split}: {len(dataset.queries)} queries, "
-          f"{len(library.documents())} documents")
+          f"{documents} documents")
     print(f"{'mode':<10} {'nDCG@10':>8} {'R@10':>7} {'R@100':>7} {'MRR@10':>7} "
           f"{'p50 ms':>7} {'p95 ms':>7}")
     for s in scores:

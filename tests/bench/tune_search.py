@@ -32,7 +32,8 @@ def build_fts(library: Library, name: str, tokenizer: str) -> None:
 
 
 def keyword_lists(library: Library, table: str, queries: dict[str, str],
-                  weights: tuple[float, float], stop: bool) -> dict[str, list[int]]:
+                  weights: tuple[float, float], stop: bool,
+                  scores: dict[str, list[float]] | None = None) -> dict[str, list[int]]:
     out = {}
     for qid, text in queries.items():
         parsed = querytext.parse(text) if stop else querytext.KeywordQuery(
@@ -45,13 +46,36 @@ def keyword_lists(library: Library, table: str, queries: dict[str, str],
             f"SELECT rowid, bm25({table}, ?, ?) AS s FROM {table} WHERE {table} MATCH ? "
             "ORDER BY s LIMIT ?", (weights[0], weights[1], expression, DEPTH)).fetchall()
         out[qid] = [int(r[0]) for r in rows]
+        if scores is not None:
+            scores[qid] = [-float(r[1]) for r in rows]
     return out
 
 
-def semantic_lists(library: Library, queries: dict[str, str]) -> dict[str, list[int]]:
-    return {qid: [pid for pid, _ in search_queries.vector_hits(
-        library.db, library.embedder.embed_query(text), DEPTH, None)]
-        for qid, text in queries.items()}
+def semantic_lists(library: Library, queries: dict[str, str],
+                   scores: dict[str, list[float]]) -> dict[str, list[int]]:
+    out = {}
+    for qid, text in queries.items():
+        hits = search_queries.vector_hits(library.db, library.embedder.embed_query(text), DEPTH,
+                                          None)
+        out[qid] = [pid for pid, _ in hits]
+        scores[qid] = [1.0 - dist for _, dist in hits]
+    return out
+
+
+def convex(k_list: list[int], k_scores: list[float], s_list: list[int], s_scores: list[float],
+           alpha: float) -> list[int]:
+    """Min-max normalised scores, alpha * keyword + (1 - alpha) * semantic."""
+    def norm(values: list[float]) -> list[float]:
+        if not values:
+            return []
+        low, high = min(values), max(values)
+        return [(v - low) / (high - low) if high > low else 1.0 for v in values]
+    fused: dict[int, float] = {}
+    for pid, value in zip(k_list, norm(k_scores), strict=True):
+        fused[pid] = fused.get(pid, 0.0) + alpha * value
+    for pid, value in zip(s_list, norm(s_scores), strict=True):
+        fused[pid] = fused.get(pid, 0.0) + (1 - alpha) * value
+    return sorted(fused, key=lambda p: -fused[p])
 
 
 def to_docs(passages: list[int], doc_of: dict[int, str]) -> list[str]:
@@ -88,8 +112,10 @@ def main() -> None:
               for pid, did in library.db.execute("SELECT id, document_id FROM passages")}
     for name, tokenizer in TOKENIZERS.items():
         build_fts(library, f"fts_{name}", tokenizer)
-    sem = {split: semantic_lists(library, ds.queries) for split, ds in (("train", train),
-                                                                        ("test", test))}
+    sem_scores: dict[str, list[float]] = {}
+    sem = {split: semantic_lists(library, ds.queries, sem_scores)
+           for split, ds in (("train", train), ("test", test))}
+    kw_scores: dict[str, list[float]] = {}
     datasets = {"train": train, "test": test}
 
     def score(split: str, lists: dict[str, list[int]]) -> float:
@@ -102,7 +128,9 @@ def main() -> None:
     for name, weights, stop in itertools.product(TOKENIZERS, [(1.0, 1.0), (2.0, 1.0),
                                                               (4.0, 1.0), (0.5, 1.0)],
                                                  [True, False]):
-        lists = {split: keyword_lists(library, f"fts_{name}", ds.queries, weights, stop)
+        lists = {split: keyword_lists(library, f"fts_{name}", ds.queries, weights, stop,
+                                      kw_scores if (name, weights, stop) == ("porter", (2.0, 1.0),
+                                                                             True) else None)
                  for split, ds in datasets.items()}
         for split in datasets:
             kw[(name, weights, stop, split)] = lists[split]
@@ -133,6 +161,17 @@ def main() -> None:
     tr, k, wk, ws = fused_best
     print(f"| **{k}** | **{wk}** | **{ws}** | **{tr:.4f}** | "
           f"**{score('test', fuse('test', k, wk, ws)):.4f}** |  (best on train)")
+    print("\nconvex fusion of min-max normalised scores (keyword = porter 2:1, stopwords dropped)")
+    print("| alpha (keyword share) | train nDCG@10 | test nDCG@10 |")
+    print("|---|---|---|")
+    for alpha in (0.2, 0.3, 0.4, 0.5, 0.6):
+        row = []
+        for split in ("train", "test"):
+            lists = {q: convex(kw[("porter", (2.0, 1.0), True, split)][q], kw_scores[q],
+                               sem[split][q], sem_scores[q], alpha)
+                     for q in datasets[split].queries}
+            row.append(score(split, lists))
+        print(f"| {alpha} | {row[0]:.4f} | {row[1]:.4f} |")
 
 
 if __name__ == "__main__":
