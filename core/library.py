@@ -217,7 +217,7 @@ class Library:
 
     def vector_of_passage(self, passage_id: int) -> np.ndarray | None:
         row = self.db.execute(
-            f"SELECT embedding FROM {queries.VECTOR_TABLE} WHERE passage_id = ?", (passage_id,)
+            f"SELECT embedding FROM {queries.EMBEDDING_TABLE} WHERE passage_id = ?", (passage_id,)
         ).fetchone()
         return None if row is None else np.frombuffer(row[0], dtype=np.float32)
 

@@ -105,11 +105,20 @@ def semantic_ranks(db: apsw.Connection, embedder: Embedder, query: str, limit: i
     return search_queries.vector_hits(db, vector, limit, scope)
 
 
+NORMALISE_DEPTH = 200
+
+
 def _minmax(values: Sequence[float]) -> list[float]:
+    """Scale best-first scores to [0, 1], from the score at rank 200 (or the last) to the best.
+
+    Measuring the floor at a fixed rank, not at the end of the list, keeps the scale the same
+    however many candidates a side returned (the coarse vector pass returns an approximate tail).
+    """
     if not values:
         return []
-    low, high = min(values), max(values)
-    return [(v - low) / (high - low) if high > low else 1.0 for v in values]
+    high = values[0]
+    low = values[min(len(values), NORMALISE_DEPTH) - 1]
+    return [max(0.0, (v - low) / (high - low)) if high > low else 1.0 for v in values]
 
 
 def fuse(keyword: Sequence[tuple[int, float]], semantic: Sequence[tuple[int, float]],

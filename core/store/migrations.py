@@ -98,7 +98,33 @@ def m002_porter_stemming(db: apsw.Connection) -> None:
     db.execute(M002_PORTER)
 
 
-MIGRATIONS: list[Callable[[apsw.Connection], None]] = [m001_create_tables, m002_porter_stemming]
+def m003_bit_vectors(db: apsw.Connection) -> None:
+    """Float vectors move to a plain table; vec0 keeps bit vectors for a fast coarse pass."""
+    db.execute("""
+        CREATE TABLE passage_embeddings (
+            passage_id INTEGER PRIMARY KEY REFERENCES passages (id) ON DELETE CASCADE,
+            embedding  BLOB NOT NULL
+        )""")
+    exists = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'passage_vectors'").fetchone()
+    if exists is None:
+        return
+    dim_row = db.execute("SELECT value FROM meta WHERE key = 'embedding_dim'").fetchone()
+    dim = int(dim_row[0]) if dim_row else 384
+    db.execute("INSERT INTO passage_embeddings (passage_id, embedding) "
+               "SELECT passage_id, embedding FROM passage_vectors")
+    db.execute("CREATE TEMP TABLE old_documents AS "
+               "SELECT passage_id, document_id FROM passage_vectors")
+    db.execute("DROP TABLE passage_vectors")
+    db.execute(f"CREATE VIRTUAL TABLE passage_vectors USING vec0(passage_id INTEGER PRIMARY KEY, "
+               f"document_id INTEGER, embedding_bits bit[{dim}])")
+    db.execute("INSERT INTO passage_vectors (passage_id, document_id, embedding_bits) "
+               "SELECT e.passage_id, o.document_id, vec_quantize_binary(vec_f32(e.embedding)) "
+               "FROM passage_embeddings e JOIN temp.old_documents o USING (passage_id)")
+    db.execute("DROP TABLE temp.old_documents")
+
+
+MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
+    m001_create_tables, m002_porter_stemming, m003_bit_vectors]
 
 
 def schema_version(db: apsw.Connection) -> int:

@@ -37,7 +37,7 @@ PASSAGES_PER_DOC = 40
 def build(source: Library, target: Path, size: int, seed: int = 7) -> Library:
     rows = source.db.execute(
         f"SELECT p.text, p.context, p.heading_path, v.embedding FROM passages p "
-        f"JOIN {queries.VECTOR_TABLE} v ON v.passage_id = p.id ORDER BY p.id").fetchall()
+        f"JOIN {queries.EMBEDDING_TABLE} v ON v.passage_id = p.id ORDER BY p.id").fetchall()
     vectors = np.stack([np.frombuffer(r[3], dtype=np.float32) for r in rows])
     rng = np.random.default_rng(seed)
     library = Library.open(target)

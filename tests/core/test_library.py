@@ -42,6 +42,7 @@ def snapshot(library: Library) -> dict[str, object]:
         "rects": queries.count_rows(db, "passage_rects"),
         "fts": db.execute("SELECT count(*) FROM passages_fts").fetchone(),
         "vectors": queries.count_rows(db, queries.VECTOR_TABLE),
+        "embeddings": queries.count_rows(db, queries.EMBEDDING_TABLE),
         "files": sorted(p.name for p in (library.root / "files").rglob("*") if p.is_file()),
     }
 
@@ -52,6 +53,7 @@ def assert_consistent(library: Library) -> None:
     db.execute("INSERT INTO passages_fts(passages_fts, rank) VALUES ('integrity-check', 1)")
     passages = queries.count_rows(db, "passages")
     assert queries.count_rows(db, queries.VECTOR_TABLE) == passages
+    assert queries.count_rows(db, queries.EMBEDDING_TABLE) == passages
     orphans = db.execute(
         f"SELECT count(*) FROM {queries.VECTOR_TABLE} WHERE passage_id NOT IN "
         "(SELECT id FROM passages)").fetchone()

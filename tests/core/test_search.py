@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -155,8 +154,3 @@ def test_cli_search_json(searchable: tuple[Library, fx.ReportPdf],
                  "--library", str(library.root)]) == 0
     assert json.loads(capsys.readouterr().out) == []
 
-
-def test_search_module_never_builds_sql_from_user_text() -> None:
-    source = (Path(__file__).resolve().parents[2] / "core" / "store" / "search_queries.py")
-    text = source.read_text(encoding="utf-8")
-    assert "MATCH :query" in text and "MATCH :vector" in text
