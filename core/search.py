@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -83,10 +84,27 @@ class EmptyQueryError(FolioError):
     """The query has nothing to search for."""
 
 
+COMMON_TERM_SHARE = 0.25  # a term in more passages than this adds cost, not ranking
+MAX_QUERY_TERMS = 16
+
+
+def _drop_common_terms(db: apsw.Connection, parsed: querytext.KeywordQuery) -> (
+        querytext.KeywordQuery):
+    """Keep the rarest terms: FTS5 scores every passage that matches any OR-ed term, so one
+    common word in a large library costs tens of milliseconds and barely moves bm25."""
+    if len(parsed.terms) < 2:
+        return parsed
+    counts, total = search_queries.term_document_counts(db, parsed.terms)
+    by_rarity = sorted(parsed.terms, key=lambda t: counts.get(t, 0))
+    kept = [t for t in by_rarity if counts.get(t, 0) <= COMMON_TERM_SHARE * total]
+    kept = (kept or by_rarity[:1])[:MAX_QUERY_TERMS]
+    return querytext.KeywordQuery(tuple(t for t in parsed.terms if t in kept), parsed.phrases)
+
+
 def keyword_ranks(db: apsw.Connection, query: str, limit: int, scope: Sequence[int] | None,
                   params: SearchParams = DEFAULT_PARAMS) -> list[tuple[int, float]]:
     """(passage id, bm25 score) best first; phrases in quotes are required when they match."""
-    parsed = querytext.parse(query)
+    parsed = _drop_common_terms(db, querytext.parse(query))
     for require in (True, False):
         expression = parsed.match_expression(require_phrases=require)
         if expression is None:
@@ -146,21 +164,36 @@ def fuse(keyword: Sequence[tuple[int, float]], semantic: Sequence[tuple[int, flo
     return fused
 
 
+# Hybrid search runs its two sides at once: SQLite (through apsw) and onnxruntime release
+# the GIL, so the keyword side and the query embedding + vector side overlap on two cores.
+_SIDE_RUNNER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="folio-search")
+
+
 def search(db: apsw.Connection, embedder: Embedder, query: str,
            mode: SearchMode = SearchMode.HYBRID, k: int = 10,
            scope: Sequence[int] | None = None,
-           params: SearchParams = DEFAULT_PARAMS) -> SearchResult:
-    """The k best passages for query; scope limits the search to those document ids."""
+           params: SearchParams = DEFAULT_PARAMS,
+           semantic_db: apsw.Connection | None = None) -> SearchResult:
+    """The k best passages for query; scope limits the search to those document ids.
+
+    semantic_db, a second connection to the same file, lets hybrid search run its keyword
+    and vector sides in parallel.
+    """
     if not query.strip():
         raise EmptyQueryError("Type something to search for.")
     start = time.perf_counter()
     depth = max(params.candidates, k)
     keyword: list[tuple[int, float]] = []
     semantic: list[tuple[int, float]] = []
-    if mode in (SearchMode.HYBRID, SearchMode.KEYWORD):
+    if mode is SearchMode.HYBRID and semantic_db is not None:
+        future = _SIDE_RUNNER.submit(semantic_ranks, semantic_db, embedder, query, depth, scope)
         keyword = keyword_ranks(db, query, depth, scope, params)
-    if mode in (SearchMode.HYBRID, SearchMode.SEMANTIC):
-        semantic = semantic_ranks(db, embedder, query, depth, scope)
+        semantic = future.result()
+    else:
+        if mode in (SearchMode.HYBRID, SearchMode.KEYWORD):
+            keyword = keyword_ranks(db, query, depth, scope, params)
+        if mode in (SearchMode.HYBRID, SearchMode.SEMANTIC):
+            semantic = semantic_ranks(db, embedder, query, depth, scope)
     ranked: list[tuple[int, float, int | None, int | None]]
     if mode is SearchMode.KEYWORD:
         ranked = [(pid, -score, rank, None) for rank, (pid, score) in enumerate(keyword, 1)]

@@ -123,8 +123,13 @@ def m003_bit_vectors(db: apsw.Connection) -> None:
     db.execute("DROP TABLE temp.old_documents")
 
 
+def m004_term_statistics(db: apsw.Connection) -> None:
+    """Per-term document counts of the FTS index, so that search can leave out common terms."""
+    db.execute("CREATE VIRTUAL TABLE passages_fts_terms USING fts5vocab(passages_fts, 'row')")
+
+
 MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
-    m001_create_tables, m002_porter_stemming, m003_bit_vectors]
+    m001_create_tables, m002_porter_stemming, m003_bit_vectors, m004_term_statistics]
 
 
 def schema_version(db: apsw.Connection) -> int:

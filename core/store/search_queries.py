@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,6 +62,29 @@ ORDER BY passage_id, seq
 
 def _json_ints(values: Sequence[int]) -> str:
     return "[" + ",".join(str(int(v)) for v in values) + "]"
+
+
+FTS_TOKENIZER = ("porter", ["unicode61", "remove_diacritics", "2"])  # as in migration 2
+
+
+def term_document_counts(db: apsw.Connection, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+    """({term: passages containing it}, passages in all) for the stems of the given terms.
+
+    A term counts as its rarest stem, so "BX-200" (two tokens) is as rare as "bx".
+    """
+    tokenizer = db.fts5_tokenizer(*FTS_TOKENIZER)
+    stems = {t: [tok[2] for tok in tokenizer(t.encode("utf-8"), apsw.FTS5_TOKENIZE_QUERY, None)
+                 if len(tok) > 2] for t in terms}
+    wanted = sorted({stem for found in stems.values() for stem in found})
+    counts: dict[str, int] = {}
+    if wanted:
+        rows = db.execute("SELECT term, doc FROM passages_fts_terms WHERE term IN "
+                          "(SELECT value FROM json_each(:terms))", {"terms": json.dumps(wanted)})
+        counts = {str(term): int(doc) for term, doc in rows}
+    row = db.execute(f"SELECT max(passage_id) FROM {EMBEDDING_TABLE}").fetchone()
+    total = int(row[0]) if row and row[0] else 0
+    return {t: min((counts.get(s, 0) for s in found), default=0)
+            for t, found in stems.items()}, total
 
 
 def fts_hits(db: apsw.Connection, expression: str, limit: int, scope: Sequence[int] | None,
