@@ -7,7 +7,6 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-import apsw
 import numpy as np
 import platformdirs
 
@@ -70,7 +69,6 @@ class Library:
         self.db = connect(self.db_path)
         migrate(self.db)
         self._embedder: Embedder | None = None
-        self._semantic_db: apsw.Connection | None = None  # opened by the first search
         self._ensure_model_recorded()
         self.store.sweep(queries.stored_paths(self.db))
 
@@ -79,8 +77,6 @@ class Library:
         return cls(root if root is not None else default_library_dir())
 
     def close(self) -> None:
-        if self._semantic_db is not None:
-            self._semantic_db.close()
         self.db.close()
 
     def __enter__(self) -> Library:
@@ -231,10 +227,8 @@ class Library:
                scope: Sequence[int] | None = None,
                params: SearchParams = DEFAULT_PARAMS) -> SearchResult:
         """The k best passages for query (hybrid, keyword or semantic), within scope if given."""
-        if self._semantic_db is None:
-            self._semantic_db = connect(self.db_path)
         return search_module.search(self.db, self.embedder, query, SearchMode(mode), k, scope,
-                                    params, semantic_db=self._semantic_db)
+                                    params)
 
     # --- the sample library -------------------------------------------------------------------
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -164,36 +163,21 @@ def fuse(keyword: Sequence[tuple[int, float]], semantic: Sequence[tuple[int, flo
     return fused
 
 
-# Hybrid search runs its two sides at once: SQLite (through apsw) and onnxruntime release
-# the GIL, so the keyword side and the query embedding + vector side overlap on two cores.
-_SIDE_RUNNER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="folio-search")
-
-
 def search(db: apsw.Connection, embedder: Embedder, query: str,
            mode: SearchMode = SearchMode.HYBRID, k: int = 10,
            scope: Sequence[int] | None = None,
-           params: SearchParams = DEFAULT_PARAMS,
-           semantic_db: apsw.Connection | None = None) -> SearchResult:
-    """The k best passages for query; scope limits the search to those document ids.
-
-    semantic_db, a second connection to the same file, lets hybrid search run its keyword
-    and vector sides in parallel.
-    """
+           params: SearchParams = DEFAULT_PARAMS) -> SearchResult:
+    """The k best passages for query; scope limits the search to those document ids."""
     if not query.strip():
         raise EmptyQueryError("Type something to search for.")
     start = time.perf_counter()
     depth = max(params.candidates, k)
     keyword: list[tuple[int, float]] = []
     semantic: list[tuple[int, float]] = []
-    if mode is SearchMode.HYBRID and semantic_db is not None:
-        future = _SIDE_RUNNER.submit(semantic_ranks, semantic_db, embedder, query, depth, scope)
+    if mode in (SearchMode.HYBRID, SearchMode.KEYWORD):
         keyword = keyword_ranks(db, query, depth, scope, params)
-        semantic = future.result()
-    else:
-        if mode in (SearchMode.HYBRID, SearchMode.KEYWORD):
-            keyword = keyword_ranks(db, query, depth, scope, params)
-        if mode in (SearchMode.HYBRID, SearchMode.SEMANTIC):
-            semantic = semantic_ranks(db, embedder, query, depth, scope)
+    if mode in (SearchMode.HYBRID, SearchMode.SEMANTIC):
+        semantic = semantic_ranks(db, embedder, query, depth, scope)
     ranked: list[tuple[int, float, int | None, int | None]]
     if mode is SearchMode.KEYWORD:
         ranked = [(pid, -score, rank, None) for rank, (pid, score) in enumerate(keyword, 1)]
