@@ -77,7 +77,7 @@ def _slice_span(span: tuple[int, int] | None, start: int, end: int,
     return (span[0] + round(start / total * width), span[0] + round(end / total * width))
 
 
-def _group(units: list[str], counts: list[int], budget: int, joiner: str) -> list[list[int]]:
+def _group(counts: list[int], budget: int) -> list[list[int]]:
     """Greedy groups of consecutive unit indexes whose token counts fit the budget."""
     groups: list[list[int]] = []
     used = 0
@@ -97,7 +97,7 @@ def _split_long_unit(text: str, budget: int, count: CountTokens) -> list[str]:
         parts = [p for p in pattern.split(text) if p]
         counts = count(parts)
         if len(parts) > 1 and max(counts) <= budget:
-            return [" ".join(parts[i] for i in g) for g in _group(parts, counts, budget, " ")]
+            return [" ".join(parts[i] for i in g) for g in _group(counts, budget)]
     words = text.split()
     size = max(1, budget // 2)
     return [" ".join(words[i:i + size]) for i in range(0, len(words), size)]
@@ -126,7 +126,7 @@ def _pieces_of(paragraph: Paragraph, tokens: int, budget: int,
     pieces: list[_Piece] = []
     cursor = 0
     total = len(text)
-    for group in _group(expanded, counts, unit_budget, joiner):
+    for group in _group(counts, unit_budget):
         body = joiner.join(expanded[i] for i in group)
         piece_text = f"{header}\n{body}" if header else body
         found = text.find(expanded[group[0]], cursor)
