@@ -139,7 +139,14 @@ class Ingestor:
             relative = self.store.relative(sha256, path.suffix or f".{doc_type}")
             stored = self.store.settle(tmp, relative)
             tmp = None
-            result = read_document(stored, doc_type, path.stem)
+            try:
+                result = read_document(stored, doc_type, path.stem)
+            except IngestError:
+                raise
+            except Exception as exc:  # a reader's bug or a library's surprise costs one file
+                raise IngestError(FailureKind.DAMAGED,
+                                  f"The file could not be read ({type(exc).__name__}: "
+                                  f"{str(exc)[:120]}).") from exc
             passages, contexts = self._chunk(result)
             return _Prepared(original, doc_type, relative, sha256, size, result, passages,
                              contexts)
