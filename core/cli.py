@@ -1,4 +1,4 @@
-"""The `folio` command: add, list, remove, config (and, later, search, ask and the app)."""
+"""The `folio` command: add, list, remove, search, eval, config; asking is in cli_ask.py."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from core import __version__
+from core import __version__, cli_ask
 from core.errors import FolioError
-from core.library import Library, default_library_dir
+from core.library import SETTINGS, Library, default_library_dir
 from core.search import Hit, SearchMode
 from core.types import AddOutcome, AddProgress, AddStatus, DocStatus
 
@@ -273,8 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_eval, library=None)
 
+    cli_ask.add_commands(sub, common, _open_library)
+
     cfg = sub.add_parser("config", parents=[common], help="show or change library settings")
-    cfg.add_argument("key", nargs="?", help="embedding-model or max-file-mb")
+    cfg.add_argument("key", nargs="?", help=", ".join(SETTINGS))
     cfg.add_argument("value", nargs="?")
     cfg.add_argument("--list-models", action="store_true",
                      help="list the embedding models that can be chosen")

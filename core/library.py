@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import platformdirs
 
 from core import search as search_module
+from core.answer import DEFAULT_SOURCES, Asker, AskOptions
+from core.answer_types import (
+    AnswerDone,
+    AnswerEvent,
+    Conversation,
+    OllamaStatus,
+    PullProgress,
+    Turn,
+)
 from core.embedding import BUNDLED_MODEL, Embedder
 from core.errors import EmbeddingModelError, FolioError, LibraryError
 from core.filestore import FileStore
 from core.ingest import Ingestor, ProgressCallback
+from core.llm import OllamaService, resolve_host
+from core.prompt import DEFAULT_MAX_CONTEXT
 from core.resources import resource_path
 from core.search import DEFAULT_PARAMS, SearchMode, SearchParams, SearchResult
-from core.store import queries
+from core.store import conversations, queries
 from core.store.connection import connect, write_transaction
 from core.store.migrations import migrate
 from core.types import AddOutcome, Document
@@ -25,10 +37,22 @@ from core.types import AddOutcome, Document
 DEFAULT_MAX_FILE_MB = 512
 SAMPLE_FILES = ("folio-guide.pdf",)
 
-SETTINGS: dict[str, str] = {
+SETTINGS: dict[str, str] = {  # setting name -> meta key
     "embedding-model": "embedding_model",
     "max-file-mb": "max_file_mb",
+    "ollama-host": "ollama_host",
+    "ollama-model": "ollama_model",
+    "answer-sources": "answer_sources",
+    "max-context": "max_context",
 }
+SETTING_DEFAULTS = {
+    "max-file-mb": str(DEFAULT_MAX_FILE_MB),
+    "ollama-host": "",  # empty: $OLLAMA_HOST, else http://127.0.0.1:11434
+    "ollama-model": "",  # empty: the first installed chat model
+    "answer-sources": str(DEFAULT_SOURCES),
+    "max-context": str(DEFAULT_MAX_CONTEXT),
+}
+NUMERIC_SETTINGS = {"max-file-mb": 1, "answer-sources": 1, "max-context": 2048}  # minimums
 
 
 def default_library_dir() -> Path:
@@ -69,6 +93,7 @@ class Library:
         self.db = connect(self.db_path)
         migrate(self.db)
         self._embedder: Embedder | None = None
+        self._ollama: OllamaService | None = None
         self._ensure_model_recorded()
         self.store.sweep(queries.stored_paths(self.db))
 
@@ -151,21 +176,22 @@ class Library:
 
     def settings(self) -> dict[str, str]:
         meta = queries.all_meta(self.db)
-        return {
-            "embedding-model": meta.get("embedding_model", BUNDLED_MODEL),
-            "max-file-mb": meta.get("max_file_mb", str(DEFAULT_MAX_FILE_MB)),
-        }
+        values = {"embedding-model": meta.get("embedding_model", BUNDLED_MODEL)}
+        for name, default in SETTING_DEFAULTS.items():
+            values[name] = meta.get(SETTINGS[name], default)
+        return values
 
     def set_setting(self, key: str, value: str) -> None:
-        if key == "max-file-mb":
-            if not value.isdigit() or int(value) < 1:
-                raise FolioError("max-file-mb must be a whole number of megabytes, at least 1.")
-            with write_transaction(self.db):
-                queries.set_meta(self.db, "max_file_mb", value)
-        elif key == "embedding-model":
+        value = value.strip()
+        if key == "embedding-model":
             raise FolioError("Use set_embedding_model(): changing the model re-embeds the library.")
-        else:
+        if key not in SETTINGS:
             raise FolioError(f"Unknown setting '{key}'. Settings: {', '.join(SETTINGS)}.")
+        minimum = NUMERIC_SETTINGS.get(key)
+        if minimum is not None and (not value.isdigit() or int(value) < minimum):
+            raise FolioError(f"{key} must be a whole number, at least {minimum}.")
+        with write_transaction(self.db):
+            queries.set_meta(self.db, SETTINGS[key], value)
 
     @property
     def max_file_bytes(self) -> int:
@@ -229,6 +255,64 @@ class Library:
         """The k best passages for query (hybrid, keyword or semantic), within scope if given."""
         return search_module.search(self.db, self.embedder, query, SearchMode(mode), k, scope,
                                     params)
+
+    # --- asking ------------------------------------------------------------------------------
+
+    def ollama(self, host: str | None = None) -> OllamaService:
+        """The Ollama service at host, else the host setting, else $OLLAMA_HOST, else the default."""
+        resolved = resolve_host(host or self.settings()["ollama-host"] or None)
+        if self._ollama is None or self._ollama.host != resolved:
+            self._ollama = OllamaService(resolved)
+        return self._ollama
+
+    def ollama_status(self, host: str | None = None, model: str | None = None) -> OllamaStatus:
+        """Reachable or not, the installed models, the model answers will use. Never raises."""
+        return self.ollama(host).status(model or self.settings()["ollama-model"] or None)
+
+    def pull_model(self, name: str, host: str | None = None,
+                   progress: Callable[[PullProgress], None] | None = None,
+                   cancel: threading.Event | None = None) -> bool:
+        """Have Ollama download a model; False if cancelled. Raises LlmError."""
+        return self.ollama(host).pull(name, progress, cancel)
+
+    def ask(self, question: str, history: Sequence[Turn] | None = None, *,
+            conversation: int | None = None, model: str | None = None, host: str | None = None,
+            k: int | None = None, scope: Sequence[int] | None = None,
+            cancel: threading.Event | None = None, save: bool = True) -> Iterator[AnswerEvent]:
+        """Events of answering question: SourcesFound, Token..., then AnswerDone or AskFailed.
+
+        A follow-up continues `conversation` (its turns are the history unless history is given);
+        a new conversation is started otherwise. The turn is saved when the answer is done, and
+        AnswerDone.answer.conversation_id says where.
+        """
+        settings = self.settings()
+        if conversation is not None and not conversations.conversation_exists(self.db, conversation):
+            raise FolioError(f"No conversation {conversation}.")
+        if history is None:
+            history = conversations.turns(self.db, conversation) if conversation is not None else []
+        options = AskOptions(model=model or settings["ollama-model"] or None,
+                             k=k or int(settings["answer-sources"]), scope=scope,
+                             max_context=int(settings["max-context"]))
+        asker = Asker(self.db, self.embedder, self.ollama(host), options, cancel)
+        for event in asker.run(question, history):
+            if isinstance(event, AnswerDone) and save and event.answer.text:
+                with write_transaction(self.db):
+                    if conversation is None:
+                        conversation = conversations.create_conversation(self.db, question)
+                    conversations.add_turn(self.db, conversation, event.answer)
+                event = AnswerDone(dataclasses.replace(event.answer, conversation_id=conversation))
+            yield event
+
+    def conversations(self) -> list[Conversation]:
+        """Kept conversations, the most recent first."""
+        return conversations.list_conversations(self.db)
+
+    def turns(self, conversation_id: int) -> list[Turn]:
+        return conversations.turns(self.db, conversation_id)
+
+    def delete_conversation(self, conversation_id: int) -> bool:
+        with write_transaction(self.db):
+            return conversations.delete_conversation(self.db, conversation_id)
 
     # --- the sample library -------------------------------------------------------------------
 

@@ -128,8 +128,40 @@ def m004_term_statistics(db: apsw.Connection) -> None:
     db.execute("CREATE VIRTUAL TABLE passages_fts_terms USING fts5vocab(passages_fts, 'row')")
 
 
+M005_CONVERSATIONS = """
+CREATE TABLE conversations (
+    id         INTEGER PRIMARY KEY,
+    title      TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+CREATE TABLE turns (
+    id                  INTEGER PRIMARY KEY,
+    conversation_id     INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    ordinal             INTEGER NOT NULL,
+    question            TEXT NOT NULL,
+    standalone_question TEXT NOT NULL,
+    answer              TEXT NOT NULL,
+    mode                TEXT NOT NULL CHECK (mode IN ('generated', 'extractive')),
+    model               TEXT,
+    complete            INTEGER NOT NULL DEFAULT 1,
+    notice              TEXT,
+    citations           TEXT NOT NULL DEFAULT '[]',  -- JSON: a snapshot, readable after removal
+    created_at          TEXT NOT NULL,
+    UNIQUE (conversation_id, ordinal)
+);
+"""
+
+
+def m005_conversations(db: apsw.Connection) -> None:
+    """Conversations are kept in the library, so the app can reopen them and follow-ups work."""
+    db.execute(M005_CONVERSATIONS)
+
+
 MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
-    m001_create_tables, m002_porter_stemming, m003_bit_vectors, m004_term_statistics]
+    m001_create_tables, m002_porter_stemming, m003_bit_vectors, m004_term_statistics,
+    m005_conversations]
 
 
 def schema_version(db: apsw.Connection) -> int:

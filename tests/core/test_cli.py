@@ -82,7 +82,12 @@ def test_config_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     lib = str(tmp_path / "l")
     code, out, _ = run(capsys, "config", "--library", lib)
     assert out.splitlines() == ["embedding-model = folio/all-MiniLM-L6-v2-int8",
-                                "max-file-mb = 512"]
+                                "max-file-mb = 512", "ollama-host = ", "ollama-model = ",
+                                "answer-sources = 6", "max-context = 8192"]
+    assert run(capsys, "config", "ollama-host", "gpu-box:11434", "--library", lib)[0] == 0
+    assert run(capsys, "config", "ollama-host", "--library", lib)[1].strip() == "gpu-box:11434"
+    code, _, err = run(capsys, "config", "max-context", "100", "--library", lib)
+    assert code == 1 and "at least 2048" in err
     assert run(capsys, "config", "max-file-mb", "1", "--library", lib)[0] == 0
     big = tmp_path / "big.txt"
     big.write_text("A line of text about sails.\n\n" * 50_000, encoding="utf-8")

@@ -1,0 +1,249 @@
+"""Talking to Ollama: which models are installed, streaming a chat, pulling; errors a person reads.
+
+Everything goes through the official `ollama` client. What it really raises (checked against the
+test server in tests/ollama_server.py): a refused connection is the builtin ConnectionError from a
+plain call but a raw httpx.ConnectError while a stream is iterated; a missing model is a
+ResponseError (404) raised only once the stream is iterated; an error line in the stream is a
+ResponseError; a line that is not JSON is a JSONDecodeError; a stream closed early either raises an
+httpx transport error or just ends without its `done` line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import ollama
+import pydantic
+
+from core.answer_types import LlmErrorKind, ModelInfo, OllamaStatus, PullProgress
+from core.errors import FolioError
+
+DEFAULT_HOST = "http://127.0.0.1:11434"
+SUGGESTED_MODEL = "llama3.2:3b"
+CONNECT_TIMEOUT_S = 3.0
+READ_TIMEOUT_S = 300.0  # a large model on a CPU can think for minutes before its first token
+EMBEDDING_FAMILIES = {"bert", "nomic-bert", "bert-large", "xlm-roberta"}
+
+
+class LlmError(FolioError):
+    """Ollama could not give an answer, for one clear reason."""
+
+    def __init__(self, kind: LlmErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def resolve_host(setting: str | None) -> str:
+    """The host from the settings, else $OLLAMA_HOST, else Ollama's default; always a URL."""
+    host = (setting or os.environ.get("OLLAMA_HOST") or DEFAULT_HOST).strip().rstrip("/")
+    if "://" not in host:
+        host = "http://" + host
+    scheme, rest = host.split("://", 1)
+    if ":" not in rest.split("/", 1)[0]:
+        rest = rest.replace("/", ":11434/", 1) if "/" in rest else rest + ":11434"
+    return f"{scheme}://{rest.replace('0.0.0.0', '127.0.0.1', 1)}"
+
+
+def unreachable_message(host: str) -> str:
+    return (f"Ollama is not running at {host}: install it from https://ollama.com, start it, and "
+            f"run `ollama pull {SUGGESTED_MODEL}` to get written answers.")
+
+
+def no_model_message() -> str:
+    return (f"Ollama has no chat model installed: run `ollama pull {SUGGESTED_MODEL}` (or "
+            f"`folio pull {SUGGESTED_MODEL}`) to get written answers.")
+
+
+def missing_model_message(model: str) -> str:
+    return (f"The model '{model}' is not installed in Ollama: run `ollama pull {model}` or choose "
+            "an installed model.")
+
+
+@dataclass
+class ChatStats:
+    """Filled in as the stream runs."""
+
+    first_token_s: float | None = None
+    tokens: int = 0
+    eval_count: int | None = None
+    eval_duration_ns: int | None = None
+    prompt_eval_count: int | None = None
+    done: bool = False
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        if self.eval_count and self.eval_duration_ns:
+            return self.eval_count / (self.eval_duration_ns / 1e9)
+        return None
+
+
+def _translate(exc: BaseException, host: str, model: str | None) -> LlmError:
+    """One of Folio's errors for whatever the client or the transport raised."""
+    if isinstance(exc, LlmError):
+        return exc
+    if isinstance(exc, ollama.ResponseError):
+        if exc.status_code == 404 and model is not None:
+            return LlmError(LlmErrorKind.MODEL_MISSING, missing_model_message(model))
+        return LlmError(LlmErrorKind.SERVER_ERROR, f"Ollama reported an error: {exc.error}")
+    if isinstance(exc, ConnectionError | httpx.ConnectError):
+        return LlmError(LlmErrorKind.UNREACHABLE, unreachable_message(host))
+    if isinstance(exc, httpx.TimeoutException):
+        return LlmError(LlmErrorKind.TIMEOUT, f"Ollama at {host} did not reply in time.")
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        return LlmError(LlmErrorKind.CUT_OFF,
+                        "The answer was cut off: Ollama closed the connection mid-answer.")
+    if isinstance(exc, json.JSONDecodeError | pydantic.ValidationError | httpx.DecodingError):
+        return LlmError(LlmErrorKind.BAD_RESPONSE,
+                        f"The server at {host} sent a reply that is not Ollama's.")
+    if isinstance(exc, httpx.HTTPError):
+        return LlmError(LlmErrorKind.UNREACHABLE, f"Could not talk to Ollama at {host}: {exc}.")
+    raise exc
+
+
+def _is_chat_model(family: str, families: Sequence[str]) -> bool:
+    return not ({family, *families} & EMBEDDING_FAMILIES)
+
+
+class OllamaService:
+    """One Ollama host. Cheap to create; each call opens what it needs."""
+
+    def __init__(self, host: str | None = None, read_timeout_s: float = READ_TIMEOUT_S) -> None:
+        self.host = resolve_host(host)
+        timeout = httpx.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S)
+        self.client = ollama.Client(host=self.host, timeout=timeout)
+        self._context_lengths: dict[str, int | None] = {}
+
+    def version(self) -> str:
+        try:
+            response = httpx.get(f"{self.host}/api/version", timeout=CONNECT_TIMEOUT_S)
+            response.raise_for_status()
+            return str(response.json().get("version", "?"))
+        except (httpx.HTTPError, json.JSONDecodeError, AttributeError) as exc:
+            if isinstance(exc, httpx.HTTPStatusError | json.JSONDecodeError | AttributeError):
+                raise LlmError(LlmErrorKind.BAD_RESPONSE,
+                               f"The server at {self.host} does not speak Ollama's API.") from exc
+            raise _translate(exc, self.host, None) from exc
+
+    def models(self) -> list[ModelInfo]:
+        try:
+            listed = self.client.list()
+        except Exception as exc:  # every failure becomes one LlmError
+            raise _translate(exc, self.host, None) from exc
+        found = []
+        for m in listed.models:
+            details = m.details
+            family = (details.family if details else None) or ""
+            families = (details.families if details else None) or []
+            found.append(ModelInfo(name=m.model or "?", size_bytes=int(m.size or 0), family=family,
+                                   parameter_size=(details.parameter_size if details else "") or "",
+                                   chat=_is_chat_model(family, families)))
+        return found
+
+    def pick_model(self, preferred: str | None, installed: Sequence[ModelInfo] | None = None) -> str:
+        """The preferred model if installed, else the first installed chat model."""
+        models = list(installed) if installed is not None else self.models()
+        names = {m.name for m in models}
+        if preferred:
+            if preferred in names or f"{preferred}:latest" in names:
+                return preferred
+            raise LlmError(LlmErrorKind.MODEL_MISSING, missing_model_message(preferred))
+        chat = [m.name for m in models if m.chat]
+        if not chat:
+            raise LlmError(LlmErrorKind.NO_MODEL, no_model_message())
+        return chat[0]
+
+    def status(self, preferred: str | None) -> OllamaStatus:
+        """Never raises: what the question panel shows."""
+        try:
+            version = self.version()
+            models = self.models()
+        except LlmError as exc:
+            return OllamaStatus(self.host, False, None, (), None, exc.message, exc.kind)
+        try:
+            model = self.pick_model(preferred, models)
+        except LlmError as exc:
+            return OllamaStatus(self.host, True, version, tuple(models), None, exc.message, exc.kind)
+        return OllamaStatus(self.host, True, version, tuple(models), model,
+                            f"Connected to Ollama {version} at {self.host} with {model}.")
+
+    def context_length(self, model: str) -> int | None:
+        """The model's trained context length, from /api/show (cached)."""
+        if model not in self._context_lengths:
+            try:
+                info = self.client.show(model).modelinfo or {}
+            except Exception as exc:
+                raise _translate(exc, self.host, model) from exc
+            lengths = [int(v) for k, v in info.items()
+                       if k.endswith(".context_length") and isinstance(v, int | float)]
+            self._context_lengths[model] = min(lengths) if lengths else None
+        return self._context_lengths[model]
+
+    def chat(self, model: str, messages: Sequence[Mapping[str, str]], num_ctx: int,
+             temperature: float = 0.0) -> str:
+        """A whole reply at once (for short tasks such as rewriting a follow-up)."""
+        try:
+            reply = self.client.chat(model=model, messages=list(messages), stream=False,
+                                     options={"num_ctx": num_ctx, "temperature": temperature})
+            return reply.message.content or ""
+        except Exception as exc:
+            raise _translate(exc, self.host, model) from exc
+
+    def stream_chat(self, model: str, messages: Sequence[Mapping[str, str]], num_ctx: int,
+                    stats: ChatStats, cancel: threading.Event | None = None,
+                    temperature: float = 0.1) -> Iterator[str]:
+        """The reply piece by piece. Raises LlmError; stops quietly when cancel is set."""
+        start = time.perf_counter()
+        stream: Iterator[Any] | None = None
+        try:
+            stream = self.client.chat(model=model, messages=list(messages), stream=True,
+                                      options={"num_ctx": num_ctx, "temperature": temperature})
+            for part in stream:
+                if cancel is not None and cancel.is_set():
+                    return
+                piece = (part.message.content or "") if part.message else ""
+                if piece:
+                    if stats.first_token_s is None:
+                        stats.first_token_s = time.perf_counter() - start
+                    stats.tokens += 1
+                    yield piece
+                if part.done:
+                    stats.done = True
+                    stats.eval_count = part.eval_count
+                    stats.eval_duration_ns = part.eval_duration
+                    stats.prompt_eval_count = part.prompt_eval_count
+                    return
+        except GeneratorExit:
+            raise
+        except Exception as exc:
+            raise _translate(exc, self.host, model) from exc
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        raise LlmError(LlmErrorKind.CUT_OFF,
+                       "The answer was cut off: the stream from Ollama ended before the answer did.")
+
+    def pull(self, model: str, progress: Callable[[PullProgress], None] | None = None,
+             cancel: threading.Event | None = None) -> bool:
+        """Pull a model; False if cancelled."""
+        try:
+            for part in self.client.pull(model, stream=True):
+                if cancel is not None and cancel.is_set():
+                    return False
+                if progress is not None:
+                    progress(PullProgress(part.status or "", int(part.completed or 0),
+                                          int(part.total or 0)))
+        except ollama.ResponseError as exc:
+            raise LlmError(LlmErrorKind.SERVER_ERROR,
+                           f"Could not pull '{model}': {exc.error}") from exc
+        except Exception as exc:
+            raise _translate(exc, self.host, None) from exc
+        return True
