@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.library import Library
+from tests.ollama_server import FakeOllama
 
 
 @pytest.fixture(autouse=True)
@@ -31,3 +32,10 @@ def docs_dir(tmp_path: Path) -> Path:
     path = tmp_path / "docs"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+def fake_ollama() -> Iterator[FakeOllama]:
+    """An Ollama-compatible server on a free local port (tests/ollama_server.py)."""
+    with FakeOllama() as server:
+        yield server
