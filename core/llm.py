@@ -29,6 +29,7 @@ DEFAULT_HOST = "http://127.0.0.1:11434"
 SUGGESTED_MODEL = "llama3.2:3b"
 CONNECT_TIMEOUT_S = 3.0
 READ_TIMEOUT_S = 300.0  # a large model on a CPU can think for minutes before its first token
+MODELS_MAX_AGE_S = 10.0
 EMBEDDING_FAMILIES = {"bert", "nomic-bert", "bert-large", "xlm-roberta"}
 
 
@@ -120,6 +121,7 @@ class OllamaService:
         timeout = httpx.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S)
         self.client = ollama.Client(host=self.host, timeout=timeout)
         self._context_lengths: dict[str, int | None] = {}
+        self._listed: tuple[float, list[ModelInfo]] | None = None
 
     def version(self) -> str:
         try:
@@ -132,7 +134,10 @@ class OllamaService:
                                f"The server at {self.host} does not speak Ollama's API.") from exc
             raise _translate(exc, self.host, None) from exc
 
-    def models(self) -> list[ModelInfo]:
+    def models(self, max_age_s: float = 0.0) -> list[ModelInfo]:
+        """The installed models; a list fetched less than max_age_s ago is reused."""
+        if self._listed is not None and time.monotonic() - self._listed[0] < max_age_s:
+            return self._listed[1]
         try:
             listed = self.client.list()
         except Exception as exc:  # every failure becomes one LlmError
@@ -145,11 +150,13 @@ class OllamaService:
             found.append(ModelInfo(name=m.model or "?", size_bytes=int(m.size or 0), family=family,
                                    parameter_size=(details.parameter_size if details else "") or "",
                                    chat=_is_chat_model(family, families)))
+        self._listed = (time.monotonic(), found)
         return found
 
     def pick_model(self, preferred: str | None, installed: Sequence[ModelInfo] | None = None) -> str:
         """The preferred model if installed, else the first installed chat model."""
-        models = list(installed) if installed is not None else self.models()
+        # A question need not wait for a fresh list: one from the last few seconds will do.
+        models = list(installed) if installed is not None else self.models(MODELS_MAX_AGE_S)
         names = {m.name for m in models}
         if preferred:
             if preferred in names or f"{preferred}:latest" in names:
