@@ -285,8 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if hasattr(signal, "SIGPIPE"):
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `folio list | head` ends quietly
+    if argv is None and hasattr(signal, "SIGPIPE"):
+        # `folio list | head` ends quietly. Only for a real command line: a process that calls
+        # main() (the tests, the app) keeps Python's handling of broken pipes.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

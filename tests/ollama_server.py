@@ -64,7 +64,11 @@ _EMBEDDING_PREFIXES = {
 
 
 class Fault(enum.Enum):
-    """What goes wrong on the requests a fault applies to (see FakeOllama.set_fault)."""
+    """What goes wrong on the requests a fault applies to (see FakeOllama.set_fault): /api/chat
+    (every fault), /api/show (MODEL_MISSING only), /api/pull (all but MODEL_MISSING). Each such
+    request uses up one of `fault_times`. Not streamed (stream: false), a fault looks as the real
+    server shows it: CUT_STREAM/NO_DONE half a body then a closed connection, GARBAGE_LINE a body
+    that is not JSON, ERROR_LINE an HTTP 500, SLOW_TOKENS the whole delay before the reply."""
 
     NONE = "none"
     MODEL_MISSING = "model_missing"  # chat and show answer 404 as if the model were not installed
@@ -244,7 +248,7 @@ class FakeOllama:
         self.port: int = self._server.server_address[1]
         self.host = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
+                                        kwargs={"poll_interval": 0.01},
                                         name=f"fake-ollama-{self.port}", daemon=True)
         self._thread.start()
         self._stopped = False
