@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import signal
 import sys
@@ -81,10 +82,18 @@ def cmd_add(args: argparse.Namespace) -> int:
             bar.clear()
             print(_outcome_line(outcome), flush=True)
 
+        def password_for(path: str) -> str | None:
+            bar.clear()
+            try:
+                return getpass.getpass(f"Password for {path} (empty to skip): ") or None
+            except EOFError:
+                return None
+
         cancel = threading.Event()
         try:
             outcomes = library.add([Path(p) for p in args.paths], progress=bar.update,
-                                   cancel=cancel, on_outcome=on_outcome)
+                                   cancel=cancel, on_outcome=on_outcome,
+                                   password_for=password_for if args.password else None)
         except KeyboardInterrupt:
             cancel.set()
             bar.clear()
@@ -93,6 +102,25 @@ def cmd_add(args: argparse.Namespace) -> int:
         bar.clear()
     failed = sum(1 for o in outcomes if o.status in (AddStatus.FAILED, AddStatus.CANCELLED))
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    with _open_library(args, first_run_sample=False) as library:
+        report = library.check(repair=args.repair)
+    if args.json:
+        print(json.dumps({"ok": report.ok, "documents": report.documents,
+                          "passages": report.passages, "repaired": report.repaired,
+                          "problems": [p.__dict__ for p in report.problems]}, indent=2))
+    else:
+        for line in report.repaired:
+            print(f"repaired: {line}")
+        for problem in report.problems:
+            hint = " (`folio check --repair` fixes this)" if problem.repairable else ""
+            print(f"problem: {problem.message}{hint}")
+        if report.ok:
+            print(f"The library is consistent: {report.documents} documents, "
+                  f"{report.passages} passages.")
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -245,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add = sub.add_parser("add", parents=[common], help="add files and folders to the library")
     add.add_argument("paths", nargs="+", metavar="PATH")
+    add.add_argument("--password", action="store_true",
+                     help="ask for the password of each protected PDF (it is never stored)")
     add.set_defaults(func=cmd_add)
 
     lst = sub.add_parser("list", parents=[common], help="list the documents in the library")
@@ -274,6 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_eval, library=None)
 
     cli_ask.add_commands(sub, common, _open_library)
+
+    chk = sub.add_parser("check", parents=[common],
+                         help="check that the library is consistent (exit 1 with the problems)")
+    chk.add_argument("--repair", action="store_true", help="rebuild what can be rebuilt")
+    chk.add_argument("--json", action="store_true", help="machine-readable output")
+    chk.set_defaults(func=cmd_check)
 
     cfg = sub.add_parser("config", parents=[common], help="show or change library settings")
     cfg.add_argument("key", nargs="?", help=", ".join(SETTINGS))

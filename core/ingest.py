@@ -21,11 +21,13 @@ from core.embedding import Embedder, Vectors
 from core.errors import IngestError
 from core.filestore import FileStore
 from core.readers import SUPPORTED_SUFFIXES, detect_type, read_document
+from core.sandbox import ReaderProcess
 from core.store import queries
 from core.store.connection import write_transaction
 from core.types import AddOutcome, AddProgress, AddStatus, DocStatus, FailureKind, Passage, ReadResult
 
 ProgressCallback = Callable[[AddProgress], None]
+PasswordCallback = Callable[[str], str | None]  # original path -> password, None to skip
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 WAVE_PASSAGES = 256  # embed together the passages of consecutive files, up to this many
 
@@ -78,8 +80,11 @@ class Ingestor:
 
     def __init__(self, db: apsw.Connection, store: FileStore, embedder: Embedder,
                  max_bytes: int, progress: ProgressCallback | None,
-                 cancel: threading.Event | None) -> None:
+                 cancel: threading.Event | None, reader: ReaderProcess | None = None,
+                 password_for: PasswordCallback | None = None) -> None:
         self.db = db
+        self.reader = reader  # None: read in this process (trusted input, benchmarks)
+        self.password_for = password_for
         self.store = store
         self.embedder = embedder
         self.max_bytes = max_bytes
@@ -139,14 +144,7 @@ class Ingestor:
             relative = self.store.relative(sha256, path.suffix or f".{doc_type}")
             stored = self.store.settle(tmp, relative)
             tmp = None
-            try:
-                result = read_document(stored, doc_type, path.stem)
-            except IngestError:
-                raise
-            except Exception as exc:  # a reader's bug or a library's surprise costs one file
-                raise IngestError(FailureKind.DAMAGED,
-                                  f"The file could not be read ({type(exc).__name__}: "
-                                  f"{str(exc)[:120]}).") from exc
+            result = self._read(stored, doc_type, path.stem, original)
             passages, contexts = self._chunk(result)
             return _Prepared(original, doc_type, relative, sha256, size, result, passages,
                              contexts)
@@ -157,6 +155,32 @@ class Ingestor:
         finally:
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
+
+    def _read(self, stored: Path, doc_type: str, title_hint: str, original: str) -> ReadResult:
+        """Read in the reader process; a protected file is read again with the password, if the
+        caller can give one (it is used for this reading only, never stored)."""
+        try:
+            return self._read_once(stored, doc_type, title_hint, None)
+        except IngestError as exc:
+            if exc.kind is not FailureKind.ENCRYPTED or self.password_for is None:
+                raise
+            password = self.password_for(original)
+            if not password:
+                raise
+            return self._read_once(stored, doc_type, title_hint, password)
+
+    def _read_once(self, stored: Path, doc_type: str, title_hint: str,
+                   password: str | None) -> ReadResult:
+        if self.reader is not None:
+            return self.reader.read(stored, doc_type, title_hint, password)
+        try:
+            return read_document(stored, doc_type, title_hint, password)
+        except IngestError:
+            raise
+        except Exception as exc:  # a reader's bug or a library's surprise costs one file
+            raise IngestError(FailureKind.DAMAGED,
+                              f"The file could not be read ({type(exc).__name__}: "
+                              f"{str(exc)[:120]}).") from exc
 
     def _check(self, path: Path) -> str:
         """The document type of path, after the checks that need no reading."""

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
+from core import check as check_module
+from core import sandbox
 from core import search as search_module
 from core.answer import DEFAULT_SOURCES, Asker, AskOptions
 from core.answer_types import (
@@ -21,10 +23,11 @@ from core.answer_types import (
     PullProgress,
     Turn,
 )
+from core.check import CheckReport
 from core.embedding import BUNDLED_MODEL, Embedder
 from core.errors import EmbeddingModelError, FolioError, LibraryError
 from core.filestore import FileStore
-from core.ingest import Ingestor, ProgressCallback
+from core.ingest import Ingestor, PasswordCallback, ProgressCallback
 from core.llm import OllamaService, resolve_host
 from core.prompt import DEFAULT_MAX_CONTEXT
 from core.resources import resource_path
@@ -44,6 +47,8 @@ SETTINGS: dict[str, str] = {  # setting name -> meta key
     "ollama-model": "ollama_model",
     "answer-sources": "answer_sources",
     "max-context": "max_context",
+    "reader-timeout-s": "reader_timeout_s",
+    "reader-memory-mb": "reader_memory_mb",
 }
 SETTING_DEFAULTS = {
     "max-file-mb": str(DEFAULT_MAX_FILE_MB),
@@ -51,8 +56,11 @@ SETTING_DEFAULTS = {
     "ollama-model": "",  # empty: the first installed chat model
     "answer-sources": str(DEFAULT_SOURCES),
     "max-context": str(DEFAULT_MAX_CONTEXT),
+    "reader-timeout-s": str(sandbox.DEFAULT_TIMEOUT_S),
+    "reader-memory-mb": str(sandbox.DEFAULT_MEMORY_MB),
 }
-NUMERIC_SETTINGS = {"max-file-mb": 1, "answer-sources": 1, "max-context": 2048}  # minimums
+NUMERIC_SETTINGS = {"max-file-mb": 1, "answer-sources": 1, "max-context": 2048,  # minimums
+                    "reader-timeout-s": 1, "reader-memory-mb": 256}
 
 
 def default_library_dir() -> Path:
@@ -201,10 +209,18 @@ class Library:
 
     def add(self, paths: Iterable[Path], progress: ProgressCallback | None = None,
             cancel: threading.Event | None = None,
-            on_outcome: Callable[[AddOutcome], None] | None = None) -> list[AddOutcome]:
-        """Add files and folders; every file ends added, already present, replaced or failed."""
+            on_outcome: Callable[[AddOutcome], None] | None = None,
+            password_for: PasswordCallback | None = None) -> list[AddOutcome]:
+        """Add files and folders; every file ends added, already present, replaced or failed.
+
+        Documents are parsed in a child process with the reader-timeout-s and reader-memory-mb
+        limits. password_for(path) is asked for the password of a protected file (None skips it).
+        """
+        settings = self.settings()
+        limits = sandbox.Limits(float(settings["reader-timeout-s"]),
+                                int(settings["reader-memory-mb"]))
         ingestor = Ingestor(self.db, self.store, self.embedder, self.max_file_bytes,
-                            progress, cancel)
+                            progress, cancel, sandbox.shared_reader(limits), password_for)
         return ingestor.add_all(list(paths), on_outcome)
 
     def documents(self) -> list[Document]:
@@ -255,6 +271,15 @@ class Library:
         """The k best passages for query (hybrid, keyword or semantic), within scope if given."""
         return search_module.search(self.db, self.embedder, query, SearchMode(mode), k, scope,
                                     params)
+
+    # --- consistency -------------------------------------------------------------------------
+
+    def check(self, repair: bool = False) -> CheckReport:
+        """integrity_check, FTS and vectors against passages, orphans, stored files and their
+        sha256, the embedding model; with repair, rebuild what can be rebuilt."""
+        embedder = self.embedder if repair else None
+        return check_module.check(self.db, self.store, self.embedding_model, self.embedding_dim,
+                                  embedder, repair)
 
     # --- asking ------------------------------------------------------------------------------
 

@@ -74,6 +74,10 @@ class FailureKind(StrEnum):
     UNSUPPORTED = "unsupported"
     DAMAGED = "damaged"
     ENCRYPTED = "encrypted"
+    WRONG_PASSWORD = "wrong_password"
+    TIMEOUT = "timeout"  # the reader took longer than the time limit
+    MEMORY = "memory"  # the reader needed more memory than the limit
+    CRASHED = "crashed"  # the reader process died on the file
     NO_TEXT = "no_text"
     TOO_LARGE = "too_large"
     NOT_TEXT = "not_text"

@@ -42,12 +42,16 @@ def detect_type(path: Path, head: bytes = b"") -> str | None:
     return doc_type
 
 
-def read_document(path: Path, doc_type: str, title_hint: str) -> ReadResult:
+def read_document(path: Path, doc_type: str, title_hint: str,
+                  password: str | None = None) -> ReadResult:
     """Read path as doc_type; raises IngestError with a clear reason when it cannot."""
     module_name = READER_MODULES.get(doc_type)
     if module_name is None:
         raise IngestError(FailureKind.UNSUPPORTED, f"Unsupported file type '{path.suffix}'.")
     # Imported on first use: PyMuPDF alone takes a second to import.
     module = importlib.import_module(f"core.readers.{module_name}")
+    if password is not None and module_name == "paged":
+        paged: Callable[[Path, str, str | None], ReadResult] = module.read
+        return paged(path, title_hint, password)
     reader: Callable[[Path, str], ReadResult] = module.read
     return reader(path, title_hint)

@@ -20,7 +20,7 @@ MIN_RULES = 3
 _HEX_LABEL = re.compile(r"^<FEFF((?:[0-9A-Fa-f]{4})*)>$")
 
 
-def _open(path: Path) -> pymupdf.Document:
+def _open(path: Path, password: str | None = None) -> pymupdf.Document:
     try:
         doc = pymupdf.open(path)
     except pymupdf.FileNotFoundError as exc:
@@ -30,11 +30,14 @@ def _open(path: Path) -> pymupdf.Document:
     except (pymupdf.FileDataError, RuntimeError, ValueError) as exc:
         raise IngestError(FailureKind.DAMAGED,
                           f"The file is damaged beyond repair ({_short(exc)}).") from exc
-    if doc.needs_pass:
+    # authenticate() returns 0 for a wrong password; the password is never kept.
+    if doc.needs_pass and (password is None or not doc.authenticate(password)):
         doc.close()
-        raise IngestError(FailureKind.ENCRYPTED,
-                          "The file is password-protected; Folio cannot read it without the "
-                          "password.")
+        if password is None:
+            raise IngestError(FailureKind.ENCRYPTED,
+                              "The file is password-protected; add it again with its password "
+                              "(`folio add --password`).")
+        raise IngestError(FailureKind.WRONG_PASSWORD, "The password for this file is not correct.")
     if doc.page_count == 0:
         doc.close()
         raise IngestError(FailureKind.DAMAGED, "The file has no pages (damaged beyond repair?).")
@@ -217,8 +220,8 @@ def _title(doc: pymupdf.Document, pages: list[list[layout.Block]], title_hint: s
     return title_hint
 
 
-def read(path: Path, title_hint: str) -> ReadResult:
-    doc = _open(path)
+def read(path: Path, title_hint: str, password: str | None = None) -> ReadResult:
+    doc = _open(path, password)
     try:
         notes: list[str] = []
         if doc.is_repaired:

@@ -288,24 +288,3 @@ def test_opening_sweeps_files_a_crash_left_behind(tmp_path: Path, docs_dir: Path
         assert stored is not None and stored.exists()
     assert not stale_tmp.exists() and not stale_orphan.exists()
     assert fresh_orphan.exists()
-
-
-def test_an_unexpected_reader_error_costs_one_file_only(
-        library: Library, docs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from core import ingest
-
-    real = ingest.read_document
-
-    def flaky(path: Path, doc_type: str, title_hint: str):  # type: ignore[no-untyped-def]
-        if title_hint == "bad":
-            raise ValueError("surprise inside the reader")
-        return real(path, doc_type, title_hint)
-
-    monkeypatch.setattr(ingest, "read_document", flaky)
-    bad = write_notes(docs_dir, "bad.md", "# Bad\n\nThis one trips the reader.")
-    good = write_notes(docs_dir)
-    outcomes = library.add([bad, good])
-    assert [o.status for o in outcomes] == [AddStatus.FAILED, AddStatus.ADDED]
-    assert "could not be read (ValueError: surprise inside the reader)" in str(outcomes[0].reason)
-    assert_consistent(library)
-    assert len([p for p in (library.root / "files").rglob("*") if p.is_file()]) == 1
