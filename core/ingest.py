@@ -9,6 +9,7 @@ and a cancel discards every document of the wave being embedded, leaving no trac
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from core.types import AddOutcome, AddProgress, AddStatus, DocStatus, FailureKin
 ProgressCallback = Callable[[AddProgress], None]
 PasswordCallback = Callable[[str], str | None]  # original path -> password, None to skip
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+DEFAULT_MAX_TEXT_CHARS = 32 * 10**6  # ~10,000 dense pages; embedding it takes hours here
 WAVE_PASSAGES = 256  # embed together the passages of consecutive files, up to this many
 
 
@@ -81,8 +83,10 @@ class Ingestor:
     def __init__(self, db: apsw.Connection, store: FileStore, embedder: Embedder,
                  max_bytes: int, progress: ProgressCallback | None,
                  cancel: threading.Event | None, reader: ReaderProcess | None = None,
-                 password_for: PasswordCallback | None = None) -> None:
+                 password_for: PasswordCallback | None = None,
+                 max_text_chars: int = DEFAULT_MAX_TEXT_CHARS) -> None:
         self.db = db
+        self.max_text_chars = max_text_chars
         self.reader = reader  # None: read in this process (trusted input, benchmarks)
         self.password_for = password_for
         self.store = store
@@ -145,6 +149,7 @@ class Ingestor:
             stored = self.store.settle(tmp, relative)
             tmp = None
             result = self._read(stored, doc_type, path.stem, original)
+            self._check_text_size(result)
             passages, contexts = self._chunk(result)
             return _Prepared(original, doc_type, relative, sha256, size, result, passages,
                              contexts)
@@ -168,6 +173,15 @@ class Ingestor:
             if not password:
                 raise
             return self._read_once(stored, doc_type, title_hint, password)
+
+    def _check_text_size(self, result: ReadResult) -> None:
+        """Refuse text that would take hours to embed (a data dump, a generated file)."""
+        chars = sum(len(p.text) for p in result.paragraphs)
+        if chars > self.max_text_chars:
+            raise IngestError(FailureKind.TOO_LARGE,
+                              f"The document holds {chars / 1e6:.0f} million characters of text, "
+                              f"more than the limit of {self.max_text_chars / 1e6:.0f} million "
+                              "(`folio config max-text-mb` changes it).")
 
     def _read_once(self, stored: Path, doc_type: str, title_hint: str,
                    password: str | None) -> ReadResult:
@@ -193,6 +207,8 @@ class Ingestor:
                               f"The file cannot be read: {exc.strerror or exc}.") from exc
         if path.is_dir():
             raise IngestError(FailureKind.UNSUPPORTED, "This is a folder.")
+        if not stat.S_ISREG(st.st_mode):  # a pipe or a device would block or never end
+            raise IngestError(FailureKind.UNSUPPORTED, "This is not a regular file.")
         if st.st_size == 0:
             raise IngestError(FailureKind.EMPTY, "The file is empty.")
         if st.st_size > self.max_bytes:

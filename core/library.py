@@ -27,7 +27,7 @@ from core.check import CheckReport
 from core.embedding import BUNDLED_MODEL, Embedder
 from core.errors import EmbeddingModelError, FolioError, LibraryError
 from core.filestore import FileStore
-from core.ingest import Ingestor, PasswordCallback, ProgressCallback
+from core.ingest import DEFAULT_MAX_TEXT_CHARS, Ingestor, PasswordCallback, ProgressCallback
 from core.llm import OllamaService, resolve_host
 from core.prompt import DEFAULT_MAX_CONTEXT
 from core.resources import resource_path
@@ -49,6 +49,7 @@ SETTINGS: dict[str, str] = {  # setting name -> meta key
     "max-context": "max_context",
     "reader-timeout-s": "reader_timeout_s",
     "reader-memory-mb": "reader_memory_mb",
+    "max-text-mb": "max_text_mb",
 }
 SETTING_DEFAULTS = {
     "max-file-mb": str(DEFAULT_MAX_FILE_MB),
@@ -58,9 +59,10 @@ SETTING_DEFAULTS = {
     "max-context": str(DEFAULT_MAX_CONTEXT),
     "reader-timeout-s": str(sandbox.DEFAULT_TIMEOUT_S),
     "reader-memory-mb": str(sandbox.DEFAULT_MEMORY_MB),
+    "max-text-mb": str(DEFAULT_MAX_TEXT_CHARS // 10**6),
 }
 NUMERIC_SETTINGS = {"max-file-mb": 1, "answer-sources": 1, "max-context": 2048,  # minimums
-                    "reader-timeout-s": 1, "reader-memory-mb": 256}
+                    "reader-timeout-s": 1, "reader-memory-mb": 256, "max-text-mb": 1}
 
 
 def default_library_dir() -> Path:
@@ -220,7 +222,8 @@ class Library:
         limits = sandbox.Limits(float(settings["reader-timeout-s"]),
                                 int(settings["reader-memory-mb"]))
         ingestor = Ingestor(self.db, self.store, self.embedder, self.max_file_bytes,
-                            progress, cancel, sandbox.shared_reader(limits), password_for)
+                            progress, cancel, sandbox.shared_reader(limits), password_for,
+                            int(settings["max-text-mb"]) * 10**6)
         return ingestor.add_all(list(paths), on_outcome)
 
     def documents(self) -> list[Document]:
