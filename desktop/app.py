@@ -1,0 +1,45 @@
+"""Build the QApplication and the window; run the --ask/--cite/--screenshot script. No logic."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+from desktop.launcher import GuiOptions
+from desktop.loading import library_dir
+from desktop.main_window import MainWindow
+from desktop.script import Script
+from desktop.settings_dialog import AppSettings
+
+
+def make_app(argv: list[str] | None = None) -> QApplication:
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    app = QApplication(argv or [sys.argv[0]])
+    app.setOrganizationName("Folio")
+    app.setApplicationName("Folio")
+    # Fusion follows the system's light or dark colour scheme (Qt 6.5+) on every platform.
+    app.setStyle("Fusion")
+    return app
+
+
+def make_window(settings: QSettings, library: Path | None = None) -> MainWindow:
+    app_settings = AppSettings(settings)
+    root = library if library is not None else library_dir(app_settings.library)
+    return MainWindow(app_settings, root)
+
+
+def run(options: GuiOptions) -> int:
+    app = make_app()
+    window = make_window(QSettings(), options.library)
+    window.show()
+    if options.ask or options.screenshot:
+        script = Script(window, options)
+        QTimer.singleShot(0, script.start)
+        code = app.exec()
+        return script.exit_code if options.screenshot else code
+    return app.exec()

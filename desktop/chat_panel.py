@@ -1,0 +1,444 @@
+"""The question panel: ask, watch the answer stream in, follow its citations, reopen conversations."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (
+    QCursor,
+    QDesktopServices,
+    QKeyEvent,
+    QTextBlockFormat,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QTextBrowser,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.answer_types import (
+    Answer,
+    AnswerMode,
+    Citation,
+    Conversation,
+    OllamaStatus,
+    PullProgress,
+    Source,
+    Turn,
+)
+
+CITATION_MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\](?!\()")
+MARKDOWN = (QTextDocument.MarkdownFeature.MarkdownDialectGitHub
+            | QTextDocument.MarkdownFeature.MarkdownNoHTML)  # model output is untrusted
+RENDER_INTERVAL_MS = 50  # re-render a streaming answer at most this often
+TOOLTIP_CHARS = 600
+INTRO = ("Ask a question about your documents (Ctrl+L). Every answer cites the passages it "
+         "used: click a citation to see it in the document, hover over it to read the passage.")
+
+
+def citation_of(source: Source) -> Citation:
+    hit = source.hit
+    return Citation(source.n, hit.passage_id, hit.document_id, hit.title, hit.page,
+                    hit.page_label, hit.text, hit.rects, hit.found_by)
+
+
+def link_citations(text: str, turn: int, known: set[int]) -> str:
+    """Markdown with each known [n] (also [2, 3]) made a cite:TURN-N link; unknown numbers stay."""
+    def replace(match: re.Match[str]) -> str:
+        numbers = [int(n) for n in re.split(r"\s*[,;]\s*", match.group(1))]
+        if not any(n in known for n in numbers):
+            return match.group(0)
+        return "".join(f"[\\[{n}\\]](cite:{turn}-{n})" if n in known else f"\\[{n}\\]"
+                       for n in numbers)
+    return CITATION_MARKER.sub(replace, text)
+
+
+@dataclass
+class TurnView:
+    """One question and its answer as the panel shows it."""
+
+    question: str
+    text: str = ""
+    mode: AnswerMode | None = None
+    citations: dict[int, Citation] = field(default_factory=dict)  # every source by number
+    cited: list[int] = field(default_factory=list)  # the numbers the answer cites, in order
+    notice: str | None = None
+    status: str | None = None  # "Searching…" while there is nothing to show yet
+    complete: bool = True
+
+    @classmethod
+    def from_turn(cls, turn: Turn) -> TurnView:
+        return cls(turn.question, turn.answer, turn.mode, {c.n: c for c in turn.citations},
+                   [c.n for c in turn.citations])
+
+
+class Transcript(QTextBrowser):
+    """The conversation. Loads nothing by itself: no images, no files, no links followed."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
+        self.setAcceptDrops(False)
+
+    def loadResource(self, _type: int, _name: QUrl | str) -> Any:
+        return None  # an answer could name file:///... as an image; never read it
+
+
+class QuestionEdit(QPlainTextEdit):
+    """Enter asks, Shift+Enter starts a new line."""
+
+    submitted = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
+                event.modifiers() & Qt.KeyboardModifier.ShiftModifier):
+            self.submitted.emit()
+            return
+        super().keyPressEvent(event)
+
+
+class ChatPanel(QWidget):
+    """Shows turns and Ollama's state; asks the window (by signal) to do the work."""
+
+    question_asked = Signal(str)
+    stop_requested = Signal()
+    citation_clicked = Signal(object)  # Citation
+    conversation_selected = Signal(object)  # int, or None for a new conversation
+    pull_requested = Signal(str)
+    status_refresh_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.conversations = QComboBox(self)
+        self.conversations.setToolTip("Reopen a past conversation")
+        self.conversations.activated.connect(self._on_conversation_picked)
+        new = QPushButton("New", self)
+        new.setToolTip("Start a new conversation")
+        new.clicked.connect(lambda: self.conversation_selected.emit(None))
+        top = QHBoxLayout()
+        top.addWidget(QLabel("<b>Ask</b>", self))
+        top.addWidget(self.conversations, 1)
+        top.addWidget(new)
+
+        self.transcript = Transcript(self)
+        self.transcript.anchorClicked.connect(self._on_link)
+        self.transcript.highlighted.connect(self._on_hover)
+
+        self.input = QuestionEdit(self)
+        self.input.setPlaceholderText("Ask a question (Enter to ask, Shift+Enter for a new line)")
+        self.input.setAcceptDrops(False)
+        self.input.setFixedHeight(72)
+        self.input.submitted.connect(self._on_submit)
+        self.ask_button = QPushButton("Ask", self)
+        self.ask_button.clicked.connect(self._on_submit)
+        self.stop_button = QPushButton("Stop", self)
+        self.stop_button.setToolTip("Stop the answer (Esc)")
+        self.stop_button.clicked.connect(self.stop_requested)
+        self.stop_button.hide()
+        row = QHBoxLayout()
+        row.addWidget(self.input, 1)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.ask_button)
+        buttons.addWidget(self.stop_button)
+        buttons.addStretch(1)
+        row.addLayout(buttons)
+
+        self.status_label = QLabel("Checking Ollama…", self)
+        self.status_label.setWordWrap(True)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                                  | Qt.TextInteractionFlag.LinksAccessibleByMouse)
+        self.status_label.linkActivated.connect(self._on_status_link)
+        self.suggested_model = ""
+        self.pull_button = QPushButton("Pull a model", self)
+        self.pull_button.clicked.connect(lambda: self.pull_requested.emit(self.suggested_model))
+        self.pull_button.hide()
+        self.pull_bar = QProgressBar(self)
+        self.pull_bar.hide()
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.status_label, 1)
+        status_row.addWidget(self.pull_button)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(top)
+        layout.addWidget(self.transcript, 1)
+        layout.addLayout(row)
+        layout.addLayout(status_row)
+        layout.addWidget(self.pull_bar)
+
+        self.turns: list[TurnView] = []
+        self.conversation_id: int | None = None
+        self.asking = False
+        self.hovered: Citation | None = None
+        self.ollama: OllamaStatus | None = None
+        self._last_turn_start = 0
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(RENDER_INTERVAL_MS)
+        self._render_timer.timeout.connect(self._render_last)
+        self.set_conversations([])
+        self._render_all()
+
+    # --- asking -------------------------------------------------------------------------------
+
+    def _on_submit(self) -> None:
+        question = self.input.toPlainText().strip()
+        if question and not self.asking:
+            self.input.clear()
+            self.question_asked.emit(question)
+
+    def begin_answer(self, question: str) -> None:
+        self.set_asking(True)
+        self.turns.append(TurnView(question, status="Searching your library…", complete=False))
+        self._render_all()
+
+    def show_sources(self, sources: Sequence[Source]) -> None:
+        turn = self.turns[-1]
+        turn.citations = {s.n: citation_of(s) for s in sources}
+        turn.status = (f"Found {len(sources)} passages; writing the answer…" if sources
+                       else "Nothing found in the library.")
+        self._schedule_render()
+
+    def append_token(self, text: str) -> None:
+        turn = self.turns[-1]
+        turn.text += text
+        turn.status = None
+        self._schedule_render()
+
+    def finish_answer(self, answer: Answer) -> None:
+        turn = self.turns[-1]
+        turn.text = answer.text
+        turn.mode = answer.mode
+        turn.citations = {s.n: citation_of(s) for s in answer.sources}
+        turn.citations.update({c.n: c for c in answer.citations})
+        turn.cited = [c.n for c in answer.citations]
+        turn.notice = answer.notice
+        turn.complete = answer.complete
+        turn.status = None
+        if answer.conversation_id is not None:
+            self.conversation_id = answer.conversation_id
+        self.set_asking(False)
+        self._render_timer.stop()
+        self._render_last()
+
+    def fail_answer(self, message: str) -> None:
+        if self.turns:
+            turn = self.turns[-1]
+            turn.status = None
+            turn.notice = message
+            turn.complete = False
+        self.set_asking(False)
+        self._render_timer.stop()
+        self._render_last()
+
+    def set_asking(self, asking: bool) -> None:
+        self.asking = asking
+        self.ask_button.setVisible(not asking)
+        self.stop_button.setVisible(asking)
+
+    def citation(self, turn: int, n: int) -> Citation | None:
+        if 0 <= turn < len(self.turns):
+            return self.turns[turn].citations.get(n)
+        return None
+
+    def click_citation(self, n: int, turn: int = -1) -> bool:
+        """Act as if citation n of a turn (the last by default) was clicked."""
+        index = turn if turn >= 0 else len(self.turns) + turn
+        found = self.citation(index, n)
+        if found is not None:
+            self.citation_clicked.emit(found)
+        return found is not None
+
+    # --- conversations ------------------------------------------------------------------------
+
+    def set_conversations(self, conversations: Sequence[Conversation]) -> None:
+        self.conversations.clear()
+        self.conversations.addItem("New conversation", None)
+        for c in conversations:
+            label = c.title if len(c.title) <= 60 else c.title[:59] + "…"
+            self.conversations.addItem(f"{label} ({c.turns})", c.id)
+            self.conversations.setItemData(self.conversations.count() - 1, c.title,
+                                           Qt.ItemDataRole.ToolTipRole)
+        index = self.conversations.findData(self.conversation_id)
+        self.conversations.setCurrentIndex(max(0, index))
+
+    def _on_conversation_picked(self, index: int) -> None:
+        self.conversation_selected.emit(self.conversations.itemData(index))
+
+    def show_conversation(self, conversation_id: int | None, turns: Sequence[Turn]) -> None:
+        self.conversation_id = conversation_id
+        self.turns = [TurnView.from_turn(t) for t in turns]
+        index = self.conversations.findData(conversation_id)
+        self.conversations.setCurrentIndex(max(0, index))
+        self._render_all()
+
+    # --- Ollama -------------------------------------------------------------------------------
+
+    def set_ollama_status(self, status: OllamaStatus) -> None:
+        # Imported here, not at the top: core.llm loads the ollama client (~0.6 s), and by the
+        # time a status arrives a worker has imported it already.
+        from core.llm import SUGGESTED_MODEL
+
+        self.suggested_model = SUGGESTED_MODEL
+        self.pull_button.setText(f"Pull {SUGGESTED_MODEL}")
+        self.ollama = status
+        if status.reachable and status.model:
+            text = (f"<span style='color:#2e7d32'>●</span> Ollama {html.escape(status.version or '')}"
+                    f" with <b>{html.escape(status.model)}</b>")
+        else:
+            text = (f"<span style='color:#c62828'>●</span> {html.escape(status.message)} "
+                    "<a href='refresh:'>Check again</a>")
+        self.status_label.setText(text)
+        self.status_label.setToolTip(status.message)
+        self.pull_button.setVisible(status.reachable and status.model is None)
+
+    def set_pull_progress(self, progress: PullProgress | None, message: str | None = None) -> None:
+        if progress is None:
+            self.pull_bar.hide()
+            self.pull_button.setEnabled(True)
+            if message:
+                self.status_label.setText(html.escape(message))
+            return
+        self.pull_button.setEnabled(False)
+        self.pull_bar.show()
+        self.pull_bar.setFormat(f"{progress.status} %p%")
+        if progress.total:
+            self.pull_bar.setRange(0, 1000)
+            self.pull_bar.setValue(int(1000 * progress.completed / progress.total))
+        else:
+            self.pull_bar.setRange(0, 0)
+
+    def _on_status_link(self, link: str) -> None:
+        if link.startswith("refresh:"):
+            self.status_label.setText("Checking Ollama…")
+            self.status_refresh_requested.emit()
+
+    # --- links --------------------------------------------------------------------------------
+
+    def _cite_target(self, url: QUrl) -> Citation | None:
+        if url.scheme() != "cite":
+            return None
+        turn, _, n = url.path().partition("-")
+        if not (turn.isdigit() and n.isdigit()):
+            return None
+        return self.citation(int(turn), int(n))
+
+    def _on_link(self, url: QUrl) -> None:
+        """Only citations act inside the app; http(s) opens the browser; nothing else opens."""
+        if url.scheme() == "cite":
+            found = self._cite_target(url)
+            if found is not None:
+                self.citation_clicked.emit(found)
+        elif url.scheme() in ("http", "https"):
+            QDesktopServices.openUrl(url)
+
+    def _on_hover(self, url: QUrl) -> None:
+        self.hovered = self._cite_target(url)
+        if self.hovered is None:
+            QToolTip.hideText()
+            return
+        QToolTip.showText(QCursor.pos(), tooltip_html(self.hovered), self.transcript)
+
+    # --- rendering ----------------------------------------------------------------------------
+
+    def _schedule_render(self) -> None:
+        if not self._render_timer.isActive():
+            self._render_timer.start()
+
+    def _render_all(self) -> None:
+        self.transcript.clear()
+        cursor = QTextCursor(self.transcript.document())
+        if not self.turns:
+            cursor.insertHtml(f"<p style='color:gray'>{INTRO}</p>")
+            return
+        for index, turn in enumerate(self.turns):
+            if index == len(self.turns) - 1:
+                self._last_turn_start = cursor.position()
+            self._render_turn(cursor, index, turn)
+        self._scroll_to_end()
+
+    def _render_last(self) -> None:
+        """Re-render only the last turn: cheap enough to do while tokens stream in."""
+        if not self.turns:
+            return
+        bar = self.transcript.verticalScrollBar()
+        at_end = bar.value() >= bar.maximum() - 4
+        cursor = QTextCursor(self.transcript.document())
+        cursor.setPosition(self._last_turn_start)
+        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        self._render_turn(cursor, len(self.turns) - 1, self.turns[-1])
+        if at_end:
+            self._scroll_to_end()
+
+    def _scroll_to_end(self) -> None:
+        bar = self.transcript.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def _render_turn(self, cursor: QTextCursor, index: int, turn: TurnView) -> None:
+        if index > 0:
+            plain_block(cursor)
+            cursor.insertHtml("<hr/>")
+        plain_block(cursor)
+        cursor.insertHtml(f"<b>You:</b> {html.escape(turn.question)}")
+        if turn.mode is AnswerMode.EXTRACTIVE:
+            plain_block(cursor)
+            cursor.insertHtml("<i>From your documents (no language model wrote this):</i>")
+        if turn.text:
+            plain_block(cursor)
+            cursor.insertMarkdown(link_citations(turn.text, index, set(turn.citations)), MARKDOWN)
+        for line in (turn.status, turn.notice):
+            if line:
+                plain_block(cursor)
+                cursor.insertHtml(f"<i style='color:gray'>{html.escape(line)}</i>")
+        shown = turn.cited or ([] if turn.status else sorted(turn.citations))
+        if shown and not turn.status:
+            plain_block(cursor)
+            cursor.insertHtml("<b>Sources</b>")
+            for n in shown:
+                if n in turn.citations:
+                    plain_block(cursor)
+                    cursor.insertHtml(source_line(index, turn.citations[n]))
+
+
+def plain_block(cursor: QTextCursor) -> None:
+    """Start a new paragraph outside any list or quote the Markdown before it left open."""
+    if cursor.position() == 0 and cursor.block().length() <= 1:
+        return
+    cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+    current = cursor.currentList()
+    if current is not None:
+        current.remove(cursor.block())
+    block_format = QTextBlockFormat()
+    block_format.setTopMargin(6)
+    cursor.setBlockFormat(block_format)
+
+
+def source_line(turn: int, c: Citation) -> str:
+    """One line of the sources list: [n] title, p. label, why it was found (HTML, escaped)."""
+    page = f"p. {c.page_display}" if c.rects or c.page_label else f"page {c.page}"
+    return (f"<a href='cite:{turn}-{c.n}'>[{c.n}]</a> {html.escape(c.title)}, "
+            f"{html.escape(page)} <span style='color:gray'>— found by {html.escape(c.found_by)}"
+            "</span>")
+
+
+def tooltip_html(c: Citation) -> str:
+    text = c.text if len(c.text) <= TOOLTIP_CHARS else c.text[:TOOLTIP_CHARS] + " …"
+    return (f"<p><b>[{c.n}] {html.escape(c.title)}, p. {html.escape(c.page_display)}</b></p>"
+            f"<p>{html.escape(text)}</p>")

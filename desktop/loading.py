@@ -1,0 +1,87 @@
+"""Work the viewer and the settings need done in a worker: a document's text, the model choices."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from desktop.viewer import TextDocument
+
+if TYPE_CHECKING:
+    from core.library import Library
+    from desktop.workers import Task
+
+PDF_TYPES = {"pdf"}
+
+
+@dataclass(frozen=True)
+class LoadedDocument:
+    """What the viewer needs to show a document: the stored PDF, or the text of anything else."""
+
+    id: int
+    title: str
+    pdf: Path | None
+    text: TextDocument | None
+    message: str | None = None
+
+
+def library_dir(setting: str) -> Path:
+    """The folder the library setting names; empty means $FOLIO_HOME or the user data folder."""
+    if setting:
+        return Path(setting).expanduser()
+    # The same rule as core.library.default_library_dir, without importing the engine (and
+    # fastembed, ollama, ...) before the window is up.
+    home = os.environ.get("FOLIO_HOME")
+    if home:
+        return Path(home).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("Folio", appauthor=False))
+
+
+def document_text(path: Path, doc_type: str, title: str) -> str:
+    """The document as plain text, with passages in it exactly as the library stores them.
+
+    The readers give paragraphs; passages are whole paragraphs joined by blank lines, so joining
+    them the same way keeps each passage findable verbatim. Headings go on their own lines.
+    """
+    from core.readers import read_document
+
+    result = read_document(path, doc_type, title)
+    parts: list[str] = []
+    headings: tuple[str, ...] = ()
+    for paragraph in result.paragraphs:
+        if paragraph.headings != headings:
+            new = [h for i, h in enumerate(paragraph.headings)
+                   if i >= len(headings) or headings[i] != h]
+            parts.extend(new)
+            headings = paragraph.headings
+        parts.append(paragraph.text)
+    return "\n\n".join(parts)
+
+
+def load_document(library: Library, doc_id: int) -> LoadedDocument:
+    doc = library.document(doc_id)
+    if doc is None:
+        return LoadedDocument(doc_id, "", None, None, "This document is no longer in the library.")
+    path = library.stored_file(doc)
+    if path is None or not path.exists():
+        return LoadedDocument(doc_id, doc.title, None, None,
+                              f"Folio has no copy of “{doc.title}” to show ({doc.error or 'missing'}).")
+    if doc.doc_type in PDF_TYPES:
+        return LoadedDocument(doc_id, doc.title, path, None)
+    text = document_text(path, doc.doc_type, doc.title)
+    return LoadedDocument(doc_id, doc.title, None, TextDocument(doc.title, text))
+
+
+def embedding_choices(library: Library, _task: Task) -> tuple[str, list[str]]:
+    """The library's embedding model and the ones it could switch to."""
+    from core.embedding import BUNDLED_MODEL, catalog_models
+
+    try:
+        names = [str(m["model"]) for m in catalog_models()]
+    except Exception:  # fastembed's catalog is optional: offline the bundled model is enough
+        names = []
+    return library.embedding_model, [BUNDLED_MODEL, *names]

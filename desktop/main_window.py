@@ -1,0 +1,487 @@
+"""The main window: library, viewer and question panel side by side; it starts all background work."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QIcon,
+    QKeySequence,
+    QShortcut,
+)
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QSplitter, QWidget
+
+from core.answer_types import (
+    Answer,
+    AnswerDone,
+    AskFailed,
+    Citation,
+    OllamaStatus,
+    PullProgress,
+    SourcesFound,
+    Token,
+)
+from core.readers import SUPPORTED_SUFFIXES
+from core.types import AddOutcome, AddProgress, AddStatus
+from desktop import loading
+from desktop.chat_panel import ChatPanel
+from desktop.library_panel import LibraryPanel
+from desktop.settings_dialog import AppSettings, SettingsDialog, SettingsValues
+from desktop.viewer import TextDocument, Viewer
+from desktop.workers import Task, Workers
+
+if TYPE_CHECKING:
+    from core.library import Library
+
+ICON = Path(__file__).resolve().parent.parent / "resources" / "icons" / "folio.svg"
+PROGRESS_INTERVAL_S = 0.1  # indexing progress reaches the GUI at most ten times a second
+STOPPED = "Stopped."
+
+
+def dropped_paths(event: QDropEvent | QDragEnterEvent) -> list[Path]:
+    mime = event.mimeData()
+    if not mime.hasUrls():
+        return []
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+
+
+class MainWindow(QMainWindow):
+    """Wires the panels to the library through workers; every slow call runs off this thread."""
+
+    files_dropped = Signal(list)  # list[Path]
+    ingest_finished = Signal(list)  # list[AddOutcome]
+    documents_loaded = Signal(list)  # list[Document]
+    answer_finished = Signal(object)  # Answer, or the message of AskFailed / a failure
+    citation_shown = Signal(object)  # Citation
+    ollama_checked = Signal(object)  # OllamaStatus
+
+    def __init__(self, settings: AppSettings, library_root: Path,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.library_root = library_root
+        self.setWindowTitle("Folio")
+        if ICON.exists():
+            self.setWindowIcon(QIcon(str(ICON)))
+        self.setAcceptDrops(True)
+        self.workers = Workers(library_root, self)
+
+        self.library_panel = LibraryPanel(self)
+        self.viewer = Viewer(self)
+        self.chat = ChatPanel(self)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        for widget in (self.library_panel, self.viewer, self.chat):
+            self.splitter.addWidget(widget)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([300, 640, 420])
+        self.setCentralWidget(self.splitter)
+        self.resize(1360, 820)
+
+        self.documents: list[Any] = []
+        self.ollama: OllamaStatus | None = None
+        self.embedding_model = ""
+        self._ingests: list[Task] = []
+        self._ask_task: Task | None = None
+        self._texts: dict[int, TextDocument] = {}  # text of non-PDF documents, by id
+
+        self._build_menus()
+        self._connect()
+        self._restore_layout()
+        self.statusBar().showMessage("Ready")
+        QTimer.singleShot(0, self._start)
+
+    # --- building -----------------------------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        add = QAction("&Add files…", self, shortcut=QKeySequence(QKeySequence.StandardKey.Open))
+        add.triggered.connect(self.choose_files)
+        add_folder = QAction("Add &folder…", self)
+        add_folder.triggered.connect(self.choose_folder)
+        settings = QAction("&Settings…", self, shortcut=QKeySequence("Ctrl+,"))
+        settings.triggered.connect(self.open_settings)
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence(QKeySequence.StandardKey.Quit))
+        quit_action.triggered.connect(self.close)
+        for action in (add, add_folder, settings, quit_action):
+            file_menu.addAction(action)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        find = QAction("&Find in document", self, shortcut=QKeySequence(QKeySequence.StandardKey.Find))
+        find.triggered.connect(self.viewer.open_find)
+        ask = QAction("&Ask a question", self, shortcut=QKeySequence("Ctrl+L"))
+        ask.triggered.connect(self.focus_question)
+        edit_menu.addAction(find)
+        edit_menu.addAction(ask)
+        # One Esc for the window: two shortcuts on one key would cancel each other out.
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self._on_escape)
+
+    def _connect(self) -> None:
+        self.files_dropped.connect(self._on_files_dropped)
+        lp = self.library_panel
+        lp.add_requested.connect(self.choose_files)
+        lp.sample_requested.connect(self.add_sample)
+        lp.document_activated.connect(self.open_document)
+        lp.remove_requested.connect(self.remove_document)
+        lp.cancel_requested.connect(self.cancel_indexing)
+        self.chat.question_asked.connect(self.ask)
+        self.chat.stop_requested.connect(self.stop_answer)
+        self.chat.citation_clicked.connect(self.show_citation)
+        self.chat.conversation_selected.connect(self.open_conversation)
+        self.chat.pull_requested.connect(self.pull_model)
+        self.chat.status_refresh_requested.connect(self.check_ollama)
+
+    def _restore_layout(self) -> None:
+        geometry = self.settings.bytes("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        sizes = self.settings.sizes("window/splitter")
+        if sizes and len(sizes) == 3:
+            self.splitter.setSizes(sizes)
+
+    def save_layout(self) -> None:
+        self.settings.set_bytes("window/geometry", self.saveGeometry())
+        self.settings.set_sizes("window/splitter", self.splitter.sizes())
+        self.settings.qsettings.sync()
+
+    def _start(self) -> None:
+        self.refresh_documents()
+        self.refresh_conversations()
+        self.check_ollama()
+
+    # --- the library --------------------------------------------------------------------------
+
+    def refresh_documents(self) -> None:
+        self.workers.read(Task(lambda lib, _t: lib.documents(), "documents")
+                          .on_success(self._on_documents)
+                          .on_failure(self._show_error))
+
+    def _on_documents(self, documents: list[Any]) -> None:
+        self.documents = documents
+        self.library_panel.set_documents(documents)
+        self.documents_loaded.emit(documents)
+
+    def choose_files(self) -> None:
+        patterns = " ".join(f"*{s}" for s in SUPPORTED_SUFFIXES)
+        files, _ = QFileDialog.getOpenFileNames(self, "Add documents", str(Path.home()),
+                                                f"Documents ({patterns});;All files (*)")
+        if files:
+            self.add_paths([Path(f) for f in files])
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder", str(Path.home()))
+        if folder:
+            self.add_paths([Path(folder)])
+
+    def _on_files_dropped(self, paths: list[Path]) -> None:
+        self.add_paths(paths)
+
+    def add_paths(self, paths: Sequence[Path]) -> Task:
+        """Index paths in the writer queue; the list updates as each file is done."""
+        def work(lib: Library, task: Task) -> list[AddOutcome]:
+            return lib.add(paths, progress=lambda p: task.report(p, force=False),
+                           cancel=task.cancel, on_outcome=task.report)
+        return self._start_ingest(Task(work, "add", PROGRESS_INTERVAL_S),
+                                  f"Adding {len(paths)} item(s)…")
+
+    def add_sample(self) -> Task:
+        def work(lib: Library, task: Task) -> list[AddOutcome]:
+            return lib.ensure_sample(progress=lambda p: task.report(p, force=False))
+        return self._start_ingest(Task(work, "sample", PROGRESS_INTERVAL_S),
+                                  "Adding the Folio guide…")
+
+    def _start_ingest(self, task: Task, label: str) -> Task:
+        self._ingests.append(task)
+        self.library_panel.set_starting(label)
+        task.on_progress(self._on_ingest_progress).on_failure(self._show_error)
+        task.on_success(self._on_ingest_done).on_finished(lambda: self._ingest_ended(task))
+        return self.workers.write(task)
+
+    def _on_ingest_progress(self, value: object) -> None:
+        if isinstance(value, AddProgress):
+            self.library_panel.set_progress(value)
+        elif isinstance(value, AddOutcome):
+            self.refresh_documents()
+
+    def _on_ingest_done(self, outcomes: list[AddOutcome] | None) -> None:
+        outcomes = outcomes or []
+        counts: dict[str, int] = {}
+        for outcome in outcomes:
+            counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
+        summary = ", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing to add"
+        self.statusBar().showMessage(f"Indexing done: {summary}.", 10000)
+        failed = [o for o in outcomes if o.status is AddStatus.FAILED]
+        if failed and len(failed) == len(outcomes) == 1:
+            self.statusBar().showMessage(f"Could not add {Path(failed[0].path).name}: "
+                                         f"{failed[0].reason}", 15000)
+        self.refresh_documents()
+        self.ingest_finished.emit(outcomes)
+
+    def _ingest_ended(self, task: Task) -> None:
+        if task in self._ingests:
+            self._ingests.remove(task)
+        if not self._ingests:
+            self.library_panel.set_progress(None)
+
+    def cancel_indexing(self) -> None:
+        for task in self._ingests:
+            task.cancel.set()
+        if self._ingests:
+            self.library_panel.set_cancelling()
+
+    def remove_document(self, doc_id: int) -> None:
+        self.workers.write(Task(lambda lib, _t: lib.remove(str(doc_id)), "remove")
+                           .on_success(lambda doc: self._on_removed(doc_id, doc))
+                           .on_failure(self._show_error))
+
+    def _on_removed(self, doc_id: int, doc: Any) -> None:
+        self._texts.pop(doc_id, None)
+        if self.viewer.title_label.text() == getattr(doc, "title", None):
+            self.viewer.clear()
+        self.statusBar().showMessage(f"Removed {getattr(doc, 'title', 'the document')}.", 8000)
+        self.refresh_documents()
+
+    # --- the viewer ---------------------------------------------------------------------------
+
+    def open_document(self, doc_id: int) -> None:
+        self._load_document(doc_id, lambda doc: self._show_loaded(doc, 1, (), None))
+
+    def show_citation(self, citation: Citation) -> None:
+        def shown(doc: loading.LoadedDocument) -> None:
+            self._show_loaded(doc, citation.page, citation.rects, citation.text)
+            self.citation_shown.emit(citation)
+        self._load_document(citation.document_id, shown)
+
+    def _load_document(self, doc_id: int, then: Any) -> None:
+        cached = self._texts.get(doc_id)
+        if cached is not None:
+            then(loading.LoadedDocument(doc_id, cached.title, None, cached))
+            return
+        self.workers.read(Task(lambda lib, _t: loading.load_document(lib, doc_id), "open")
+                          .on_success(then).on_failure(self._show_error))
+
+    def _show_loaded(self, doc: loading.LoadedDocument, page: int, rects: Sequence[Any],
+                     passage: str | None) -> None:
+        if doc.pdf is not None:
+            self.viewer.show_pdf(doc.pdf, doc.title, page, rects)
+        elif doc.text is not None:
+            self._texts[doc.id] = doc.text
+            self.viewer.show_text(doc.text, passage)
+        else:
+            self.viewer.show_message(doc.message or "This document cannot be shown.")
+
+    # --- asking -------------------------------------------------------------------------------
+
+    def focus_question(self) -> None:
+        self.chat.input.setFocus()
+
+    def ask(self, question: str) -> Task:
+        """Ask in a worker; a question asked while one is answered stops the old one first."""
+        if self._ask_task is not None:
+            self.stop_answer()
+            self.chat.fail_answer(STOPPED)
+        conversation = self.chat.conversation_id
+        host = self.settings.ollama_host or None
+        model = self.settings.ollama_model or None
+        k = self.settings.sources
+
+        def work(lib: Library, task: Task) -> None:
+            for event in lib.ask(question, conversation=conversation, model=model, host=host,
+                                 k=k, cancel=task.cancel):
+                task.report(event)
+
+        task = Task(work, "ask")
+        self._ask_task = task
+        self.chat.begin_answer(question)
+        task.on_progress(lambda event: self._on_ask_event(task, event))
+        task.on_failure(lambda message: self._on_ask_failed(task, message))
+        task.on_finished(lambda: self._ask_ended(task))
+        return self.workers.read(task)
+
+    def _on_ask_event(self, task: Task, event: object) -> None:
+        if task is not self._ask_task:
+            return  # a stopped question still sends its last events; they belong to no turn
+        if isinstance(event, Token):
+            self.chat.append_token(event.text)
+        elif isinstance(event, SourcesFound):
+            self.chat.show_sources(event.sources)
+        elif isinstance(event, AnswerDone):
+            self._on_answer(event.answer)
+        elif isinstance(event, AskFailed):
+            self._on_ask_failed(task, event.message)
+
+    def _on_answer(self, answer: Answer) -> None:
+        self.chat.finish_answer(answer)
+        self._ask_task = None
+        self.refresh_conversations()
+        self.answer_finished.emit(answer)
+
+    def _on_ask_failed(self, task: Task, message: str) -> None:
+        if task is self._ask_task:
+            self.chat.fail_answer(message)
+            self._ask_task = None
+            self.answer_finished.emit(message)
+
+    def _ask_ended(self, task: Task) -> None:
+        if task is self._ask_task:  # ended without AnswerDone or AskFailed
+            self._on_ask_failed(task, STOPPED)
+
+    def stop_answer(self) -> None:
+        if self._ask_task is not None:
+            self._ask_task.cancel.set()
+
+    def _on_escape(self) -> None:
+        if self.viewer.find_bar.isVisible() and self.viewer.find_bar.isAncestorOf(
+                self.focusWidget()):
+            self.viewer.find_bar.close_bar()
+        elif self._ask_task is not None:
+            self.stop_answer()
+        elif self.viewer.find_bar.isVisible():
+            self.viewer.find_bar.close_bar()
+
+    def refresh_conversations(self) -> None:
+        self.workers.read(Task(lambda lib, _t: lib.conversations(), "conversations")
+                          .on_success(self.chat.set_conversations))
+
+    def open_conversation(self, conversation_id: int | None) -> None:
+        if self._ask_task is not None:
+            self.stop_answer()
+        if conversation_id is None:
+            self.chat.show_conversation(None, [])
+            self.focus_question()
+            return
+        self.workers.read(Task(lambda lib, _t: lib.turns(conversation_id), "turns")
+                          .on_success(lambda turns: self.chat.show_conversation(conversation_id,
+                                                                                turns))
+                          .on_failure(self._show_error))
+
+    # --- Ollama -------------------------------------------------------------------------------
+
+    def check_ollama(self) -> None:
+        host, model = self.settings.ollama_host or None, self.settings.ollama_model or None
+        self.workers.read(Task(lambda lib, _t: lib.ollama_status(host, model), "ollama")
+                          .on_success(self._on_ollama_status))
+
+    def _on_ollama_status(self, status: OllamaStatus) -> None:
+        self.ollama = status
+        self.chat.set_ollama_status(status)
+        self.ollama_checked.emit(status)
+
+    def pull_model(self, name: str) -> None:
+        host = self.settings.ollama_host or None
+
+        def work(lib: Library, task: Task) -> bool:
+            return lib.pull_model(name, host, progress=lambda p: task.report(p, force=False),
+                                  cancel=task.cancel)
+
+        def progressed(value: object) -> None:
+            if isinstance(value, PullProgress):
+                self.chat.set_pull_progress(value)
+
+        def failed(message: str) -> None:
+            self.chat.set_pull_progress(None, message)
+
+        def pulled(_ok: object) -> None:
+            self.chat.set_pull_progress(None)
+            self.check_ollama()
+
+        self.chat.set_pull_progress(PullProgress(f"Pulling {name}"))
+        self.workers.read(Task(work, "pull", PROGRESS_INTERVAL_S).on_progress(progressed)
+                          .on_failure(failed).on_success(pulled))
+
+    # --- settings -----------------------------------------------------------------------------
+
+    def open_settings(self) -> SettingsDialog:
+        current = SettingsValues(self.settings.library, self.settings.ollama_host,
+                                 self.settings.ollama_model, self.settings.sources,
+                                 self.embedding_model or "…")
+        models = [m.name for m in (self.ollama.models if self.ollama else ()) if m.chat]
+        passages = sum(getattr(d, "passages", 0) for d in self.documents)
+        dialog = SettingsDialog(current, self.library_root, models, passages, self)
+        self.workers.read(Task(loading.embedding_choices, "models")
+                          .on_success(lambda names: self._fill_embedding(dialog, names)))
+        dialog.accepted.connect(lambda: self.apply_settings(dialog.values(), current))
+        dialog.open()
+        return dialog
+
+    def _fill_embedding(self, dialog: SettingsDialog, names: tuple[str, list[str]]) -> None:
+        current, choices = names
+        self.embedding_model = current
+        if dialog.initial.embedding_model == "…":
+            dialog.initial = SettingsValues(**{**dialog.initial.__dict__,
+                                               "embedding_model": current})
+            dialog.embedding.setItemText(0, current)
+            dialog.embedding.setItemData(0, current)
+        dialog.set_embedding_models(choices)
+
+    def apply_settings(self, values: SettingsValues, before: SettingsValues) -> None:
+        self.settings.save(values)
+        if values.library != before.library:
+            self.switch_library(loading.library_dir(values.library))
+        if (values.ollama_host, values.ollama_model) != (before.ollama_host, before.ollama_model):
+            self.check_ollama()
+        if values.embedding_model not in (before.embedding_model, "…"):
+            self.change_embedding_model(values.embedding_model)
+
+    def switch_library(self, root: Path) -> None:
+        self.cancel_indexing()
+        self.stop_answer()
+        self.library_root = root
+        self.workers.set_root(root)
+        self._texts.clear()
+        self.viewer.clear()
+        self.chat.show_conversation(None, [])
+        self._start()
+
+    def change_embedding_model(self, name: str) -> Task:
+        def work(lib: Library, task: Task) -> bool:
+            return lib.set_embedding_model(
+                name, progress=lambda done, total: task.report((done, total), force=False),
+                cancel=task.cancel)
+
+        def progressed(value: object) -> None:
+            if isinstance(value, tuple):
+                done, total = value
+                self.library_panel.set_progress(AddProgress(0, 1, f"Re-embedding for {name}",
+                                                            done, total, 0))
+        task = Task(work, "embedding-model", PROGRESS_INTERVAL_S).on_progress(progressed)
+        task.on_success(lambda ok: self.statusBar().showMessage(
+            f"Embedding model: {name}." if ok else "Embedding model unchanged.", 10000))
+        return self._start_ingest(task, f"Loading {name}…")
+
+    # --- window events ------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if dropped_paths(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = dropped_paths(event)
+        if paths:
+            event.acceptProposedAction()
+            self.files_dropped.emit(paths)
+
+    def _show_error(self, message: str) -> None:
+        self.statusBar().showMessage(message, 15000)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._ingests and not self._confirm_quit():
+            event.ignore()
+            return
+        self.save_layout()
+        self.workers.shutdown()
+        super().closeEvent(event)
+
+    def _confirm_quit(self) -> bool:
+        if not self.isVisible() or QGuiApplication.platformName() == "offscreen":
+            return True  # nobody to ask (tests, screenshots)
+        answer = QMessageBox.question(
+            self, "Quit Folio", "Documents are still being indexed. Quit anyway? The document "
+            "being indexed is left out; the ones done stay.")
+        return answer == QMessageBox.StandardButton.Yes

@@ -1,0 +1,184 @@
+"""Settings: what is kept in QSettings, and the dialog that changes it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+DEFAULT_SOURCES = 6
+AUTOMATIC_MODEL = "Automatic (first installed)"
+
+
+@dataclass(frozen=True)
+class SettingsValues:
+    library: str  # "" for the default folder
+    ollama_host: str  # "" for $OLLAMA_HOST, else Ollama's default
+    ollama_model: str  # "" for the first installed chat model
+    sources: int
+    embedding_model: str
+
+
+class AppSettings:
+    """Typed access to QSettings; the QSettings object is given, so tests use their own file."""
+
+    def __init__(self, settings: QSettings) -> None:
+        self.qsettings = settings
+
+    def _str(self, key: str) -> str:
+        value = self.qsettings.value(key, "")
+        return value if isinstance(value, str) else ""
+
+    @property
+    def library(self) -> str:
+        return self._str("library/folder")
+
+    @property
+    def ollama_host(self) -> str:
+        return self._str("ollama/host")
+
+    @property
+    def ollama_model(self) -> str:
+        return self._str("ollama/model")
+
+    @property
+    def sources(self) -> int:
+        value = self.qsettings.value("answer/sources", DEFAULT_SOURCES)
+        try:
+            return max(1, int(str(value)))
+        except ValueError:
+            return DEFAULT_SOURCES
+
+    def save(self, values: SettingsValues) -> None:
+        self.qsettings.setValue("library/folder", values.library)
+        self.qsettings.setValue("ollama/host", values.ollama_host)
+        self.qsettings.setValue("ollama/model", values.ollama_model)
+        self.qsettings.setValue("answer/sources", values.sources)
+        self.qsettings.sync()
+
+    def bytes(self, key: str) -> QByteArray | None:
+        value = self.qsettings.value(key)
+        return value if isinstance(value, QByteArray) else None
+
+    def set_bytes(self, key: str, value: QByteArray) -> None:
+        self.qsettings.setValue(key, value)
+
+    def sizes(self, key: str) -> list[int] | None:
+        value = self.qsettings.value(key)
+        if isinstance(value, list) and value:
+            try:
+                return [int(v) for v in value]
+            except (TypeError, ValueError):
+                return None
+        return None
+
+    def set_sizes(self, key: str, sizes: Sequence[int]) -> None:
+        self.qsettings.setValue(key, list(sizes))
+
+
+class SettingsDialog(QDialog):
+    """Edits SettingsValues; asks before a change of embedding model (it re-embeds everything)."""
+
+    def __init__(self, values: SettingsValues, default_library: Path, chat_models: Sequence[str],
+                 passages: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Folio settings")
+        self.initial = values
+        self.passages = passages
+
+        self.library = QLineEdit(values.library, self)
+        self.library.setPlaceholderText(str(default_library))
+        browse = QPushButton("Browse…", self)
+        browse.clicked.connect(self._browse)
+        library_row = QHBoxLayout()
+        library_row.addWidget(self.library, 1)
+        library_row.addWidget(browse)
+
+        self.host = QLineEdit(values.ollama_host, self)
+        self.host.setPlaceholderText("http://127.0.0.1:11434")
+        self.model = QComboBox(self)
+        self.model.setEditable(True)
+        self.model.addItem(AUTOMATIC_MODEL, "")
+        for name in chat_models:
+            self.model.addItem(name, name)
+        if values.ollama_model:
+            index = self.model.findData(values.ollama_model)
+            if index < 0:
+                self.model.addItem(values.ollama_model, values.ollama_model)
+                index = self.model.count() - 1
+            self.model.setCurrentIndex(index)
+
+        self.sources = QSpinBox(self)
+        self.sources.setRange(1, 20)
+        self.sources.setValue(values.sources)
+        self.sources.setToolTip("How many passages an answer is written from")
+
+        self.embedding = QComboBox(self)
+        self.embedding.addItem(values.embedding_model, values.embedding_model)
+        self.embedding.setToolTip("Changing it re-embeds every passage of the library")
+
+        form = QFormLayout(self)
+        form.addRow("Library folder:", library_row)
+        form.addRow("Ollama host:", self.host)
+        form.addRow("Ollama model:", self.model)
+        form.addRow("Sources per answer:", self.sources)
+        form.addRow("Embedding model:", self.embedding)
+        note = QLabel("A new library folder takes effect at once; an empty one starts empty.", self)
+        note.setWordWrap(True)
+        form.addRow(note)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def set_embedding_models(self, names: Sequence[str]) -> None:
+        for name in names:
+            if self.embedding.findData(name) < 0:
+                self.embedding.addItem(name, name)
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Library folder",
+                                                  self.library.text() or str(Path.home()))
+        if folder:
+            self.library.setText(folder)
+
+    def values(self) -> SettingsValues:
+        model = self.model.currentData()
+        text = self.model.currentText().strip()
+        if model is None or (text and text != self.model.itemText(self.model.currentIndex())):
+            model = text
+        if text == AUTOMATIC_MODEL:
+            model = ""
+        return SettingsValues(
+            library=self.library.text().strip(), ollama_host=self.host.text().strip(),
+            ollama_model=str(model or ""), sources=self.sources.value(),
+            embedding_model=str(self.embedding.currentData() or self.initial.embedding_model))
+
+    def accept(self) -> None:
+        chosen = self.values().embedding_model
+        if chosen != self.initial.embedding_model:
+            answer = QMessageBox.question(
+                self, "Change the embedding model",
+                f"Switching to {chosen} re-embeds all {self.passages} passages of the library "
+                "(and downloads the model the first time). This can take a while; searching "
+                "keeps working with the old model until it is done. Continue?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        super().accept()

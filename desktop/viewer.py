@@ -1,0 +1,367 @@
+"""The document viewer: PDFs page by page with the cited passage highlighted, other formats as text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import (
+    QMargins,
+    QModelIndex,
+    QPointF,
+    QRect,
+    QRectF,
+    QSize,
+    QSizeF,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import (
+    QColor,
+    QGuiApplication,
+    QKeySequence,
+    QPainter,
+    QPaintEvent,
+    QShortcut,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+)
+from PySide6.QtPdf import QPdfDocument, QPdfSearchModel
+from PySide6.QtPdfWidgets import QPdfView
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QStackedWidget,
+    QTextEdit,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.types import Rect
+
+HIGHLIGHT_FILL = QColor(255, 200, 0, 90)
+HIGHLIGHT_EDGE = QColor(230, 140, 0, 220)
+SCROLL_MARGIN_PX = 48  # room above the passage, so it is not glued to the top edge
+
+
+@dataclass(frozen=True)
+class TextDocument:
+    """A non-PDF document as the viewer shows it: plain text, and where the passage sits in it."""
+
+    title: str
+    text: str
+
+
+class PdfPageView(QPdfView):
+    """QPdfView that draws the highlighted passage's rectangles over the pages.
+
+    QPdfView keeps its page layout private, so page_geometry() recomputes it the way qpdfview.cpp
+    does (MultiPage, FitToWidth); tests/desktop check the drawn rectangles against the rendering.
+    """
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setPageMode(QPdfView.PageMode.MultiPage)
+        self.setZoomMode(QPdfView.ZoomMode.FitToWidth)
+        self.highlights: list[Rect] = []  # 1-based pages, PDF points from the top-left
+
+    def _resolution(self) -> float:
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        return float(screen.logicalDotsPerInch()) / 72.0
+
+    def _page_size(self, index: int) -> QSize:
+        doc = self.document()
+        assert doc is not None
+        margins: QMargins = self.documentMargins()
+        size = QSizeF(doc.pagePointSize(index) * self._resolution()).toSize()
+        if self.zoomMode() is QPdfView.ZoomMode.FitToWidth and size.width() > 0:
+            factor = (self.viewport().width() - margins.left() - margins.right()) / size.width()
+            return size * factor
+        return QSizeF(doc.pagePointSize(index) * self._resolution() * self.zoomFactor()).toSize()
+
+    def page_geometry(self, index: int) -> QRect:
+        """Where page index (0-based) sits in the scrolled document, in device-independent pixels."""
+        doc = self.document()
+        if doc is None or doc.status() is not QPdfDocument.Status.Ready:
+            return QRect()
+        margins = self.documentMargins()
+        sizes = [self._page_size(i) for i in range(doc.pageCount())]
+        total_width = max((s.width() for s in sizes), default=0) + margins.left() + margins.right()
+        y = margins.top()
+        for i, size in enumerate(sizes):
+            if i == index:
+                x = (max(total_width, self.viewport().width()) - size.width()) // 2
+                return QRect(x, y, size.width(), size.height())
+            y += size.height() + self.pageSpacing()
+        return QRect()
+
+    def to_viewport(self, rect: Rect) -> QRectF:
+        """A rectangle in PDF points on its page, as viewport pixels now."""
+        doc = self.document()
+        if doc is None:
+            return QRectF()
+        page = self.page_geometry(rect.page - 1)
+        points = doc.pagePointSize(rect.page - 1)
+        if page.isNull() or points.width() <= 0:
+            return QRectF()
+        sx, sy = page.width() / points.width(), page.height() / points.height()
+        dx = page.x() - self.horizontalScrollBar().value()
+        dy = page.y() - self.verticalScrollBar().value()
+        return QRectF(dx + rect.x0 * sx, dy + rect.y0 * sy,
+                      (rect.x1 - rect.x0) * sx, (rect.y1 - rect.y0) * sy)
+
+    def highlight_viewport_rects(self) -> list[QRectF]:
+        return [self.to_viewport(r) for r in self.highlights]
+
+    def scroll_to_highlight(self) -> None:
+        if not self.highlights:
+            return
+        first = min(self.highlights, key=lambda r: (r.page, r.y0))
+        page = self.page_geometry(first.page - 1)
+        points = self.document().pagePointSize(first.page - 1)
+        if page.isNull() or points.height() <= 0:
+            return
+        y = page.y() + first.y0 * page.height() / points.height() - SCROLL_MARGIN_PX
+        self.verticalScrollBar().setValue(max(0, int(y)))
+        self.viewport().update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if not self.highlights:
+            return
+        painter = QPainter(self.viewport())
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(HIGHLIGHT_EDGE)
+        painter.setBrush(HIGHLIGHT_FILL)
+        for rect in self.highlight_viewport_rects():
+            if not rect.isNull():
+                painter.drawRoundedRect(rect.adjusted(-2, -1, 2, 1), 2, 2)
+        painter.end()
+
+
+class FindBar(QWidget):
+    """Ctrl+F: a search field over the open document."""
+
+    searched = Signal(str, bool)  # text, backwards
+    closed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.field = QLineEdit(self)
+        self.field.setPlaceholderText("Find in document")
+        self.field.setClearButtonEnabled(True)
+        self.status = QLabel(self)
+        previous, following, close = QToolButton(self), QToolButton(self), QToolButton(self)
+        previous.setText("↑")
+        previous.setToolTip("Previous match (Shift+Enter)")
+        following.setText("↓")
+        following.setToolTip("Next match (Enter)")
+        close.setText("✕")
+        close.setToolTip("Close (Esc)")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        for widget in (self.field, previous, following, self.status, close):
+            layout.addWidget(widget)
+        self.field.returnPressed.connect(lambda: self.searched.emit(self.field.text(), False))
+        self.field.textChanged.connect(lambda text: self.searched.emit(text, False))
+        previous.clicked.connect(lambda: self.searched.emit(self.field.text(), True))
+        following.clicked.connect(lambda: self.searched.emit(self.field.text(), False))
+        close.clicked.connect(self.close_bar)
+        QShortcut(QKeySequence("Shift+Return"), self.field,
+                  lambda: self.searched.emit(self.field.text(), True))
+
+    def open_bar(self) -> None:
+        self.show()
+        self.field.setFocus()
+        self.field.selectAll()
+
+    def close_bar(self) -> None:
+        self.hide()
+        self.closed.emit()
+
+
+class Viewer(QWidget):
+    """Shows one document: a PDF with QPdfView, anything else as plain text."""
+
+    shown = Signal(str, int)  # title, page (1-based; 0 for text documents)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title_label = QLabel("No document open", self)
+        self.title_label.setObjectName("viewerTitle")
+        self.title_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.pdf_document = QPdfDocument(self)
+        self.pdf_view = PdfPageView(self)
+        self.pdf_view.setDocument(self.pdf_document)
+        self.search_model = QPdfSearchModel(self)
+        self.search_model.setDocument(self.pdf_document)
+        self.pdf_view.setSearchModel(self.search_model)
+        self.text_view = QPlainTextEdit(self)
+        self.text_view.setReadOnly(True)
+        self.text_view.setAcceptDrops(False)
+        self.placeholder = QLabel(
+            "Click a document in the library, or a citation in an answer, to read it here.", self)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.stack = QStackedWidget(self)
+        for widget in (self.placeholder, self.pdf_view, self.text_view):
+            self.stack.addWidget(widget)
+        self.find_bar = FindBar(self)
+        self.find_bar.hide()
+        self.find_bar.searched.connect(self.find_text)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.title_label)
+        layout.addWidget(self.find_bar)
+        layout.addWidget(self.stack, 1)
+        self.path: Path | None = None
+        self.current_page = 0
+        self._find_index = -1
+        self.pdf_view.pageNavigator().currentPageChanged.connect(self._on_page_changed)
+
+    # --- opening ------------------------------------------------------------------------------
+
+    def show_pdf(self, path: Path, title: str, page: int = 1, rects: Sequence[Rect] = ()) -> bool:
+        """Open path (if not open yet) at page, with rects highlighted; False if it cannot load."""
+        if path != self.path or self.pdf_document.status() is not QPdfDocument.Status.Ready:
+            self.pdf_document.close()
+            error = self.pdf_document.load(str(path))
+            if error is not QPdfDocument.Error.None_:
+                self.show_message(f"Cannot open {path.name}: {error.name}.")
+                return False
+            self.path = path
+        self.stack.setCurrentWidget(self.pdf_view)
+        self.pdf_view.highlights = [r for r in rects if 1 <= r.page <= self.pdf_document.pageCount()]
+        page = max(1, min(page, self.pdf_document.pageCount()))
+        self.current_page = page
+        self.pdf_view.pageNavigator().jump(page - 1, QPointF(), self.pdf_view.zoomFactor())
+        self._set_title(title)
+        # The layout is settled once the view has been laid out; scroll after that.
+        QTimer.singleShot(0, self._scroll_pdf)
+        self.shown.emit(title, page)
+        return True
+
+    def _scroll_pdf(self) -> None:
+        if self.pdf_view.highlights:
+            self.pdf_view.scroll_to_highlight()
+        else:
+            geometry = self.pdf_view.page_geometry(self.current_page - 1)
+            self.pdf_view.verticalScrollBar().setValue(geometry.y())
+
+    def show_text(self, document: TextDocument, passage: str | None = None) -> None:
+        """Show a non-PDF document as plain text, with passage selected and scrolled to."""
+        self.path = None
+        self.pdf_view.highlights = []
+        self.current_page = 0
+        if self.text_view.toPlainText() != document.text:
+            self.text_view.setPlainText(document.text)
+        self.stack.setCurrentWidget(self.text_view)
+        self._set_title(document.title)
+        self.highlight_text(passage)
+        self.shown.emit(document.title, 0)
+
+    def highlight_text(self, passage: str | None) -> tuple[int, int] | None:
+        span = locate(self.text_view.toPlainText(), passage) if passage else None
+        selections: list[QTextEdit.ExtraSelection] = []
+        if span is not None:
+            cursor = QTextCursor(self.text_view.document())
+            cursor.setPosition(span[0])
+            cursor.setPosition(span[1], QTextCursor.MoveMode.KeepAnchor)
+            selection = QTextEdit.ExtraSelection()
+            fmt = QTextCharFormat()
+            fmt.setBackground(HIGHLIGHT_FILL)
+            selection.format = fmt
+            selection.cursor = cursor
+            selections.append(selection)
+            self.text_view.setTextCursor(cursor)
+            self.text_view.centerCursor()
+        self.text_view.setExtraSelections(selections)
+        return span
+
+    def show_message(self, message: str) -> None:
+        self.path = None
+        self.pdf_view.highlights = []
+        self.placeholder.setText(message)
+        self.stack.setCurrentWidget(self.placeholder)
+        self.title_label.setText("No document open")
+
+    def clear(self) -> None:
+        self.pdf_document.close()
+        self.show_message(
+            "Click a document in the library, or a citation in an answer, to read it here.")
+
+    def _set_title(self, title: str) -> None:
+        self.title_label.setText(title)
+        self.title_label.setToolTip(title)
+
+    def _on_page_changed(self, page: int) -> None:
+        if self.stack.currentWidget() is self.pdf_view:
+            self.current_page = page + 1
+
+    # --- find ---------------------------------------------------------------------------------
+
+    def open_find(self) -> None:
+        if self.stack.currentWidget() is not self.placeholder:
+            self.find_bar.open_bar()
+
+    def find_text(self, text: str, backwards: bool = False) -> bool:
+        """Go to the next (or previous) match of text; False when there is none."""
+        if self.stack.currentWidget() is self.text_view:
+            return self._find_in_text(text, backwards)
+        if self.stack.currentWidget() is self.pdf_view:
+            return self._find_in_pdf(text, backwards)
+        return False
+
+    def _find_in_text(self, text: str, backwards: bool) -> bool:
+        if not text:
+            self.find_bar.status.clear()
+            return False
+        flags = QTextDocument.FindFlag.FindBackward if backwards else QTextDocument.FindFlag(0)
+        found = self.text_view.find(text, flags)
+        if not found:  # wrap around
+            cursor = self.text_view.textCursor()
+            cursor.movePosition(QTextCursor.MoveOperation.End if backwards
+                                else QTextCursor.MoveOperation.Start)
+            self.text_view.setTextCursor(cursor)
+            found = self.text_view.find(text, flags)
+        self.find_bar.status.setText("" if found else "Not found")
+        return found
+
+    def _find_in_pdf(self, text: str, backwards: bool) -> bool:
+        if self.search_model.searchString() != text:
+            self.search_model.setSearchString(text)
+            self._find_index = -1
+        count = self.search_model.rowCount(QModelIndex())
+        if not text or count == 0:
+            self.find_bar.status.setText("" if not text else "Not found")
+            return False
+        step = -1 if backwards else 1
+        self._find_index = (self._find_index + step) % count
+        link = self.search_model.resultAtIndex(self._find_index)
+        self.pdf_view.setCurrentSearchResultIndex(self._find_index)
+        self.pdf_view.pageNavigator().jump(link)
+        self.find_bar.status.setText(f"{self._find_index + 1} of {count}")
+        return True
+
+
+def locate(text: str, passage: str | None) -> tuple[int, int] | None:
+    """Where passage sits in text, as (start, end); by its ends when inner whitespace differs."""
+    if not passage:
+        return None
+    passage = passage.strip()
+    start = text.find(passage)
+    if start >= 0:
+        return start, start + len(passage)
+    head, tail = passage[:60], passage[-60:]
+    start = text.find(head)
+    if start < 0:
+        return None
+    end = text.find(tail, start)
+    return (start, end + len(tail)) if end >= 0 else (start, start + len(head))

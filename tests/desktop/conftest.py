@@ -1,0 +1,69 @@
+"""Desktop tests: the real window, offscreen, with a tmp library, tmp QSettings and a fake Ollama."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before anything imports Qt
+
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from desktop.app import make_window
+from desktop.main_window import MainWindow
+from tests.ollama_server import FakeOllama, refused_host
+
+STARTUP_TIMEOUT_MS = 15_000
+INGEST_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def settings_file(tmp_path: Path) -> Path:
+    return tmp_path / "settings" / "folio.ini"
+
+
+@pytest.fixture
+def fake_ollama() -> Iterator[FakeOllama]:
+    with FakeOllama() as server:
+        yield server
+
+
+WindowFactory = Callable[..., MainWindow]
+
+
+@pytest.fixture
+def open_window(qtbot, settings_file: Path) -> WindowFactory:
+    """Open the real window on the test's library; `ollama_host` goes into its QSettings first."""
+    def factory(ollama_host: str | None = None) -> MainWindow:
+        settings = QSettings(str(settings_file), QSettings.Format.IniFormat)
+        settings.setValue("ollama/host", ollama_host or refused_host())
+        settings.sync()
+        window = make_window(settings)
+        qtbot.addWidget(window)  # closed (and its workers stopped) at the end of the test
+        with qtbot.waitSignals([window.documents_loaded, window.ollama_checked],
+                               timeout=STARTUP_TIMEOUT_MS):
+            window.show()
+        return window
+    return factory
+
+
+def drop(window: MainWindow, paths: Sequence[Path]) -> None:
+    """Drop file URLs on the window the way a file manager does (napari's test style)."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    event = QDropEvent(QPointF(QPoint(400, 300)), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    assert event.isAccepted()
+
+
+def add_and_wait(qtbot, window: MainWindow, paths: Sequence[Path]) -> list:
+    with qtbot.waitSignal(window.ingest_finished, timeout=INGEST_TIMEOUT_MS) as blocker:
+        drop(window, paths)
+    with qtbot.waitSignal(window.documents_loaded, timeout=STARTUP_TIMEOUT_MS):
+        window.refresh_documents()
+    return list(blocker.args[0])

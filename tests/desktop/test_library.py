@@ -1,0 +1,95 @@
+"""Adding by drop, the statuses in the list, cancelling, removing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QMessageBox
+
+from core.library import Library
+from core.types import AddProgress, AddStatus
+from tests.desktop.conftest import INGEST_TIMEOUT_MS, add_and_wait, drop
+from tests.desktop.helpers import make_long_pdf
+from tests.fixtures.docs import make_broken_pdf, make_markdown, make_report_pdf
+
+
+def test_window_starts_with_an_empty_library(open_window, folio_home: Path) -> None:
+    window = open_window()
+    panel = window.library_panel
+    assert panel.stack.currentWidget() is panel.empty
+    assert window.library_root == folio_home
+    assert not window.chat.status_label.text().startswith("Checking")
+
+
+def test_dropped_files_and_folder_end_in_the_list_with_their_status(
+        qtbot, open_window, docs_dir: Path, tmp_path: Path) -> None:
+    window = open_window()
+    report = make_report_pdf(docs_dir)
+    notes = make_markdown(docs_dir)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "diary.txt").write_text("The keeper's diary. The lamp was lit at six.\n" * 5)
+    (folder / "more.md").write_text("# More\n\nThe fog bell rang twice at dawn.\n")
+    broken = make_broken_pdf(tmp_path)
+
+    outcomes = add_and_wait(qtbot, window, [report.path, notes, folder, broken])
+
+    assert {o.status for o in outcomes} == {AddStatus.ADDED, AddStatus.FAILED}
+    panel = window.library_panel
+    assert panel.stack.currentWidget() is panel.tree
+    titles = {d.title: d for d in window.documents}
+    assert len(titles) == 5
+    assert panel.status_of(report.title) == "Indexed"
+    assert panel.status_of("Harbour Notes") == "Indexed"
+    assert titles[report.title].pages == report.page_count
+    failed = [d for d in window.documents if d.status.value == "failed"]
+    assert len(failed) == 1 and failed[0].error
+    item = next(panel.tree.topLevelItem(i) for i in range(panel.tree.topLevelItemCount())
+                if panel.tree.topLevelItem(i).text(2) == "Failed")
+    assert item.childCount() == 1 and item.child(0).text(0) == failed[0].error  # reason shown
+    assert panel.progress_box.isHidden()
+
+
+def test_cancelling_indexing_leaves_the_library_unchanged(
+        qtbot, open_window, docs_dir: Path, folio_home: Path) -> None:
+    window = open_window()
+    add_and_wait(qtbot, window, [make_markdown(docs_dir)])
+    before = [(d.id, d.title) for d in window.documents]
+    long_pdf = make_long_pdf(docs_dir, 60)
+
+    seen: list[AddProgress] = []
+
+    def embedding_started() -> bool:
+        return any(p.passages_total and p.passages_done for p in seen)
+
+    original = window.library_panel.set_progress
+    window.library_panel.set_progress = lambda p: (seen.append(p) if p else None, original(p))
+    with qtbot.waitSignal(window.ingest_finished, timeout=INGEST_TIMEOUT_MS) as finished:
+        drop(window, [long_pdf])
+        qtbot.waitUntil(embedding_started, timeout=INGEST_TIMEOUT_MS)
+        assert window.library_panel.progress_box.isVisible()
+        window.library_panel.cancel_button.click()
+    assert [o.status for o in finished.args[0]] == [AddStatus.CANCELLED]
+    with Library.open(folio_home) as library:
+        assert [(d.id, d.title) for d in library.documents()] == before
+    qtbot.waitUntil(lambda: [(d.id, d.title) for d in window.documents] == before)
+    assert window.library_panel.progress_box.isHidden()
+
+
+def test_delete_asks_then_removes(qtbot, open_window, docs_dir: Path, monkeypatch) -> None:
+    window = open_window()
+    add_and_wait(qtbot, window, [make_markdown(docs_dir)])
+    panel = window.library_panel
+    panel.tree.setCurrentItem(panel.tree.topLevelItem(0))
+    asked: list[str] = []
+
+    def answer(*args: object, **_kw: object) -> QMessageBox.StandardButton:
+        asked.append(str(args[2]))
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", answer)
+    with qtbot.waitSignal(window.documents_loaded, timeout=10_000,
+                          check_params_cb=lambda docs: docs == []):
+        panel._confirm_remove()
+    assert asked and "Harbour Notes" in asked[0]
+    assert panel.stack.currentWidget() is panel.empty
