@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -29,6 +28,7 @@ from core.errors import EmbeddingModelError, FolioError, LibraryError
 from core.filestore import FileStore
 from core.ingest import DEFAULT_MAX_TEXT_CHARS, Ingestor, PasswordCallback, ProgressCallback
 from core.llm import OllamaService, resolve_host
+from core.paths import default_library_dir
 from core.prompt import DEFAULT_MAX_CONTEXT
 from core.resources import resource_path
 from core.search import DEFAULT_PARAMS, SearchMode, SearchParams, SearchResult
@@ -63,14 +63,6 @@ SETTING_DEFAULTS = {
 }
 NUMERIC_SETTINGS = {"max-file-mb": 1, "answer-sources": 1, "max-context": 2048,  # minimums
                     "reader-timeout-s": 1, "reader-memory-mb": 256, "max-text-mb": 1}
-
-
-def default_library_dir() -> Path:
-    """$FOLIO_HOME, else the platform's per-user data folder."""
-    home = os.environ.get("FOLIO_HOME")
-    if home:
-        return Path(home).expanduser()
-    return Path(platformdirs.user_data_dir("Folio", appauthor=False))
 
 
 def model_cache_dir() -> Path:
@@ -256,6 +248,21 @@ class Library:
         if doc.stored_path and not queries.stored_path_in_use(self.db, doc.stored_path):
             self.store.discard(doc.stored_path)
         return doc
+
+    def document_text(self, doc_id: int) -> str:
+        """The document's text as indexed: its passages in order, separated by blank lines,
+        each new heading on its own line; every passage's text appears in it verbatim."""
+        parts: list[str] = []
+        previous: list[str] = []
+        for heading_path, text in queries.passage_texts_of_document(self.db, doc_id):
+            headings = heading_path.split(queries.HEADING_SEPARATOR) if heading_path else []
+            same = 0
+            while same < min(len(headings), len(previous)) and headings[same] == previous[same]:
+                same += 1
+            parts.extend(headings[same:])
+            previous = headings
+            parts.append(text)
+        return "\n\n".join(parts)
 
     def stored_file(self, doc: Document) -> Path | None:
         return None if doc.stored_path is None else self.store.absolute(doc.stored_path)

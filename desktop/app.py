@@ -37,6 +37,10 @@ def run(options: GuiOptions) -> int:
     app = make_app()
     window = make_window(QSettings(), options.library)
     window.show()
+    if not options.ask:
+        # The first start of a library indexes the built-in guide, so there is something to ask
+        # about; ensure_sample does nothing once that has happened (even if it was removed).
+        QTimer.singleShot(0, window.add_sample)
     if options.ask or options.screenshot:
         script = Script(window, options)
         QTimer.singleShot(0, script.start)

@@ -54,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(options)
     from core.cli import main as cli_main
 
-    return cli_main(args)
+    # None: the command line of this process (core.cli then also restores SIGPIPE's default).
+    return cli_main(None if argv is None else args)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.paths import default_library_dir
 from desktop.viewer import TextDocument
 
 if TYPE_CHECKING:
@@ -29,37 +29,7 @@ class LoadedDocument:
 
 def library_dir(setting: str) -> Path:
     """The folder the library setting names; empty means $FOLIO_HOME or the user data folder."""
-    if setting:
-        return Path(setting).expanduser()
-    # The same rule as core.library.default_library_dir, without importing the engine (and
-    # fastembed, ollama, ...) before the window is up.
-    home = os.environ.get("FOLIO_HOME")
-    if home:
-        return Path(home).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("Folio", appauthor=False))
-
-
-def document_text(path: Path, doc_type: str, title: str) -> str:
-    """The document as plain text, with passages in it exactly as the library stores them.
-
-    The readers give paragraphs; passages are whole paragraphs joined by blank lines, so joining
-    them the same way keeps each passage findable verbatim. Headings go on their own lines.
-    """
-    from core.readers import read_document
-
-    result = read_document(path, doc_type, title)
-    parts: list[str] = []
-    headings: tuple[str, ...] = ()
-    for paragraph in result.paragraphs:
-        if paragraph.headings != headings:
-            new = [h for i, h in enumerate(paragraph.headings)
-                   if i >= len(headings) or headings[i] != h]
-            parts.extend(new)
-            headings = paragraph.headings
-        parts.append(paragraph.text)
-    return "\n\n".join(parts)
+    return Path(setting).expanduser() if setting else default_library_dir()
 
 
 def load_document(library: Library, doc_id: int) -> LoadedDocument:
@@ -72,7 +42,7 @@ def load_document(library: Library, doc_id: int) -> LoadedDocument:
                               f"Folio has no copy of “{doc.title}” to show ({doc.error or 'missing'}).")
     if doc.doc_type in PDF_TYPES:
         return LoadedDocument(doc_id, doc.title, path, None)
-    text = document_text(path, doc.doc_type, doc.title)
+    text = library.document_text(doc_id)
     return LoadedDocument(doc_id, doc.title, None, TextDocument(doc.title, text))
 
 

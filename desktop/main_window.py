@@ -30,6 +30,7 @@ from core.answer_types import (
     Token,
 )
 from core.readers import SUPPORTED_SUFFIXES
+from core.resources import resource_path
 from core.types import AddOutcome, AddProgress, AddStatus
 from desktop import loading
 from desktop.chat_panel import ChatPanel
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
 ICON = Path(__file__).resolve().parent.parent / "resources" / "icons" / "folio.svg"
 PROGRESS_INTERVAL_S = 0.1  # indexing progress reaches the GUI at most ten times a second
 STOPPED = "Stopped."
+
+
+SAMPLE_FILES = ("folio-guide.pdf",)
 
 
 def dropped_paths(event: QDropEvent | QDragEnterEvent) -> list[Path]:
@@ -126,7 +130,8 @@ class MainWindow(QMainWindow):
         self.files_dropped.connect(self._on_files_dropped)
         lp = self.library_panel
         lp.add_requested.connect(self.choose_files)
-        lp.sample_requested.connect(self.add_sample)
+        lp.sample_requested.connect(
+            lambda: self.add_paths([resource_path("sample", name) for name in SAMPLE_FILES]))
         lp.document_activated.connect(self.open_document)
         lp.remove_requested.connect(self.remove_document)
         lp.cancel_requested.connect(self.cancel_indexing)
@@ -211,6 +216,10 @@ class MainWindow(QMainWindow):
 
     def _on_ingest_done(self, outcomes: list[AddOutcome] | None) -> None:
         outcomes = outcomes or []
+        if not outcomes and not self._ingests_asked_by_user():
+            self.refresh_documents()
+            self.ingest_finished.emit(outcomes)
+            return
         counts: dict[str, int] = {}
         for outcome in outcomes:
             counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
@@ -222,6 +231,10 @@ class MainWindow(QMainWindow):
                                          f"{failed[0].reason}", 15000)
         self.refresh_documents()
         self.ingest_finished.emit(outcomes)
+
+    def _ingests_asked_by_user(self) -> bool:
+        """False when only the first-start sample check ran (it says nothing when it adds nothing)."""
+        return any(task.name != "sample" for task in self._ingests)
 
     def _ingest_ended(self, task: Task) -> None:
         if task in self._ingests:

@@ -170,16 +170,22 @@ def schema_version(db: apsw.Connection) -> int:
 
 
 def migrate(db: apsw.Connection) -> int:
-    """Apply every migration the file has not had yet, each in its own transaction."""
-    current = schema_version(db)
-    if current > len(MIGRATIONS):
-        from core.errors import LibraryError
+    """Apply every migration the file has not had yet, in one write transaction.
 
-        raise LibraryError(
-            f"This library was written by a newer Folio (schema {current}); update Folio to open it."
-        )
-    for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
-        with db:
+    The version is read again once the write lock is held: two processes or threads opening a
+    new library at once would otherwise both run the first migrations.
+    """
+    from core.errors import LibraryError
+    from core.store.connection import write_transaction
+
+    if schema_version(db) == len(MIGRATIONS):
+        return len(MIGRATIONS)
+    with write_transaction(db):
+        current = schema_version(db)
+        if current > len(MIGRATIONS):
+            raise LibraryError(f"This library was written by a newer Folio (schema {current}); "
+                               "update Folio to open it.")
+        for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
             migration(db)
             db.execute(f"PRAGMA user_version = {number}")
     return len(MIGRATIONS)

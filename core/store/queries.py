@@ -187,6 +187,13 @@ def passage_texts_for_embedding(db: apsw.Connection) -> list[tuple[int, int, str
     ]
 
 
+def passage_texts_of_document(db: apsw.Connection, doc_id: int) -> list[tuple[str, str]]:
+    """(heading path, text) of a document's passages, in order."""
+    return [(str(h), str(t)) for h, t in db.execute(
+        "SELECT heading_path, text FROM passages WHERE document_id = ? ORDER BY ordinal",
+        (doc_id,))]
+
+
 def count_rows(db: apsw.Connection, table: str) -> int:
     row = db.execute(f"SELECT count(*) FROM {table}").fetchone()
     return int(row[0]) if row else 0
