@@ -265,7 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="folio",
         description="Ask questions of your own documents; every answer cites its page. "
-                    "Everything stays on this machine.")
+                    "Everything stays on this machine.",
+        epilog="`folio` alone (or `folio gui`) opens the window; `folio self-check` checks this "
+               "installation.")
     parser.add_argument("--library", metavar="DIR",
                         help="library folder (default: $FOLIO_HOME, else the user data folder)")
     parser.add_argument("--version", action="version", version=f"folio {__version__}")

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
+import apsw
 import numpy as np
 import platformdirs
 
@@ -93,7 +94,12 @@ class Library:
         self.db_path = root / "library.db"
         self.store = FileStore(root)
         self.db = connect(self.db_path)
-        migrate(self.db)
+        try:
+            migrate(self.db)
+        except apsw.BusyError as exc:
+            self.db.close()
+            raise LibraryError(f"The library at {root} is busy with another writer; "
+                               "try again in a moment.") from exc
         self._embedder: Embedder | None = None
         self._ollama: OllamaService | None = None
         self._ensure_model_recorded()

@@ -52,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop.app import run
 
         return run(options)
+    if args[:1] == ["self-check"]:  # needs Qt for its QtPdf check, so it is not in core.cli
+        from desktop.selfcheck_qt import main as self_check
+
+        return self_check(args[1:])
     from core.cli import main as cli_main
 
     # None: the command line of this process (core.cli then also restores SIGPIPE's default).

@@ -42,7 +42,7 @@ from desktop.workers import Task, Workers
 if TYPE_CHECKING:
     from core.library import Library
 
-ICON = Path(__file__).resolve().parent.parent / "resources" / "icons" / "folio.svg"
+ICON = resource_path("icons", "folio.svg")
 PROGRESS_INTERVAL_S = 0.1  # indexing progress reaches the GUI at most ten times a second
 STOPPED = "Stopped."
 

@@ -24,9 +24,22 @@ def connect(path: Path) -> apsw.Connection:
     db.enable_load_extension(True)
     db.load_extension(sqlite_vec.loadable_path())
     db.enable_load_extension(False)
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA synchronous = NORMAL")
-    db.execute("PRAGMA foreign_keys = ON")
+    try:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA foreign_keys = ON")
+    except (apsw.ReadOnlyError, apsw.CantOpenError, apsw.PermissionsError) as exc:
+        db.close()
+        raise LibraryError(f"The library at {path.parent} cannot be written to (a read-only "
+                           "folder or file): Folio needs to write to its library folder.") from exc
+    except apsw.BusyError as exc:
+        db.close()
+        raise LibraryError(f"The library at {path.parent} is locked by another program; "
+                           "try again in a moment.") from exc
+    except (apsw.CorruptError, apsw.NotADBError) as exc:
+        db.close()
+        raise LibraryError(f"The library file {path} is damaged or not a Folio library "
+                           f"({exc}).") from exc
     return db
 
 

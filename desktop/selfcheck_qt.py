@@ -1,0 +1,80 @@
+"""The Qt part of `folio self-check`: QtPdf renders a page of the sample PDF offscreen."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+from PySide6 import __version__ as pyside_version
+from PySide6.QtCore import QCoreApplication, QSize, qVersion
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter
+from PySide6.QtPdf import QPdfDocument
+
+from core.resources import resource_path
+from core.selfcheck import SAMPLE_PDF, Check, CheckFailed, print_report, run_self_check
+
+RENDER_SIZE = QSize(400, 518)
+# The sample's first page is text on white: some pixels are dark, most are not.
+MIN_INK, MAX_INK = 0.002, 0.5
+
+
+def _ensure_gui_app() -> None:
+    """QtPdf rasterises with fonts from QtGui, which needs a QGuiApplication (offscreen is enough)."""
+    if QCoreApplication.instance() is None:
+        # Kept for the life of the process: Qt wants exactly one application object.
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        QGuiApplication.setApplicationName("folio-self-check")
+        _keep.append(QGuiApplication([sys.argv[0] if sys.argv else "folio"]))
+
+
+_keep: list[QCoreApplication] = []
+
+
+def check_qtpdf() -> str:
+    _ensure_gui_app()
+    path = resource_path(*SAMPLE_PDF)
+    doc = QPdfDocument()
+    error = doc.load(str(path))
+    if error != QPdfDocument.Error.None_:
+        raise CheckFailed(f"QPdfDocument could not load {path.name}: {error.name}")
+    page = doc.render(0, RENDER_SIZE)
+    if page.isNull():
+        raise CheckFailed("QPdfDocument.render gave a null image")
+    image = _on_white(page)
+    ink = _ink_fraction(image)
+    if not MIN_INK <= ink <= MAX_INK:
+        raise CheckFailed(f"page 1 rendered blank ({ink:.2%} dark pixels)")
+    return (f"Qt {qVersion()}, PySide6 {pyside_version}: rendered page 1 of {path.name} "
+            f"({doc.pageCount()} pages) at {image.width()}x{image.height()}, {ink:.1%} ink")
+
+
+def _on_white(page: QImage) -> QImage:
+    """The rendered page (transparent where the PDF paints nothing) on white, in grey levels."""
+    image = QImage(page.size(), QImage.Format.Format_RGB32)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    painter.drawImage(0, 0, page)
+    painter.end()
+    return image.convertToFormat(QImage.Format.Format_Grayscale8)
+
+
+def _ink_fraction(image: QImage) -> float:
+    """The share of pixels darker than mid-grey in a Grayscale8 image."""
+    stride, height, width = image.bytesPerLine(), image.height(), image.width()
+    pixels = np.frombuffer(image.constBits(), dtype=np.uint8, count=stride * height)
+    gray = pixels.reshape(height, stride)[:, :width]
+    return float((gray < 128).mean())
+
+
+def qt_checks() -> list[Check]:
+    return [Check("qtpdf", check_qtpdf)]
+
+
+def main(argv: Sequence[str] = ()) -> int:
+    """`folio self-check`: the core checks plus QtPdf; prints the report, returns the exit code."""
+    del argv  # no options yet; taken so that the launcher can pass the rest of the command line
+    results, exit_code = run_self_check(qt_checks())
+    print_report(results, exit_code)
+    return exit_code
