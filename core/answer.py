@@ -39,6 +39,7 @@ EXTRACTIVE_SOURCES = 3
 EXTRACTIVE_SENTENCE_CHARS = 400
 REWRITE_CONTEXT = 2048
 NO_SOURCES_TEXT = "Nothing in the library matches this question, so there is nothing to answer from."
+BULLETS = re.compile(r"(?:^|\s)[•◦▪‣∙·]\s+")
 STOPPED_NOTICE = "Stopped before the answer was complete."
 
 
@@ -55,18 +56,16 @@ def _stem(word: str) -> str:
 
 
 def _units(text: str) -> list[str]:
-    """Sentences of prose, and single rows of tables (a table flattened into one line reads badly)."""
+    """Sentences of each line of prose, and single rows of tables (a table flattened into one
+    line reads badly); bullets start new units."""
     units: list[str] = []
-    prose: list[str] = []
-    for line in text.splitlines():
+    for line in BULLETS.sub("\n", text).splitlines():
         if line.lstrip().startswith("|"):
-            units += split_sentences(" ".join(prose))
-            prose = []
             if not re.fullmatch(r"[\s|:-]+", line):
                 units.append(" — ".join(c.strip() for c in line.strip().strip("|").split("|")))
         else:
-            prose.append(line)
-    return units + split_sentences(" ".join(prose))
+            units += split_sentences(line)
+    return [u.strip(" -*") for u in units]
 
 
 def best_sentence(text: str, question_terms: set[str]) -> str:
