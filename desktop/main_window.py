@@ -17,7 +17,15 @@ from PySide6.QtGui import (
     QKeySequence,
     QShortcut,
 )
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QSplitter, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QInputDialog,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QWidget,
+)
 
 from core.answer_types import (
     Answer,
@@ -190,10 +198,24 @@ class MainWindow(QMainWindow):
     def add_paths(self, paths: Sequence[Path]) -> Task:
         """Index paths in the writer queue; the list updates as each file is done."""
         def work(lib: Library, task: Task) -> list[AddOutcome]:
+            def password_for(path: str) -> str | None:
+                answer = task.ask(path)
+                return answer if isinstance(answer, str) and answer else None
+
             return lib.add(paths, progress=lambda p: task.report(p, force=False),
-                           cancel=task.cancel, on_outcome=task.report)
-        return self._start_ingest(Task(work, "add", PROGRESS_INTERVAL_S),
-                                  f"Adding {len(paths)} item(s)…")
+                           cancel=task.cancel, on_outcome=task.report, password_for=password_for)
+        task = Task(work, "add", PROGRESS_INTERVAL_S).on_question(self.ask_password)
+        return self._start_ingest(task, f"Adding {len(paths)} item(s)…")
+
+    def ask_password(self, path: object) -> str | None:
+        """The password of a protected file, asked in a dialog; used for this reading only."""
+        name = Path(str(path)).name
+        text, ok = QInputDialog.getText(
+            self, "Password needed",
+            f"“{name}” is password-protected.\nEnter its password to index it "
+            "(Folio does not keep it), or Cancel to skip the file:",
+            QLineEdit.EchoMode.Password)
+        return text if ok and text else None
 
     def add_sample(self) -> Task:
         def work(lib: Library, task: Task) -> list[AddOutcome]:

@@ -41,6 +41,19 @@ def open_library(root: Path) -> Library:
 _PROGRESS, _SUCCESS, _FAILURE = "progress", "success", "failure"
 
 
+class Question:
+    """A question a worker puts to the user; the GUI thread answers it with reply()."""
+
+    def __init__(self, payload: object) -> None:
+        self.payload = payload
+        self.answer: object = None
+        self.answered = threading.Event()
+
+    def reply(self, value: object) -> None:
+        self.answer = value
+        self.answered.set()
+
+
 class Task(QObject):
     """One piece of background work. Connect callbacks, then hand it to Workers."""
 
@@ -51,6 +64,7 @@ class Task(QObject):
     # Emitted from the worker thread; the Task lives on the GUI thread, so the relay slot (and
     # every public signal after it) runs there: callbacks may touch widgets.
     _relay = Signal(str, object)
+    _question = Signal(object)
 
     def __init__(self, fn: TaskFn, name: str = "task", min_interval_s: float = 0.0) -> None:
         super().__init__()
@@ -60,7 +74,9 @@ class Task(QObject):
         self.done = False
         self._min_interval_s = min_interval_s
         self._last_report = 0.0
+        self._answerer: Callable[[Any], object] | None = None
         self._relay.connect(self._on_relay)
+        self._question.connect(self._on_question)
 
     # --- the call-site style: workers.read(task.on_success(...).on_failure(...)) --------------
 
@@ -76,6 +92,11 @@ class Task(QObject):
         self.progressed.connect(callback)
         return self
 
+    def on_question(self, answerer: Callable[[Any], object]) -> Task:
+        """answerer(payload) runs on the GUI thread (it may show a dialog) when the work asks."""
+        self._answerer = answerer
+        return self
+
     def on_finished(self, callback: Callable[[], object]) -> Task:
         self.finished.connect(callback)
         return self
@@ -89,6 +110,19 @@ class Task(QObject):
             return
         self._last_report = now
         self._relay.emit(_PROGRESS, value)
+
+    def ask(self, payload: object) -> object:
+        """Ask the GUI thread and wait for the answer; None if nobody answers or on cancel."""
+        question = Question(payload)
+        self._question.emit(question)
+        while not question.answered.wait(0.1):
+            if self.cancel.is_set():
+                return None
+        return question.answer
+
+    @Slot(object)
+    def _on_question(self, question: Question) -> None:
+        question.reply(self._answerer(question.payload) if self._answerer is not None else None)
 
     def run(self, library: Library | None) -> None:
         try:

@@ -93,3 +93,30 @@ def test_delete_asks_then_removes(qtbot, open_window, docs_dir: Path, monkeypatc
         panel._confirm_remove()
     assert asked and "Harbour Notes" in asked[0]
     assert panel.stack.currentWidget() is panel.empty
+
+
+def test_a_protected_pdf_asks_for_its_password(qtbot, open_window, docs_dir: Path,
+                                               monkeypatch) -> None:
+    from PySide6.QtWidgets import QInputDialog
+
+    from tests.fixtures.docs import ENCRYPTED_TEXT, make_encrypted_pdf
+
+    window = open_window()
+    locked = make_encrypted_pdf(docs_dir, user_password="secret")
+    asked: list[str] = []
+
+    def typed(_parent, _title, label, _mode):  # the user types the password and presses OK
+        asked.append(label)
+        return "secret", True
+
+    monkeypatch.setattr(QInputDialog, "getText", typed)
+    outcomes = add_and_wait(qtbot, window, [locked])
+    assert [o.status for o in outcomes] == [AddStatus.ADDED]
+    assert len(asked) == 1 and locked.name in asked[0]
+    with Library.open(window.library_root) as library:
+        assert ENCRYPTED_TEXT.split()[3] in library.search(ENCRYPTED_TEXT, k=1).hits[0].text
+
+    monkeypatch.setattr(QInputDialog, "getText", lambda *_: ("", False))  # Cancel: skip it
+    other = make_encrypted_pdf(docs_dir, user_password="other", name="other.pdf")
+    skipped = add_and_wait(qtbot, window, [other])
+    assert skipped[0].status is AddStatus.FAILED and "password" in (skipped[0].reason or "")
