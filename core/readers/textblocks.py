@@ -19,19 +19,25 @@ def join_lines(lines: Sequence[str]) -> str:
     "main-" + "tenance" becomes "maintenance"; a hyphen before a capital or a digit is kept
     ("Jean-" + "Paul" stays "Jean-Paul"), as is a line that starts a list item.
     """
-    out = ""
+    parts: list[str] = []  # joined once at the end: a page of a million characters stays linear
     for raw in lines:
         line = _SPACES.sub(" ", raw).strip()
         if not line:
             continue
-        if not out:
-            out = line
-        elif _LIST_MARKER.match(line):
-            out += "\n" + line
-        elif (_HYPHEN_END.search(out) and line[0].islower()) or out.endswith("\u00ad"):
-            out = out[:-1] + line
+        if not parts:
+            parts.append(line)
+            continue
+        tail = parts[-1][-2:]  # only the end matters; searching the whole text made it quadratic
+        if _LIST_MARKER.match(line):
+            parts.append("\n" + line)
+        elif (_HYPHEN_END.search(tail) and line[0].islower()) or tail.endswith("\u00ad"):
+            parts[-1] = parts[-1][:-1]
+            parts.append(line)
+        elif tail.endswith("-") and _HYPHEN_END.search(tail):
+            parts.append(line)  # a real hyphen at the end of a line: "Jean-" + "Paul"
         else:
-            out += " " + line
+            parts.append(" " + line)
+    out = "".join(parts)
     # PDFs often carry ligature glyphs; "ﬁles" must match a search for "files".
     return out.replace("\u00ad", "").translate(_LIGATURES)
 

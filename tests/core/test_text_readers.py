@@ -126,3 +126,14 @@ def test_html_visible_text_only_with_sections_and_tables(tmp_path: Path) -> None
     joined = " ".join(texts)
     assert "secretscript" not in joined and "secretstyle" not in joined
     assert "enable javascript" not in joined
+
+
+def test_join_lines_undoes_hyphenation_but_keeps_real_hyphens() -> None:
+    from core.readers.textblocks import join_lines
+
+    assert join_lines(["The main-", "tenance log"]) == "The maintenance log"
+    assert join_lines(["Jean-", "Paul wrote"]) == "Jean-Paul wrote"
+    assert join_lines(["model BX-", "200"]) == "model BX-200"
+    assert join_lines(["soft\u00ad", "ware"]) == "software"
+    # 5,000 lines of one paragraph: joined at once (it was quadratic, 100 s for a big page).
+    assert len(join_lines(["word " * 40] * 5000)) == 5000 * 200 - 1
