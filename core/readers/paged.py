@@ -46,6 +46,8 @@ def _open(path: Path, password: str | None = None) -> pymupdf.Document:
 
 def _short(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
+    # MuPDF names the stored copy (files/ab/<sha256>.pdf), which means nothing to the user.
+    text = re.sub(r"\s*'[^']*[/\\]files[/\\][^']*'", "", text)
     return text if len(text) < 120 else text[:117] + "..."
 
 
