@@ -20,12 +20,28 @@ WHERE passages_fts MATCH :query {scope}
 ORDER BY score
 LIMIT :limit
 """
+# bm25 is a sum over terms, so a passage's score for "rare OR common" is its score for
+# "rare AND common" if it holds both, else its score for "rare": the same ranking as the OR query
+# over the passages that hold a rare term, without scoring the many that hold only common ones.
+FTS_RARE_HITS = """
+SELECT rowid, min(score) AS score FROM (
+    SELECT rowid, bm25(passages_fts, :context_weight, :text_weight) AS score
+    FROM passages_fts WHERE passages_fts MATCH :rare {scope}
+    UNION ALL
+    SELECT rowid, bm25(passages_fts, :context_weight, :text_weight) AS score
+    FROM passages_fts WHERE passages_fts MATCH :both {scope}
+)
+GROUP BY rowid
+ORDER BY score
+LIMIT :limit
+"""
 FTS_SCOPE = """
   AND rowid IN (SELECT id FROM passages
                 WHERE document_id IN (SELECT value FROM json_each(:documents)))
 """
 
-# A coarse pass over bit vectors (hamming distance), then exact cosine on its candidates.
+# A coarse pass over bit vectors (hamming distance), then exact cosine on its candidates: the
+# low-memory alternative to the in-memory index of core/search.py (tests/bench/tune_search.py).
 VECTOR_HITS = """
 WITH coarse AS (
     SELECT passage_id FROM {table}
@@ -46,6 +62,32 @@ def coarse_candidates(db: apsw.Connection, limit: int) -> int:
     row = db.execute(f"SELECT max(passage_id) FROM {EMBEDDING_TABLE}").fetchone()
     size = int(row[0]) if row and row[0] else 1
     return max(limit, min(COARSE_MAX, max(COARSE_MIN, COARSE_BUDGET // size)))
+
+# The in-memory vector index (core/search.py): every float vector, and the passages' documents
+# (from the covering index on (document_id, ordinal): a join would read every passage's text).
+ALL_EMBEDDINGS = f"SELECT passage_id, embedding FROM {EMBEDDING_TABLE} {{where}} ORDER BY passage_id"
+PASSAGE_DOCUMENTS = "SELECT id, document_id FROM passages {where}"
+# What tells this connection that another one changed the passages (PRAGMA data_version says
+# that something changed): counts and sums over the passages' (document_id, ordinal) index,
+# the newest document and the embedding model. A removed document and a new one with the same
+# ids, passage count and second of adding, between two searches, would go unnoticed.
+PASSAGE_FINGERPRINT = """
+SELECT (SELECT count(*) || ':' || ifnull(max(id), 0) || ':' || total(id) || ':' || total(document_id)
+        FROM passages),
+       (SELECT count(*) || ':' || ifnull(max(id), 0) || ':' || ifnull(max(added_at), '')
+        FROM documents),
+       (SELECT value FROM meta WHERE key = 'embedding_model')
+"""
+# This connection's own writes to the float vectors, logged by temporary triggers.
+CHANGE_LOG_SETUP = [
+    "CREATE TEMP TABLE IF NOT EXISTS folio_vector_changes (passage_id INTEGER NOT NULL)",
+    f"CREATE TEMP TRIGGER IF NOT EXISTS folio_vector_insert AFTER INSERT ON main.{EMBEDDING_TABLE} "
+    "BEGIN INSERT INTO folio_vector_changes VALUES (new.passage_id); END",
+    f"CREATE TEMP TRIGGER IF NOT EXISTS folio_vector_delete AFTER DELETE ON main.{EMBEDDING_TABLE} "
+    "BEGIN INSERT INTO folio_vector_changes VALUES (old.passage_id); END",
+    f"CREATE TEMP TRIGGER IF NOT EXISTS folio_vector_update AFTER UPDATE ON main.{EMBEDDING_TABLE} "
+    "BEGIN INSERT INTO folio_vector_changes VALUES (old.passage_id), (new.passage_id); END",
+]
 
 PASSAGE_DETAILS = """
 SELECT p.id, p.document_id, d.title, p.page_start, p.page_end, p.page_label, p.heading_path,
@@ -97,6 +139,19 @@ def fts_hits(db: apsw.Connection, expression: str, limit: int, scope: Sequence[i
     return [(int(pid), float(score)) for pid, score in db.execute(sql, binds)]
 
 
+def fts_rare_hits(db: apsw.Connection, rare: str, both: str, limit: int,
+                  scope: Sequence[int] | None, context_weight: float,
+                  text_weight: float) -> list[tuple[int, float]]:
+    """bm25 hits of the passages matching rare, scored as if by (rare OR the others); both is
+    the expression (rare) AND (the others)."""
+    sql = FTS_RARE_HITS.format(scope=FTS_SCOPE if scope is not None else "")
+    binds: dict[str, Any] = {"rare": rare, "both": both, "limit": limit,
+                             "context_weight": context_weight, "text_weight": text_weight}
+    if scope is not None:
+        binds["documents"] = _json_ints(scope)
+    return [(int(pid), float(score)) for pid, score in db.execute(sql, binds)]
+
+
 def vector_hits(db: apsw.Connection, vector: npt.NDArray[np.float32], limit: int,
                 scope: Sequence[int] | None) -> list[tuple[int, float]]:
     binds: dict[str, Any] = {"vector": np.ascontiguousarray(vector, np.float32).tobytes(),
@@ -110,6 +165,58 @@ def vector_hits(db: apsw.Connection, vector: npt.NDArray[np.float32], limit: int
         binds.update({name[1:]: int(doc) for name, doc in zip(names, scope, strict=True)})
     sql = VECTOR_HITS.format(table=VECTOR_TABLE, embeddings=EMBEDDING_TABLE, scope=scope_sql)
     return [(int(pid), float(dist)) for pid, dist in db.execute(sql, binds)]
+
+
+Vectors = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]
+
+
+def _vectors(db: apsw.Connection, ids: Sequence[int] | None, dim: int | None) -> Vectors:
+    """(passage ids, their document ids, their float vectors as rows), by passage id; of every
+    passage, or of those of ids that have a vector. The blobs are held once, in the matrix."""
+    binds = {} if ids is None else {"ids": _json_ints(ids)}
+    where = "" if ids is None else "WHERE {} IN (SELECT value FROM json_each(:ids))"
+    found: list[int] = []
+    blobs = bytearray()
+    for pid, blob in db.execute(ALL_EMBEDDINGS.format(where=where.format("passage_id")), binds):
+        found.append(int(pid))
+        blobs += blob
+    width = len(blobs) // 4 // len(found) if found else (dim or 0)
+    matrix = np.frombuffer(blobs, dtype=np.float32).reshape(len(found), width)
+    passages = np.array(db.execute(PASSAGE_DOCUMENTS.format(where=where.format("id")),
+                                   binds).fetchall(), dtype=np.int64).reshape(-1, 2)
+    passages = passages[np.argsort(passages[:, 0])]
+    rows = np.array(found, dtype=np.int64)
+    at = np.minimum(np.searchsorted(passages[:, 0], rows), max(len(passages) - 1, 0))
+    known = passages[at, 0] == rows if len(passages) else np.zeros(len(rows), dtype=bool)
+    if known.all():
+        return rows, passages[at, 1], matrix
+    return rows[known], passages[at[known], 1], matrix[known]
+
+
+def all_vectors(db: apsw.Connection) -> Vectors:
+    return _vectors(db, None, None)
+
+
+def vectors_of(db: apsw.Connection, ids: Sequence[int], dim: int) -> Vectors:
+    return _vectors(db, ids, dim)
+
+
+def passage_fingerprint(db: apsw.Connection) -> tuple[Any, ...]:
+    row = db.execute(PASSAGE_FINGERPRINT).fetchone()
+    return tuple(row) if row else ()
+
+
+def install_change_log(db: apsw.Connection) -> None:
+    for sql in CHANGE_LOG_SETUP:
+        db.execute(sql)
+
+
+def take_changes(db: apsw.Connection) -> list[int]:
+    """The passage ids whose vector this connection added, changed or removed since last time."""
+    ids = [int(r[0]) for r in db.execute("SELECT DISTINCT passage_id FROM folio_vector_changes")]
+    if ids:
+        db.execute("DELETE FROM folio_vector_changes")
+    return ids
 
 
 def passage_details(db: apsw.Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:

@@ -9,11 +9,15 @@ library of similar prose) and gets its vector plus Gaussian noise (sigma 0.02 pe
 then renormalised), so that no two vectors are equal. Documents hold 40 passages each.
 The queries are the SciFact test queries (their text), each timed end to end through
 Library.search, including embedding the query.
+
+--cache DIR keeps the built libraries there (DIR/passages-SIZE, marked complete when built) and
+reuses them on the next run; without it they are built in a temporary folder and deleted.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -69,6 +73,20 @@ def build(source: Library, target: Path, size: int, seed: int = 7) -> Library:
     return library
 
 
+def cached_build(source: Library, root: Path, size: int) -> Library:
+    """The synthetic library of size passages in root, built unless a complete one is there."""
+    marker = root / "complete"
+    if marker.exists():
+        return Library.open(root / "lib")
+    if root.exists():
+        for path in sorted(root.rglob("*"), reverse=True):
+            path.unlink() if path.is_file() else path.rmdir()
+    library = build(source, root / "lib", size)
+    library.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    marker.write_text("ok", encoding="utf-8")
+    return library
+
+
 def top10_agreement(library: Library, texts: list[str]) -> float:
     """Mean share of the exact top-10 (numpy over every float vector) that semantic search finds."""
     rows = library.db.execute(
@@ -88,6 +106,9 @@ def main() -> None:
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--sizes", default="10000,100000,300000")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="keep the built libraries in this folder and reuse them")
+    parser.add_argument("--repeat", type=int, default=1, help="time each mode this many times")
     args = parser.parse_args()
     dataset = evaluation.load(args.dataset, "test")
     source = evaluation.library_for(dataset)
@@ -95,22 +116,27 @@ def main() -> None:
     print("| passages | mode | p50 ms | p95 ms | library.db MB | semantic top-10 = exact |")
     print("|---|---|---|---|---|---|")
     for size in (int(s) for s in args.sizes.split(",")):
-        with tempfile.TemporaryDirectory(prefix="folio-search-bench-") as work:
-            library = build(source, Path(work) / "lib", size)
-            library.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with contextlib.ExitStack() as stack:
+            if args.cache is None:
+                work = Path(stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix="folio-search-bench-")))
+            else:
+                work = args.cache
+            library = cached_build(source, work / f"passages-{size}", size)
             megabytes = os.path.getsize(library.db_path) / 2**20
             agreement = top10_agreement(library, texts)
-            for mode in SearchMode:
-                library.search(texts[0], mode=mode)  # warm caches and the model
-                times = []
-                for text in texts:
-                    start = time.perf_counter()
-                    library.search(text, mode=mode, k=10)
-                    times.append((time.perf_counter() - start) * 1000)
-                times.sort()
-                p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
-                print(f"| {size:,} | {mode.value} | {statistics.median(times):.1f} | {p95:.1f} "
-                      f"| {megabytes:.0f} | {agreement:.1%} |", flush=True)
+            for _ in range(args.repeat):
+                for mode in SearchMode:
+                    library.search(texts[0], mode=mode)  # warm caches and the model
+                    times = []
+                    for text in texts:
+                        start = time.perf_counter()
+                        library.search(text, mode=mode, k=10)
+                        times.append((time.perf_counter() - start) * 1000)
+                    times.sort()
+                    p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
+                    print(f"| {size:,} | {mode.value} | {statistics.median(times):.1f} "
+                          f"| {p95:.1f} | {megabytes:.0f} | {agreement:.1%} |", flush=True)
             library.close()
 
 

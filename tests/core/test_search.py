@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 
+from core import querytext
+from core import search as search_module
 from core.cli import main
 from core.library import Library
 from core.search import EmptyQueryError, SearchMode
+from core.store import search_queries
 from tests.fixtures import docs as fx
 
 TOPICS = {
@@ -154,3 +159,74 @@ def test_cli_search_json(searchable: tuple[Library, fx.ReportPdf],
                  "--library", str(library.root)]) == 0
     assert json.loads(capsys.readouterr().out) == []
 
+
+
+def _exact_nearest(library: Library, query: str, scope: set[int] | None) -> list[int]:
+    """Passage ids by cosine to the query, computed here from every stored vector."""
+    vector = library.embedder.embed_query(query)
+    scored = []
+    for pid, did in library.db.execute("SELECT id, document_id FROM passages"):
+        if scope is None or did in scope:
+            stored = library.vector_of_passage(pid)
+            assert stored is not None
+            scored.append((float(stored @ vector / np.linalg.norm(stored)), pid))
+    return [pid for _, pid in sorted(scored, reverse=True)]
+
+
+def test_semantic_search_is_exact_within_scope(searchable: tuple[Library, fx.ReportPdf]) -> None:
+    library, _ = searchable
+    query = "how long does the guarantee last"
+    found = [h.passage_id for h in library.search(query, mode=SearchMode.SEMANTIC, k=5).hits]
+    assert found == _exact_nearest(library, query, None)[:5]
+    scope = {doc_id(library, "Pet care"), doc_id(library, "Garden diary")}
+    hits = library.search(query, mode=SearchMode.SEMANTIC, k=50, scope=sorted(scope)).hits
+    assert [h.passage_id for h in hits] == _exact_nearest(library, query, scope)
+    assert [h.semantic_rank for h in hits] == list(range(1, len(hits) + 1))
+
+
+def test_vector_index_follows_added_and_removed_documents(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("bread.md", "garden.md"):
+        (docs / name).write_text(TOPICS[name], encoding="utf-8")
+    query = "Where can guests tie up their yacht overnight, and what is the fee?"
+    with Library.open(tmp_path / "lib") as library:
+        library.add([docs])
+        assert all(h.title != "Harbour guide"
+                   for h in library.search(query, mode=SearchMode.SEMANTIC).hits)
+        (docs / "moorings.md").write_text(TOPICS["moorings.md"], encoding="utf-8")
+        library.add([docs / "moorings.md"])
+        assert library.search(query, mode=SearchMode.SEMANTIC).hits[0].title == "Harbour guide"
+        library.remove(str(doc_id(library, "Harbour guide")))
+        assert all(h.title != "Harbour guide"
+                   for h in library.search(query, mode=SearchMode.SEMANTIC).hits)
+        # another connection (another thread or process) changes the library
+        with Library.open(tmp_path / "lib") as other:
+            other.add([docs / "moorings.md"])
+        assert library.search(query, mode=SearchMode.SEMANTIC).hits[0].title == "Harbour guide"
+        with Library.open(tmp_path / "lib") as other:
+            other.remove(str(doc_id(other, "Harbour guide")))
+        hits = library.search(query, mode=SearchMode.SEMANTIC).hits
+        assert hits and all(h.title != "Harbour guide" for h in hits)
+        assert found_ids(library, query) == _exact_nearest(library, query, None)
+
+
+def found_ids(library: Library, query: str) -> list[int]:
+    return [h.passage_id for h in library.search(query, mode=SearchMode.SEMANTIC, k=100).hits]
+
+
+def test_rare_terms_first_ranks_as_the_full_or_query(
+        searchable: tuple[Library, fx.ReportPdf]) -> None:
+    """Scoring only passages with a rare term gives them the bm25 of the whole OR query."""
+    library, _ = searchable
+    db = library.db
+    query = "zorbicon warranty battery report"
+    parsed, rare = search_module._drop_common_terms(db, querytext.parse(query))
+    assert rare and len(rare) < len(parsed.terms)
+    full = search_queries.fts_hits(db, parsed.match_expression() or "", 100, None, 2.0, 1.0)
+    rare_ids = {pid for pid, _ in search_queries.fts_hits(
+        db, querytext.KeywordQuery(rare, ()).match_expression() or "", 100, None, 2.0, 1.0)}
+    expected = [(pid, score) for pid, score in full if pid in rare_ids]
+    got = search_module.keyword_ranks(db, query, 100, None)
+    assert [pid for pid, _ in got] == [pid for pid, _ in expected]
+    assert [s for _, s in got] == pytest.approx([s for _, s in expected])
