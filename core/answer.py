@@ -37,9 +37,11 @@ from core.search import EmptyQueryError, SearchMode, search
 DEFAULT_SOURCES = 6
 EXTRACTIVE_SOURCES = 3
 EXTRACTIVE_SENTENCE_CHARS = 400
-REWRITE_CONTEXT = 2048
+TOO_LONG_NOTICE = ("The question is too long to fit in the model's context with any source: "
+                   "here are the best passages instead.")
 NO_SOURCES_TEXT = "Nothing in the library matches this question, so there is nothing to answer from."
 BULLETS = re.compile(r"(?:^|\s)[•◦▪‣∙·]\s+")
+EXTRACTIVE_MARK = re.compile(r" \[(\d+)\]$", re.MULTILINE)  # the mark each quoted line ends with
 STOPPED_NOTICE = "Stopped before the answer was complete."
 
 
@@ -92,11 +94,14 @@ def extractive_text(question: str, sources: Sequence[Source]) -> str:
 class Asker:
     """One question, from retrieval to the final answer; iterate `run()` for its events."""
 
-    def __init__(self, db: apsw.Connection, embedder: Embedder, service: OllamaService | None,
-                 options: AskOptions, cancel: threading.Event | None = None) -> None:
+    def __init__(self, db: apsw.Connection, embedder: Embedder,
+                 service: OllamaService | LlmError | None, options: AskOptions,
+                 cancel: threading.Event | None = None) -> None:
         self.db = db
         self.embedder = embedder
-        self.service = service
+        # An LlmError instead of a service: no model can be asked (say why, answer from passages).
+        self.service = service if isinstance(service, OllamaService) else None
+        self.service_error = service if isinstance(service, LlmError) else None
         self.options = options
         self.cancel = cancel or threading.Event()
         self.start = time.perf_counter()
@@ -106,7 +111,7 @@ class Asker:
 
     def _choose_model(self) -> tuple[str | None, LlmError | None]:
         if self.service is None:
-            return None, None
+            return None, self.service_error
         try:
             return self.service.pick_model(self.options.model), None
         except LlmError as exc:
@@ -120,7 +125,7 @@ class Asker:
             return fallback
         try:
             reply = self.service.chat(model, prompt.build_rewrite_prompt(question, history),
-                                      num_ctx=REWRITE_CONTEXT)
+                                      num_ctx=prompt.MIN_CONTEXT)
         except LlmError:
             return fallback
         return prompt.clean_rewrite(reply, fallback)
@@ -129,8 +134,15 @@ class Asker:
                 model: str | None, sources: tuple[Source, ...], timings: Timings,
                 notice: str | None = None, error: LlmErrorKind | None = None,
                 complete: bool = True, built: prompt.Prompt | None = None) -> AnswerDone:
-        cited, unknown = citations.resolve(text, sources)
-        text = citations.drop_unknown(text, unknown)
+        if mode is AnswerMode.EXTRACTIVE:
+            # Quoted sentences may carry the document's own reference marks ("[7]"): the
+            # citations are the sources quoted, not numbers read back from the text.
+            shown = {int(n) for n in EXTRACTIVE_MARK.findall(text)}
+            cited = tuple(citations.citation_of(s) for s in sources if s.n in shown)
+            unknown: tuple[int, ...] = ()
+        else:
+            cited, unknown = citations.resolve(text, sources)
+            text = citations.drop_unknown(text, unknown)
         return AnswerDone(Answer(
             question=question, standalone_question=standalone, text=text, mode=mode, model=model,
             citations=cited, sources=sources, unknown_citations=unknown, notice=notice,
@@ -143,7 +155,8 @@ class Asker:
             yield AskFailed("Type a question to ask.")
             return
         model, problem = self._choose_model()
-        standalone = self._standalone(question, history, model)
+        standalone = self._standalone(question, history, model) if not self.cancel.is_set() else (
+            question)
         try:
             found = search(self.db, self.embedder, standalone, SearchMode.HYBRID, self.options.k,
                            self.options.scope)
@@ -160,6 +173,8 @@ class Asker:
             else:
                 built = prompt.build_answer_prompt(question, candidates, history,
                                                    self.options.max_context, context)
+        if built is not None and not built.sources:
+            built, model, problem = None, None, LlmError(LlmErrorKind.BAD_RESPONSE, TOO_LONG_NOTICE)
         sources = built.sources if built is not None else candidates
         retrieval_ms = self._ms()
         yield SourcesFound(standalone, sources, retrieval_ms)

@@ -9,7 +9,8 @@ from core.answer_types import Citation, Source
 
 _NUMBER = r"(?:sources?\s*|passages?\s*|#)?\d{1,3}"
 _SEPARATOR = r"\s*(?:,|;|and|&|-|–|—)\s*"
-CITATION = re.compile(rf"\[\s*({_NUMBER}(?:{_SEPARATOR}{_NUMBER})*)\s*\]", re.IGNORECASE)
+# Not right after a letter or digit: arr[0] and footnote[5] are not citations.
+CITATION = re.compile(rf"(?<![\w])\[\s*({_NUMBER}(?:{_SEPARATOR}{_NUMBER})*)\s*\]", re.IGNORECASE)
 _RANGE = re.compile(r"(\d{1,3})\s*[-–—]\s*(?:sources?\s*|passages?\s*|#)?(\d{1,3})", re.IGNORECASE)
 _SPACED_CITATION = re.compile(r"[ \t]*" + CITATION.pattern, re.IGNORECASE)
 MAX_RANGE = 20
@@ -39,11 +40,15 @@ def resolve(text: str, sources: Sequence[Source]) -> tuple[tuple[Citation, ...],
         if source is None:
             unknown.append(n)
             continue
-        hit = source.hit
-        found.append(Citation(n=n, passage_id=hit.passage_id, document_id=hit.document_id,
-                              title=hit.title, page=hit.page, page_label=hit.page_label,
-                              text=hit.text, rects=hit.rects, found_by=hit.found_by))
+        found.append(citation_of(source))
     return tuple(found), tuple(unknown)
+
+
+def citation_of(source: Source) -> Citation:
+    hit = source.hit
+    return Citation(n=source.n, passage_id=hit.passage_id, document_id=hit.document_id,
+                    title=hit.title, page=hit.page, page_label=hit.page_label, text=hit.text,
+                    rects=hit.rects, found_by=hit.found_by)
 
 
 def drop_unknown(text: str, unknown: Sequence[int]) -> str:

@@ -101,6 +101,7 @@ class FileStore:
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists():
                 tmp.unlink(missing_ok=True)
+                os.utime(target)  # fresh again: the sweep of unreferenced old files spares it
             else:
                 os.replace(tmp, target)
         except OSError as exc:

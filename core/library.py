@@ -28,7 +28,7 @@ from core.embedding import BUNDLED_MODEL, Embedder
 from core.errors import EmbeddingModelError, FolioError, LibraryError
 from core.filestore import FileStore
 from core.ingest import DEFAULT_MAX_TEXT_CHARS, Ingestor, PasswordCallback, ProgressCallback
-from core.llm import OllamaService, resolve_host
+from core.llm import LlmError, OllamaService, resolve_host
 from core.paths import default_library_dir
 from core.prompt import DEFAULT_MAX_CONTEXT
 from core.resources import resource_path
@@ -195,6 +195,8 @@ class Library:
             raise FolioError("Use set_embedding_model(): changing the model re-embeds the library.")
         if key not in SETTINGS:
             raise FolioError(f"Unknown setting '{key}'. Settings: {', '.join(SETTINGS)}.")
+        if key == "ollama-host" and value:
+            resolve_host(value)  # raises LlmError with a sentence for an address that cannot be one
         minimum = NUMERIC_SETTINGS.get(key)
         if minimum is not None and (not value.isdigit() or int(value) < minimum):
             raise FolioError(f"{key} must be a whole number, at least {minimum}.")
@@ -308,7 +310,12 @@ class Library:
 
     def ollama_status(self, host: str | None = None, model: str | None = None) -> OllamaStatus:
         """Reachable or not, the installed models, the model answers will use. Never raises."""
-        return self.ollama(host).status(model or self.settings()["ollama-model"] or None)
+        try:
+            service = self.ollama(host)
+        except LlmError as exc:  # an address that cannot be one
+            return OllamaStatus(host or self.settings()["ollama-host"], False, None, (), None,
+                                exc.message, exc.kind)
+        return service.status(model or self.settings()["ollama-model"] or None)
 
     def pull_model(self, name: str, host: str | None = None,
                    progress: Callable[[PullProgress], None] | None = None,
@@ -334,14 +341,25 @@ class Library:
         options = AskOptions(model=model or settings["ollama-model"] or None,
                              k=k or int(settings["answer-sources"]), scope=scope,
                              max_context=int(settings["max-context"]))
-        asker = Asker(self.db, self.embedder, self.ollama(host), options, cancel)
+        try:
+            service: OllamaService | LlmError = self.ollama(host)
+        except LlmError as exc:  # a host setting that is not an address: answer without a model
+            service = exc
+        asker = Asker(self.db, self.embedder, service, options, cancel)
         for event in asker.run(question, history):
             if isinstance(event, AnswerDone) and save and event.answer.text:
-                with write_transaction(self.db):
-                    if conversation is None:
-                        conversation = conversations.create_conversation(self.db, question)
-                    conversations.add_turn(self.db, conversation, event.answer)
-                event = AnswerDone(dataclasses.replace(event.answer, conversation_id=conversation))
+                try:
+                    with write_transaction(self.db):
+                        if conversation is None:
+                            conversation = conversations.create_conversation(self.db, question)
+                        conversations.add_turn(self.db, conversation, event.answer)
+                except apsw.Error as exc:  # busy, full disk, read-only: the answer still counts
+                    notice = f"The answer could not be kept in the conversation ({exc})."
+                    event = AnswerDone(dataclasses.replace(
+                        event.answer, notice=" ".join(filter(None, [event.answer.notice, notice]))))
+                else:
+                    event = AnswerDone(dataclasses.replace(event.answer,
+                                                           conversation_id=conversation))
             yield event
 
     def conversations(self) -> list[Conversation]:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +32,7 @@ SUGGESTED_MODEL = "llama3.2:3b"
 CONNECT_TIMEOUT_S = 3.0
 READ_TIMEOUT_S = 300.0  # a large model on a CPU can think for minutes before its first token
 MODELS_MAX_AGE_S = 10.0
+CANCEL_POLL_S = 0.05
 EMBEDDING_FAMILIES = {"bert", "nomic-bert", "bert-large", "xlm-roberta"}
 
 
@@ -43,14 +46,27 @@ class LlmError(FolioError):
 
 
 def resolve_host(setting: str | None) -> str:
-    """The host from the settings, else $OLLAMA_HOST, else Ollama's default; always a URL."""
+    """The host from the settings, else $OLLAMA_HOST, else Ollama's default; always a URL.
+
+    Raises LlmError (unreachable) for an address that cannot be one, such as "localhost:abc".
+    """
     host = (setting or os.environ.get("OLLAMA_HOST") or DEFAULT_HOST).strip().rstrip("/")
     if "://" not in host:
         host = "http://" + host
     scheme, rest = host.split("://", 1)
     if ":" not in rest.split("/", 1)[0]:
         rest = rest.replace("/", ":11434/", 1) if "/" in rest else rest + ":11434"
-    return f"{scheme}://{rest.replace('0.0.0.0', '127.0.0.1', 1)}"
+    url = f"{scheme}://{rest.replace('0.0.0.0', '127.0.0.1', 1)}"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port
+    except ValueError:
+        valid = False
+    if not valid:
+        raise LlmError(LlmErrorKind.UNREACHABLE,
+                       f"'{setting or os.environ.get('OLLAMA_HOST')}' is not an Ollama address: "
+                       "use host:port or a URL such as http://127.0.0.1:11434.")
+    return url
 
 
 def unreachable_message(host: str) -> str:
@@ -78,6 +94,7 @@ class ChatStats:
     eval_duration_ns: int | None = None
     prompt_eval_count: int | None = None
     done: bool = False
+    done_reason: str | None = None
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -101,12 +118,33 @@ def _translate(exc: BaseException, host: str, model: str | None) -> LlmError:
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
         return LlmError(LlmErrorKind.CUT_OFF,
                         "The answer was cut off: Ollama closed the connection mid-answer.")
-    if isinstance(exc, json.JSONDecodeError | pydantic.ValidationError | httpx.DecodingError):
+    if isinstance(exc, json.JSONDecodeError | pydantic.ValidationError | httpx.DecodingError
+                  | TypeError | AttributeError | ValueError):
         return LlmError(LlmErrorKind.BAD_RESPONSE,
                         f"The server at {host} sent a reply that is not Ollama's.")
     if isinstance(exc, httpx.HTTPError):
         return LlmError(LlmErrorKind.UNREACHABLE, f"Could not talk to Ollama at {host}: {exc}.")
     raise exc
+
+
+def _pump(client: ollama.Client, request: dict[str, Any],
+          parts: queue.Queue[tuple[str, Any]], should_stop: Callable[[], bool]) -> None:
+    """Read the chat stream into parts: ("part", chunk)..., then ("end", None) or ("error", exc)."""
+    stream: Any = None
+    try:
+        stream = client.chat(**request)
+        for part in stream:
+            parts.put(("part", part))
+            if should_stop() or part.done:
+                break
+        parts.put(("end", None))
+    except Exception as exc:  # handed to the consumer, which translates it
+        parts.put(("error", exc))
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+        client._client.close()
 
 
 def _is_chat_model(family: str, families: Sequence[str]) -> bool:
@@ -118,8 +156,8 @@ class OllamaService:
 
     def __init__(self, host: str | None = None, read_timeout_s: float = READ_TIMEOUT_S) -> None:
         self.host = resolve_host(host)
-        timeout = httpx.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S)
-        self.client = ollama.Client(host=self.host, timeout=timeout)
+        self.timeout = httpx.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S)
+        self.client = ollama.Client(host=self.host, timeout=self.timeout)
         self._context_lengths: dict[str, int | None] = {}
         self._listed: tuple[float, list[ModelInfo]] | None = None
 
@@ -194,11 +232,12 @@ class OllamaService:
         return self._context_lengths[model]
 
     def chat(self, model: str, messages: Sequence[Mapping[str, str]], num_ctx: int,
-             temperature: float = 0.0) -> str:
-        """A whole reply at once (for short tasks such as rewriting a follow-up)."""
+             temperature: float = 0.0, max_tokens: int = 120) -> str:
+        """A short whole reply at once (rewriting a follow-up), at most max_tokens long."""
         try:
             reply = self.client.chat(model=model, messages=list(messages), stream=False,
-                                     options={"num_ctx": num_ctx, "temperature": temperature})
+                                     options={"num_ctx": num_ctx, "temperature": temperature,
+                                              "num_predict": max_tokens})
             return reply.message.content or ""
         except Exception as exc:
             raise _translate(exc, self.host, model) from exc
@@ -206,35 +245,53 @@ class OllamaService:
     def stream_chat(self, model: str, messages: Sequence[Mapping[str, str]], num_ctx: int,
                     stats: ChatStats, cancel: threading.Event | None = None,
                     temperature: float = 0.1) -> Iterator[str]:
-        """The reply piece by piece. Raises LlmError; stops quietly when cancel is set."""
+        """The reply piece by piece. Raises LlmError; stops quietly when cancel is set.
+
+        The HTTP stream is read on a thread of its own, so that Stop returns at once even while
+        Ollama is still loading the model or reading the prompt (a blocked read cannot be
+        interrupted); that thread closes the request when the next line arrives.
+        """
         start = time.perf_counter()
-        stream: Iterator[Any] | None = None
+        stop = cancel or threading.Event()
+        finished = threading.Event()  # set when this generator ends, however it ends
+        parts: queue.Queue[tuple[str, Any]] = queue.Queue()
+        client = ollama.Client(host=self.host, timeout=self.timeout)
+        request = {"model": model, "messages": list(messages), "stream": True,
+                   "options": {"num_ctx": num_ctx, "temperature": temperature}}
+        reader = threading.Thread(target=_pump,
+                                  args=(client, request, parts,
+                                        lambda: stop.is_set() or finished.is_set()),
+                                  name="folio-ollama-stream", daemon=True)
+        reader.start()
         try:
-            stream = self.client.chat(model=model, messages=list(messages), stream=True,
-                                      options={"num_ctx": num_ctx, "temperature": temperature})
-            for part in stream:
-                if cancel is not None and cancel.is_set():
+            while True:
+                try:
+                    kind, value = parts.get(timeout=CANCEL_POLL_S)
+                except queue.Empty:
+                    if stop.is_set():
+                        return  # Stop: the reader thread ends the request at its next line
+                    continue
+                if stop.is_set():
                     return
-                piece = (part.message.content or "") if part.message else ""
+                if kind == "error":
+                    raise _translate(value, self.host, model) from value
+                if kind == "end":
+                    break
+                piece = (value.message.content or "") if value.message else ""
                 if piece:
                     if stats.first_token_s is None:
                         stats.first_token_s = time.perf_counter() - start
                     stats.tokens += 1
                     yield piece
-                if part.done:
+                if value.done:
                     stats.done = True
-                    stats.eval_count = part.eval_count
-                    stats.eval_duration_ns = part.eval_duration
-                    stats.prompt_eval_count = part.prompt_eval_count
+                    stats.eval_count = value.eval_count
+                    stats.eval_duration_ns = value.eval_duration
+                    stats.prompt_eval_count = value.prompt_eval_count
+                    stats.done_reason = value.done_reason
                     return
-        except GeneratorExit:
-            raise
-        except Exception as exc:
-            raise _translate(exc, self.host, model) from exc
         finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
+            finished.set()
         raise LlmError(LlmErrorKind.CUT_OFF,
                        "The answer was cut off: the stream from Ollama ended before the answer did.")
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tokenizers import Tokenizer
 
 from core.answer_types import Source, Turn
+from core.citations import CITATION
 from core.embedding import bundled_tokenizer_dir
 from core.resources import resource_path
 
@@ -22,9 +24,8 @@ from core.resources import resource_path
 # English prose within about 10% of it and other scripts differently, so the margin is generous.
 TOKEN_MARGIN = 1.3
 ANSWER_RESERVE = 1024  # tokens left for the answer
-MIN_CONTEXT = 2048
+MIN_CONTEXT = 4096  # also the size of the follow-up rewrite, so both share one loaded model
 DEFAULT_MAX_CONTEXT = 8192  # a larger context costs memory and time on a laptop
-CONTEXT_STEP = 512
 HISTORY_TURNS = 3  # earlier turns the answer sees
 HISTORY_ANSWER_CHARS = 1200  # an earlier answer is shortened to this in the prompt
 
@@ -48,14 +49,19 @@ def count_tokens(text: str) -> int:
     return math.ceil(max(wordpiece, len(text) / 4) * TOKEN_MARGIN)
 
 
+_MARKERS = re.compile(r"[ \t]*" + CITATION.pattern, re.IGNORECASE)
+_SOURCE_TAG = re.compile(r"<\s*(/?)\s*source", re.IGNORECASE)
+
+
 def _attribute(value: str) -> str:
-    return value.replace('"', "'").replace("\n", " ").strip()
+    """A title or page label (from the document's metadata: untrusted) as a safe attribute."""
+    return value.replace('"', "'").replace("<", "‹").replace(">", "›").replace("\n", " ").strip()
 
 
 def format_source(source: Source) -> str:
     hit = source.hit
-    # A passage cannot close its own tag and pose as the prompt.
-    text = hit.text.replace("</source", "</ source").replace("<source", "< source")
+    # A passage cannot close its own tag or open another and pose as the prompt, in any case.
+    text = _SOURCE_TAG.sub(lambda m: f"‹{m.group(1)}source", hit.text)
     page = hit.page_label or str(hit.page)
     return template("source.txt").format(n=source.n, title=_attribute(hit.title),
                                          page=_attribute(page), text=text).strip()
@@ -72,7 +78,9 @@ class Prompt:
 def _history_messages(history: Sequence[Turn]) -> list[dict[str, str]]:
     messages = []
     for turn in history[-HISTORY_TURNS:]:
-        answer = turn.answer
+        # Its [n] pointed at that turn's sources, not at this one's: left in, they invite
+        # wrong citations.
+        answer = _MARKERS.sub("", turn.answer)
         if len(answer) > HISTORY_ANSWER_CHARS:
             answer = answer[:HISTORY_ANSWER_CHARS].rsplit(" ", 1)[0] + " …"
         messages += [{"role": "user", "content": turn.question},
@@ -85,7 +93,7 @@ def build_answer_prompt(question: str, candidates: Sequence[Source], history: Se
                         model_context: int | None = None) -> Prompt:
     """The best sources, in rank order, that fit in the context together with the rules,
     the recent turns and room for the answer; num_ctx set to what the prompt needs."""
-    limit = max(MIN_CONTEXT, min(max_context, model_context or max_context))
+    limit = min(max_context, model_context or max_context)
     system = template("answer_system.txt").strip()
     history_msgs = _history_messages(history)
     empty_user = template("answer_user.txt").format(sources="", question=question)
@@ -109,9 +117,19 @@ def build_answer_prompt(question: str, candidates: Sequence[Source], history: Se
     user = template("answer_user.txt").format(sources="\n\n".join(blocks), question=question)
     messages = [{"role": "system", "content": system}, *history_msgs,
                 {"role": "user", "content": user}]
-    num_ctx = min(limit, max(MIN_CONTEXT,
-                             math.ceil((used + ANSWER_RESERVE) / CONTEXT_STEP) * CONTEXT_STEP))
-    return Prompt(messages, tuple(kept), used, num_ctx)
+    return Prompt(messages, tuple(kept), used, context_size(used + ANSWER_RESERVE, limit))
+
+
+def context_size(needed: int, limit: int) -> int:
+    """The num_ctx to send: the smallest of a few fixed sizes that holds `needed` (at most limit).
+
+    Few distinct values on purpose: Ollama reloads the model whenever num_ctx changes, which
+    costs seconds on a laptop and loses its prompt cache.
+    """
+    size = MIN_CONTEXT
+    while size < needed and size < limit:
+        size *= 2
+    return min(size, limit)
 
 
 def build_rewrite_prompt(question: str, history: Sequence[Turn]) -> list[dict[str, str]]:

@@ -41,8 +41,9 @@ from core.answer_types import (
     Source,
     Turn,
 )
+from core.citations import CITATION, citation_of, cited_numbers
 
-CITATION_MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\](?!\()")
+CITATION_MARKER = re.compile(CITATION.pattern + r"(?!\()", re.IGNORECASE)  # not a Markdown link
 MARKDOWN = (QTextDocument.MarkdownFeature.MarkdownDialectGitHub
             | QTextDocument.MarkdownFeature.MarkdownNoHTML)  # model output is untrusted
 RENDER_INTERVAL_MS = 50  # re-render a streaming answer at most this often
@@ -51,16 +52,10 @@ INTRO = ("Ask a question about your documents (Ctrl+L). Every answer cites the p
          "used: click a citation to see it in the document, hover over it to read the passage.")
 
 
-def citation_of(source: Source) -> Citation:
-    hit = source.hit
-    return Citation(source.n, hit.passage_id, hit.document_id, hit.title, hit.page,
-                    hit.page_label, hit.text, hit.rects, hit.found_by)
-
-
 def link_citations(text: str, turn: int, known: set[int]) -> str:
     """Markdown with each known [n] (also [2, 3]) made a cite:TURN-N link; unknown numbers stay."""
     def replace(match: re.Match[str]) -> str:
-        numbers = [int(n) for n in re.split(r"\s*[,;]\s*", match.group(1))]
+        numbers = cited_numbers(match.group(0))  # the forms core counts: [1], [2, 3], [4-6] ...
         if not any(n in known for n in numbers):
             return match.group(0)
         return "".join(f"[\\[{n}\\]](cite:{turn}-{n})" if n in known else f"\\[{n}\\]"

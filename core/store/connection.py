@@ -53,7 +53,10 @@ def write_transaction(db: apsw.Connection) -> Iterator[None]:
     db.execute("BEGIN IMMEDIATE")
     try:
         yield
+        db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        # SQLite may have rolled back already (a full disk does): a second ROLLBACK would
+        # raise and hide the real error.
+        if not db.get_autocommit():
+            db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")

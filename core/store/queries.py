@@ -21,10 +21,14 @@ SELECT d.id, d.title, d.doc_type, d.original_path, d.stored_path, d.sha256, d.si
 FROM documents d
 """
 
+# Ids are never reused (the highest ever given is kept in meta): a citation kept in an old
+# conversation names its document by id, and must not open a newer one that took the id.
 INSERT_DOCUMENT = """
-INSERT INTO documents (title, doc_type, original_path, stored_path, sha256, size_bytes, pages,
+INSERT INTO documents (id, title, doc_type, original_path, stored_path, sha256, size_bytes, pages,
                        status, error, error_kind, notes, added_at)
-VALUES (:title, :doc_type, :original_path, :stored_path, :sha256, :size_bytes, :pages,
+VALUES (max(coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_document_id'), 0),
+            coalesce((SELECT max(id) FROM documents), 0)) + 1,
+        :title, :doc_type, :original_path, :stored_path, :sha256, :size_bytes, :pages,
         :status, :error, :error_kind, :notes, :added_at)
 """
 
@@ -123,7 +127,9 @@ def documents_with_original_path(db: apsw.Connection, original_path: str) -> lis
 def insert_document(db: apsw.Connection, **values: object) -> int:
     values.setdefault("added_at", now_iso())
     db.execute(INSERT_DOCUMENT, values)
-    return int(db.last_insert_rowid())
+    doc_id = int(db.last_insert_rowid())
+    set_meta(db, "last_document_id", str(doc_id))
+    return doc_id
 
 
 def delete_document(db: apsw.Connection, doc_id: int) -> None:

@@ -256,3 +256,66 @@ def test_cli_ask_json_models_and_pull(askable: tuple[Library, fx.ReportPdf], fak
                  refused_host()])
     captured = capsys.readouterr()
     assert code == 0 and "not running" in captured.err and "[1] Battery manual" in captured.out
+
+
+def test_a_malformed_host_is_a_sentence_not_a_traceback(askable: tuple[Library, fx.ReportPdf],
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    library, _ = askable
+    status = library.ollama_status("localhost:abc")
+    assert not status.reachable and "not an Ollama address" in status.message
+    _, answer = run(library, "BX-200 warranty?", host="localhost:99999")
+    assert answer.mode is AnswerMode.EXTRACTIVE and "not an Ollama address" in (answer.notice or "")
+    assert main(["config", "ollama-host", "http://[::1", "--library", str(library.root)]) == 1
+    assert "not an Ollama address" in capsys.readouterr().err
+
+
+def test_stop_ends_the_request_while_the_model_is_still_thinking(
+        askable: tuple[Library, fx.ReportPdf], fake_ollama: FakeOllama) -> None:
+    library, _ = askable
+    fake_ollama.set_fault(Fault.SLOW_TOKENS)
+    fake_ollama.token_delay = 4.0  # as a model loading or reading a long prompt
+    cancel = threading.Event()
+    threading.Timer(0.5, cancel.set).start()
+    start = time.perf_counter()
+    events = list(library.ask("BX-200 warranty?", host=fake_ollama.host, cancel=cancel))
+    assert time.perf_counter() - start < 3.0
+    done = events[-1]
+    assert isinstance(done, AnswerDone) and not done.answer.complete
+    assert done.answer.error_kind is None  # a Stop, not a failure
+
+
+def test_rewrite_and_answer_share_one_context_size(askable: tuple[Library, fx.ReportPdf],
+                                                   fake_ollama: FakeOllama) -> None:
+    library, _ = askable
+    _, first = run(library, "Where are the visitor moorings?", host=fake_ollama.host)
+    run(library, "And what do they cost?", host=fake_ollama.host,
+        conversation=first.conversation_id)
+    sizes = {r["options"]["num_ctx"] for r in fake_ollama.chat_requests}
+    assert sizes == {prompt.MIN_CONTEXT}  # Ollama reloads the model when num_ctx changes
+    rewrite = fake_ollama.chat_requests[1]
+    assert rewrite["options"]["num_predict"] <= 200
+
+
+def test_a_question_too_long_for_the_context_gets_the_passages(
+        askable: tuple[Library, fx.ReportPdf], fake_ollama: FakeOllama) -> None:
+    library, _ = askable
+    library.set_setting("max-context", "4096")
+    try:
+        question = "BX-200 battery warranty " + "and also please consider this " * 1500
+        _, answer = run(library, question, host=fake_ollama.host)
+    finally:
+        library.set_setting("max-context", "8192")
+    assert answer.mode is AnswerMode.EXTRACTIVE and "too long" in (answer.notice or "")
+    assert fake_ollama.chat_requests == []
+
+
+def test_extractive_quotes_keep_the_documents_own_reference_marks(tmp_path: Path) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "paper.md").write_text("# Paper\n\nThe gradient is computed with softmax [7] over "
+                                    "the harbour logits.", encoding="utf-8")
+    with Library.open(tmp_path / "lib") as library:
+        library.add([notes])
+        _, answer = run(library, "How is the gradient computed?", host=refused_host())
+    assert "softmax [7] over the harbour logits. [1]" in answer.text
+    assert [c.n for c in answer.citations] == [1] and answer.unknown_citations == ()

@@ -288,3 +288,13 @@ def test_opening_sweeps_files_a_crash_left_behind(tmp_path: Path, docs_dir: Path
         assert stored is not None and stored.exists()
     assert not stale_tmp.exists() and not stale_orphan.exists()
     assert fresh_orphan.exists()
+
+
+def test_a_removed_documents_id_is_never_given_again(library: Library, docs_dir: Path) -> None:
+    first = write_notes(docs_dir, "first.md", "# First\n\nThe first note about gulls.")
+    [added] = library.add([first])
+    assert added.document_id is not None
+    library.remove(str(added.document_id))
+    second = write_notes(docs_dir, "second.md", "# Second\n\nThe second note about terns.")
+    [again] = library.add([second])
+    assert again.document_id == added.document_id + 1  # an old citation cannot open this one
