@@ -230,3 +230,23 @@ def test_rare_terms_first_ranks_as_the_full_or_query(
     got = search_module.keyword_ranks(db, query, 100, None)
     assert [pid for pid, _ in got] == [pid for pid, _ in expected]
     assert [s for _, s in got] == pytest.approx([s for _, s in expected])
+
+
+def test_large_library_path_scores_only_the_nearest_sign_codes(
+        searchable: tuple[Library, fx.ReportPdf], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above EXACT_UP_TO passages, candidates come from sign codes; the best stay the best."""
+    from core import search as search_module
+
+    library, _ = searchable
+    query = "Which pet sleeps most of the day?"
+    exact = [h.passage_id for h in library.search(query, mode="semantic", k=3).hits]
+    index = search_module.vector_index(library.db)
+    vector = library.embedder.embed_query(query)
+    vector = vector / np.linalg.norm(vector)
+    half = max(3, len(index.ids) // 2)
+    rows = index._coarse(vector, half)
+    assert half <= len(rows) < len(index.ids)  # really a subset, ties included
+    monkeypatch.setattr(search_module, "EXACT_UP_TO", 0)
+    monkeypatch.setattr(search_module, "COARSE_CANDIDATES", half)
+    coarse = [h.passage_id for h in library.search(query, mode="semantic", k=3).hits]
+    assert coarse[0] == exact[0]
