@@ -161,10 +161,11 @@ class VectorIndex:
     Up to EXACT_UP_TO passages a full matrix product (exact). Above, it reads too much memory
     (22 ms at 100k, 65 ms at 300k here), so sign codes of the centred vectors (48 bytes a
     passage) pick ~3,000 candidates by hamming distance and only those are scored exactly:
-    8 ms at 100k, 15 ms at 300k, with the exact top-10 found 99.7% / 99.2% of the time. Memory: 1.5 kB a passage (384 float32s), so
-    150 MB at 100k passages. Loaded on the first search; kept in step with the library by
-    temporary triggers that log this connection's writes to the vectors, and, for writes by
-    other connections (PRAGMA data_version), by a fingerprint of the passages.
+    8 ms at 100k, 15 ms at 300k, with the exact top-10 found 99.7% / 99.2% of the time.
+    Memory: 1.5 kB a passage (384 float32s) and its 48-byte code, so 155 MB at 100k passages.
+    Loaded on the first search; kept in step with the library by temporary triggers that log
+    this connection's writes to the vectors, and, for writes by other connections
+    (PRAGMA data_version), by a fingerprint of the passages.
     """
 
     def __init__(self, db: apsw.Connection) -> None:
