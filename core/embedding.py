@@ -97,6 +97,7 @@ class Embedder:
         self._cache_dir = cache_dir
         self._threads = threads
         self._model: Any = None
+        self._single: Any = None
         self._tokenizer: Tokenizer | None = None
         self._load_lock = threading.Lock()
         if model_name == BUNDLED_MODEL:
@@ -191,10 +192,27 @@ class Embedder:
                 on_batch(len(idx))
         return out
 
-    def embed_query(self, text: str) -> Vectors:
+    def embed_query(self, text: str, single_thread: bool = False) -> Vectors:
+        """The query's vector; single_thread leaves the other cores to work done meanwhile."""
         self.load()
-        vectors = list(self._model.query_embed([text]))
+        model = self._single_thread_model() if single_thread else self._model
+        vectors = list(model.query_embed([text]))
         return np.asarray(vectors[0], dtype=np.float32)
+
+    def _single_thread_model(self) -> Any:
+        """A second ONNX session of the same model on one thread (the int8 model is ~23 MB)."""
+        with self._load_lock:
+            if self._single is None:
+                from fastembed import TextEmbedding
+
+                if self.is_bundled:
+                    self._single = TextEmbedding(self.name,
+                                                 specific_model_path=str(bundled_tokenizer_dir()),
+                                                 threads=1)
+                else:
+                    cache = None if self._cache_dir is None else str(self._cache_dir)
+                    self._single = TextEmbedding(self.name, cache_dir=cache, threads=1)
+            return self._single
 
 
 def _batches(order: list[int], lengths: list[int], batch_tokens: int) -> list[list[int]]:

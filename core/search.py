@@ -351,7 +351,9 @@ def search(db: apsw.Connection, embedder: Embedder, query: str,
     keyword: list[tuple[int, float]] = []
     semantic: list[tuple[int, float]] = []
     if mode is SearchMode.HYBRID and OVERLAP:
-        pending = _embedding_pool().submit(embedder.embed_query, query)
+        # One ONNX thread here: the other core runs the FTS5 query meanwhile (p95 at 100k
+        # passages 41-47 -> 37-39 ms; alone, a query embeds faster on both cores).
+        pending = _embedding_pool().submit(embedder.embed_query, query, True)
         keyword = keyword_ranks(db, query, depth, scope, params)
         semantic = vector_index(db).nearest(pending.result(), depth, scope)
     else:
