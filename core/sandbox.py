@@ -14,6 +14,7 @@ import multiprocessing.connection
 import sys
 import threading
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -85,6 +86,31 @@ def _serve(conn: multiprocessing.connection.Connection, memory_mb: int) -> None:
             conn.send(("failed", FailureKind.MEMORY.value, _memory_message(memory_mb)))
 
 
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Start the child without re-running the parent's main script.
+
+    `spawn` imports the parent's __main__ in the child, which fails for a script read from stdin
+    and re-runs the top level of any script without an `if __name__ == "__main__"` guard. The
+    child needs only core.readers, so while it starts, __main__ shows no file to import.
+    A frozen app (PyInstaller) starts its children through freeze_support() and is left as is.
+    """
+    main = sys.modules.get("__main__")
+    if main is None or getattr(sys, "frozen", False):
+        yield
+        return
+    had_file, file, spec = hasattr(main, "__file__"), getattr(main, "__file__", None), main.__spec__
+    if had_file:
+        del main.__file__
+    main.__spec__ = None
+    try:
+        yield
+    finally:
+        main.__spec__ = spec
+        if had_file:
+            main.__file__ = file
+
+
 class ReaderProcess:
     """The child that reads documents; one request at a time (a lock serialises callers)."""
 
@@ -102,7 +128,8 @@ class ReaderProcess:
         parent, child = context.Pipe()
         process = context.Process(target=_serve, args=(child, self.limits.memory_mb),
                                   name="folio-reader", daemon=True)
-        process.start()
+        with _main_module_hidden():
+            process.start()
         child.close()
         if not parent.poll(START_TIMEOUT_S):
             process.kill()
@@ -132,7 +159,14 @@ class ReaderProcess:
              password: str | None = None) -> ReadResult:
         """The document's paragraphs, or IngestError: the reader's own, or a limit hit."""
         with self._lock:
-            conn = self._start()
+            try:
+                conn = self._start()
+            except IngestError:
+                raise
+            except Exception as exc:  # cannot start a process: one sentence, the batch goes on
+                self._stop()
+                raise IngestError(FailureKind.CRASHED, "The document reader could not be "
+                                  f"started ({type(exc).__name__}: {exc}).") from exc
             try:
                 conn.send((str(path), doc_type, title_hint, password))
                 ready = conn.poll(self.limits.timeout_s)

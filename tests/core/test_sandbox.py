@@ -85,3 +85,20 @@ def test_a_memory_hog_meets_the_memory_limit(tmp_path: Path) -> None:
         assert "more than 300 MB" in caught.value.message
     finally:
         reader.close()
+
+
+def test_a_script_without_a_main_guard_can_add(tmp_path: Path) -> None:
+    """`spawn` would re-run the caller's script in the reader; from stdin it could not start."""
+    import subprocess
+    import sys
+
+    note = tmp_path / "note.md"
+    note.write_text("# Note\n\nThe gulls came back in March.", encoding="utf-8")
+    script = ("from pathlib import Path\nfrom core.library import Library\n"
+              f"lib = Library.open(Path({str(tmp_path / 'lib')!r}))\n"
+              f"print([o.status.value for o in lib.add([Path({str(note)!r})])])\n")
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True,
+                            cwd=root, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['added']"
