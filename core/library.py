@@ -330,8 +330,8 @@ class Library:
         """Events of answering question: SourcesFound, Token..., then AnswerDone or AskFailed.
 
         A follow-up continues `conversation` (its turns are the history unless history is given);
-        a new conversation is started otherwise. The turn is saved when the answer is done, and
-        AnswerDone.answer.conversation_id says where.
+        a new conversation is started otherwise. The turn is saved when the answer is done (not
+        when cancel stopped it), and AnswerDone.answer.conversation_id says where.
         """
         settings = self.settings()
         if conversation is not None and not conversations.conversation_exists(self.db, conversation):
@@ -347,7 +347,9 @@ class Library:
             service = exc
         asker = Asker(self.db, self.embedder, service, options, cancel)
         for event in asker.run(question, history):
-            if isinstance(event, AnswerDone) and save and event.answer.text:
+            stopped = cancel is not None and cancel.is_set()
+            # A stopped answer is not kept: the user broke it off (often to ask something else).
+            if isinstance(event, AnswerDone) and save and event.answer.text and not stopped:
                 try:
                     with write_transaction(self.db):
                         if conversation is None:

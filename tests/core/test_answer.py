@@ -187,6 +187,7 @@ def test_cancel_stops_the_stream(askable: tuple[Library, fx.ReportPdf],
     fake_ollama.reply = " ".join(f"word{i}" for i in range(40)) + " [1]"
     cancel = threading.Event()
     events: list[AnswerEvent] = []
+    kept = len(library.conversations())
     start = time.perf_counter()
     for event in library.ask("BX-200 warranty?", host=fake_ollama.host, cancel=cancel):
         events.append(event)
@@ -196,6 +197,8 @@ def test_cancel_stops_the_stream(askable: tuple[Library, fx.ReportPdf],
     done = events[-1]
     assert isinstance(done, AnswerDone) and not done.answer.complete
     assert done.answer.text == "word0 "
+    # A stopped answer is not kept (a question that replaced it must not land elsewhere).
+    assert done.answer.conversation_id is None and len(library.conversations()) == kept
 
 
 def test_closing_the_iterator_closes_the_stream(askable: tuple[Library, fx.ReportPdf],
