@@ -174,7 +174,7 @@ class Asker:
                 built = prompt.build_answer_prompt(question, candidates, history,
                                                    self.options.max_context, context)
         if built is not None and not built.sources:
-            built, model, problem = None, None, LlmError(LlmErrorKind.BAD_RESPONSE, TOO_LONG_NOTICE)
+            built, model, problem = None, None, LlmError(LlmErrorKind.TOO_LONG, TOO_LONG_NOTICE)
         sources = built.sources if built is not None else candidates
         retrieval_ms = self._ms()
         yield SourcesFound(standalone, sources, retrieval_ms)

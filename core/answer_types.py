@@ -24,6 +24,7 @@ class LlmErrorKind(StrEnum):
     BAD_RESPONSE = "bad_response"  # the server said something that is not Ollama's API
     TIMEOUT = "timeout"  # no reply within the time limit
     SERVER_ERROR = "server_error"  # Ollama reported an error (out of memory, runner crashed, ...)
+    TOO_LONG = "too_long"  # the question leaves no room for a source in the model's context
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,3 +66,8 @@ def drop_unknown(text: str, unknown: Sequence[int]) -> str:
         return f"{space}[{', '.join(str(n) for n in kept)}]" if kept else ""
 
     return _SPACED_CITATION.sub(clean, text)
+
+
+def strip_markers(text: str) -> str:
+    """The text without its citation markers (and the space before each)."""
+    return _SPACED_CITATION.sub("", text)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from tokenizers import Tokenizer
 
 from core.answer_types import Source, Turn
-from core.citations import CITATION
+from core.citations import strip_markers
 from core.embedding import bundled_tokenizer_dir
 from core.resources import resource_path
 
@@ -49,7 +49,6 @@ def count_tokens(text: str) -> int:
     return math.ceil(max(wordpiece, len(text) / 4) * TOKEN_MARGIN)
 
 
-_MARKERS = re.compile(r"[ \t]*" + CITATION.pattern, re.IGNORECASE)
 _SOURCE_TAG = re.compile(r"<\s*(/?)\s*source", re.IGNORECASE)
 
 
@@ -80,7 +79,7 @@ def _history_messages(history: Sequence[Turn]) -> list[dict[str, str]]:
     for turn in history[-HISTORY_TURNS:]:
         # Its [n] pointed at that turn's sources, not at this one's: left in, they invite
         # wrong citations.
-        answer = _MARKERS.sub("", turn.answer)
+        answer = strip_markers(turn.answer)
         if len(answer) > HISTORY_ANSWER_CHARS:
             answer = answer[:HISTORY_ANSWER_CHARS].rsplit(" ", 1)[0] + " …"
         messages += [{"role": "user", "content": turn.question},

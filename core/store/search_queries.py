@@ -10,7 +10,7 @@ import apsw
 import numpy as np
 import numpy.typing as npt
 
-from core.store.queries import EMBEDDING_TABLE, VECTOR_TABLE
+from core.store.queries import EMBEDDING_TABLE
 from core.types import Rect
 
 FTS_HITS = """
@@ -39,29 +39,6 @@ FTS_SCOPE = """
   AND rowid IN (SELECT id FROM passages
                 WHERE document_id IN (SELECT value FROM json_each(:documents)))
 """
-
-# A coarse pass over bit vectors (hamming distance), then exact cosine on its candidates: the
-# low-memory alternative to the in-memory index of core/search.py (tests/bench/tune_search.py).
-VECTOR_HITS = """
-WITH coarse AS (
-    SELECT passage_id FROM {table}
-    WHERE embedding_bits MATCH vec_quantize_binary(vec_f32(:vector)) AND k = :coarse {scope}
-)
-SELECT e.passage_id, vec_distance_cosine(e.embedding, vec_f32(:vector)) AS distance
-FROM {embeddings} e JOIN coarse c ON c.passage_id = e.passage_id
-ORDER BY distance
-LIMIT :limit
-"""
-COARSE_MIN = 200  # at 100k passages, top-10 agrees 96% with exact search (docs/benchmarks.md)
-COARSE_MAX = 1000
-COARSE_BUDGET = 10_000_000  # passages x candidates: the coarse pass costs about the same at any size
-
-
-def coarse_candidates(db: apsw.Connection, limit: int) -> int:
-    """How many bit-vector neighbours to rescore: more in a small library, where it is cheap."""
-    row = db.execute(f"SELECT max(passage_id) FROM {EMBEDDING_TABLE}").fetchone()
-    size = int(row[0]) if row and row[0] else 1
-    return max(limit, min(COARSE_MAX, max(COARSE_MIN, COARSE_BUDGET // size)))
 
 # The in-memory vector index (core/search.py): every float vector, and the passages' documents
 # (from the covering index on (document_id, ordinal): a join would read every passage's text).
@@ -150,21 +127,6 @@ def fts_rare_hits(db: apsw.Connection, rare: str, both: str, limit: int,
     if scope is not None:
         binds["documents"] = _json_ints(scope)
     return [(int(pid), float(score)) for pid, score in db.execute(sql, binds)]
-
-
-def vector_hits(db: apsw.Connection, vector: npt.NDArray[np.float32], limit: int,
-                scope: Sequence[int] | None) -> list[tuple[int, float]]:
-    binds: dict[str, Any] = {"vector": np.ascontiguousarray(vector, np.float32).tobytes(),
-                             "limit": limit, "coarse": coarse_candidates(db, limit)}
-    scope_sql = ""
-    if scope is not None:
-        if not scope:
-            return []
-        names = [f":d{i}" for i in range(len(scope))]
-        scope_sql = f"AND document_id IN ({', '.join(names)})"
-        binds.update({name[1:]: int(doc) for name, doc in zip(names, scope, strict=True)})
-    sql = VECTOR_HITS.format(table=VECTOR_TABLE, embeddings=EMBEDDING_TABLE, scope=scope_sql)
-    return [(int(pid), float(dist)) for pid, dist in db.execute(sql, binds)]
 
 
 Vectors = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]

@@ -16,8 +16,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from core import evaluation, querytext
+from core import search as search_module
 from core.library import Library
-from core.store import search_queries
 
 DEPTH = 200
 TOKENIZERS = {"unicode61": "unicode61 remove_diacritics 2",
@@ -55,8 +55,7 @@ def semantic_lists(library: Library, queries: dict[str, str],
                    scores: dict[str, list[float]]) -> dict[str, list[int]]:
     out = {}
     for qid, text in queries.items():
-        hits = search_queries.vector_hits(library.db, library.embedder.embed_query(text), DEPTH,
-                                          None)
+        hits = search_module.semantic_ranks(library.db, library.embedder, text, DEPTH, None)
         out[qid] = [pid for pid, _ in hits]
         scores[qid] = [1.0 - dist for _, dist in hits]
     return out

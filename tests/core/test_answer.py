@@ -308,7 +308,8 @@ def test_a_question_too_long_for_the_context_gets_the_passages(
         _, answer = run(library, question, host=fake_ollama.host)
     finally:
         library.set_setting("max-context", "8192")
-    assert answer.mode is AnswerMode.EXTRACTIVE and "too long" in (answer.notice or "")
+    assert answer.mode is AnswerMode.EXTRACTIVE and answer.error_kind is LlmErrorKind.TOO_LONG
+    assert "too long" in (answer.notice or "")
     assert fake_ollama.chat_requests == []
 
 

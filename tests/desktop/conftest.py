@@ -6,7 +6,7 @@ import os
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before anything imports Qt
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from PySide6.QtGui import QDropEvent
 
 from desktop.app import make_window
 from desktop.main_window import MainWindow
-from tests.ollama_server import FakeOllama, refused_host
+from tests.ollama_server import refused_host
 
 STARTUP_TIMEOUT_MS = 15_000
 INGEST_TIMEOUT_MS = 60_000
@@ -24,12 +24,6 @@ INGEST_TIMEOUT_MS = 60_000
 @pytest.fixture
 def settings_file(tmp_path: Path) -> Path:
     return tmp_path / "settings" / "folio.ini"
-
-
-@pytest.fixture
-def fake_ollama() -> Iterator[FakeOllama]:
-    with FakeOllama() as server:
-        yield server
 
 
 WindowFactory = Callable[..., MainWindow]
