@@ -25,7 +25,16 @@ from core.readers import SUPPORTED_SUFFIXES, detect_type, read_document
 from core.sandbox import ReaderProcess
 from core.store import queries
 from core.store.connection import write_transaction
-from core.types import AddOutcome, AddProgress, AddStatus, DocStatus, FailureKind, Passage, ReadResult
+from core.types import (
+    AddOutcome,
+    AddProgress,
+    AddStatus,
+    DocStatus,
+    FailureKind,
+    Passage,
+    ReadOptions,
+    ReadResult,
+)
 
 ProgressCallback = Callable[[AddProgress], None]
 PasswordCallback = Callable[[str], str | None]  # original path -> password, None to skip
@@ -84,8 +93,10 @@ class Ingestor:
                  max_bytes: int, progress: ProgressCallback | None,
                  cancel: threading.Event | None, reader: ReaderProcess | None = None,
                  password_for: PasswordCallback | None = None,
-                 max_text_chars: int = DEFAULT_MAX_TEXT_CHARS) -> None:
+                 max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
+                 read_options: ReadOptions | None = None) -> None:
         self.db = db
+        self.read_options = read_options or ReadOptions()
         self.max_text_chars = max_text_chars
         self.reader = reader  # None: read in this process (trusted input, benchmarks)
         self.password_for = password_for
@@ -186,9 +197,9 @@ class Ingestor:
     def _read_once(self, stored: Path, doc_type: str, title_hint: str,
                    password: str | None) -> ReadResult:
         if self.reader is not None:
-            return self.reader.read(stored, doc_type, title_hint, password)
+            return self.reader.read(stored, doc_type, title_hint, password, self.read_options)
         try:
-            return read_document(stored, doc_type, title_hint, password)
+            return read_document(stored, doc_type, title_hint, password, self.read_options)
         except IngestError:
             raise
         except Exception as exc:  # a reader's bug or a library's surprise costs one file

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -36,7 +37,7 @@ from core.search import DEFAULT_PARAMS, SearchMode, SearchParams, SearchResult
 from core.store import conversations, queries
 from core.store.connection import connect, write_transaction
 from core.store.migrations import migrate
-from core.types import AddOutcome, Document
+from core.types import AddOutcome, Document, ReadOptions
 
 DEFAULT_MAX_FILE_MB = 512
 SAMPLE_FILES = ("folio-guide.pdf",)
@@ -51,6 +52,9 @@ SETTINGS: dict[str, str] = {  # setting name -> meta key
     "reader-timeout-s": "reader_timeout_s",
     "reader-memory-mb": "reader_memory_mb",
     "max-text-mb": "max_text_mb",
+    "ocr": "ocr",
+    "ocr-languages": "ocr_languages",
+    "ocr-data-dir": "ocr_data_dir",
 }
 SETTING_DEFAULTS = {
     "max-file-mb": str(DEFAULT_MAX_FILE_MB),
@@ -61,7 +65,11 @@ SETTING_DEFAULTS = {
     "reader-timeout-s": str(sandbox.DEFAULT_TIMEOUT_S),
     "reader-memory-mb": str(sandbox.DEFAULT_MEMORY_MB),
     "max-text-mb": str(DEFAULT_MAX_TEXT_CHARS // 10**6),
+    "ocr": "on",  # "off": pages without a text layer are skipped
+    "ocr-languages": "eng",  # Tesseract's form, e.g. "eng+deu"
+    "ocr-data-dir": "",  # empty: $TESSDATA_PREFIX, then the bundled English data
 }
+_OCR_LANGUAGES = re.compile(r"^[A-Za-z_]{3,20}(\+[A-Za-z_]{3,20})*$")
 NUMERIC_SETTINGS = {"max-file-mb": 1, "answer-sources": 1, "max-context": 2048,  # minimums
                     "reader-timeout-s": 1, "reader-memory-mb": 256, "max-text-mb": 1}
 
@@ -197,11 +205,24 @@ class Library:
             raise FolioError(f"Unknown setting '{key}'. Settings: {', '.join(SETTINGS)}.")
         if key == "ollama-host" and value:
             resolve_host(value)  # raises LlmError with a sentence for an address that cannot be one
+        if key == "ocr" and value not in ("on", "off"):
+            raise FolioError("ocr must be 'on' or 'off'.")
+        if key == "ocr-languages" and not _OCR_LANGUAGES.match(value):
+            raise FolioError("ocr-languages takes Tesseract's language codes joined by '+', "
+                             "e.g. 'eng' or 'eng+deu'.")
+        if key == "ocr-data-dir" and value and not Path(value).expanduser().is_dir():
+            raise FolioError(f"ocr-data-dir: no folder at {value}.")
         minimum = NUMERIC_SETTINGS.get(key)
         if minimum is not None and (not value.isdigit() or int(value) < minimum):
             raise FolioError(f"{key} must be a whole number, at least {minimum}.")
         with write_transaction(self.db):
             queries.set_meta(self.db, SETTINGS[key], value)
+
+    def read_options(self, settings: dict[str, str] | None = None) -> ReadOptions:
+        settings = settings or self.settings()
+        data_dir = settings["ocr-data-dir"]
+        return ReadOptions(ocr=settings["ocr"] == "on", ocr_languages=settings["ocr-languages"],
+                           tessdata_dir=str(Path(data_dir).expanduser()) if data_dir else None)
 
     @property
     def max_file_bytes(self) -> int:
@@ -223,7 +244,7 @@ class Library:
                                 int(settings["reader-memory-mb"]))
         ingestor = Ingestor(self.db, self.store, self.embedder, self.max_file_bytes,
                             progress, cancel, sandbox.shared_reader(limits), password_for,
-                            int(settings["max-text-mb"]) * 10**6)
+                            int(settings["max-text-mb"]) * 10**6, self.read_options(settings))
         return ingestor.add_all(list(paths), on_outcome)
 
     def documents(self) -> list[Document]:

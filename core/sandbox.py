@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import IngestError
-from core.types import FailureKind, ReadResult
+from core.types import FailureKind, ReadOptions, ReadResult
 
 DEFAULT_TIMEOUT_S = 60
 DEFAULT_MEMORY_MB = 2048
@@ -63,9 +63,9 @@ def _serve(conn: multiprocessing.connection.Connection, memory_mb: int) -> None:
             request = conn.recv()
         except (EOFError, OSError):
             return
-        path, doc_type, title_hint, password = request
+        path, doc_type, title_hint, password, options = request
         try:
-            result = read_document(Path(path), doc_type, title_hint, password)
+            result = read_document(Path(path), doc_type, title_hint, password, options)
             reply: tuple[Any, ...] = ("ok", result)
         except IngestError as exc:
             reply = ("failed", exc.kind.value, exc.message)
@@ -156,7 +156,7 @@ class ReaderProcess:
             self._stop()
 
     def read(self, path: Path, doc_type: str, title_hint: str,
-             password: str | None = None) -> ReadResult:
+             password: str | None = None, options: ReadOptions | None = None) -> ReadResult:
         """The document's paragraphs, or IngestError: the reader's own, or a limit hit."""
         with self._lock:
             try:
@@ -168,7 +168,7 @@ class ReaderProcess:
                 raise IngestError(FailureKind.CRASHED, "The document reader could not be "
                                   f"started ({type(exc).__name__}: {exc}).") from exc
             try:
-                conn.send((str(path), doc_type, title_hint, password))
+                conn.send((str(path), doc_type, title_hint, password, options or ReadOptions()))
                 ready = conn.poll(self.limits.timeout_s)
                 reply = conn.recv() if ready else None
             except (EOFError, OSError, BrokenPipeError):

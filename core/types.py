@@ -29,6 +29,15 @@ class Paragraph:
     span: tuple[int, int] | None = None  # character offsets in a text document's source
 
 
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """How documents are read: OCR of pages that have no text layer, and in which languages."""
+
+    ocr: bool = True
+    ocr_languages: str = "eng"  # Tesseract's form: "eng", "eng+deu"
+    tessdata_dir: str | None = None  # a folder of *.traineddata besides the bundled one
+
+
 @dataclass(slots=True)
 class ReadResult:
     """What a reader returns for one file."""
@@ -38,6 +47,8 @@ class ReadResult:
     page_labels: list[str | None]
     paragraphs: list[Paragraph]
     notes: list[str] = field(default_factory=list)
+    tables: int = 0  # tables found and kept as Markdown tables
+    ocr_pages: int = 0  # pages whose text came from OCR
 
     def label_of(self, page: int) -> str | None:
         if 1 <= page <= len(self.page_labels):

@@ -7,7 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.errors import IngestError
-from core.types import FailureKind, ReadResult
+from core.types import FailureKind, ReadOptions, ReadResult
+
+# on_page(pages_done, pages_total, what): what is "" or "OCR"; called after every page of a
+# paged document, so the reader process can show progress and judge a page that hangs.
+PageCallback = Callable[[int, int, str], None]
 
 SUFFIX_TYPES: dict[str, str] = {
     ".pdf": "pdf",
@@ -27,7 +31,8 @@ SUFFIX_TYPES: dict[str, str] = {
 
 SUPPORTED_SUFFIXES = tuple(sorted(SUFFIX_TYPES))
 
-# The module of core.readers that reads each type; each has read(path, title_hint).
+# The module of core.readers that reads each type; each has read(path, title_hint), and "paged"
+# read(path, title_hint, password, options, on_page).
 READER_MODULES: dict[str, str] = {
     "pdf": "paged", "epub": "paged", "xps": "paged", "fb2": "paged",
     "markdown": "markdown", "text": "text", "html": "html",
@@ -42,16 +47,18 @@ def detect_type(path: Path, head: bytes = b"") -> str | None:
     return doc_type
 
 
-def read_document(path: Path, doc_type: str, title_hint: str,
-                  password: str | None = None) -> ReadResult:
+def read_document(path: Path, doc_type: str, title_hint: str, password: str | None = None,
+                  options: ReadOptions | None = None,
+                  on_page: PageCallback | None = None) -> ReadResult:
     """Read path as doc_type; raises IngestError with a clear reason when it cannot."""
     module_name = READER_MODULES.get(doc_type)
     if module_name is None:
         raise IngestError(FailureKind.UNSUPPORTED, f"Unsupported file type '{path.suffix}'.")
     # Imported on first use: PyMuPDF alone takes a second to import.
     module = importlib.import_module(f"core.readers.{module_name}")
-    if password is not None and module_name == "paged":
-        paged: Callable[[Path, str, str | None], ReadResult] = module.read
-        return paged(path, title_hint, password)
+    if module_name == "paged":
+        paged: Callable[[Path, str, str | None, ReadOptions, PageCallback | None], ReadResult]
+        paged = module.read
+        return paged(path, title_hint, password, options or ReadOptions(), on_page)
     reader: Callable[[Path, str], ReadResult] = module.read
     return reader(path, title_hint)

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pymupdf
 
 from core.errors import IngestError
-from core.readers import layout
+from core.readers import layout, ocr, tables
 from core.readers.textblocks import join_lines
-from core.types import FailureKind, Paragraph, ReadResult, Rect
+from core.types import FailureKind, Paragraph, ReadOptions, ReadResult, Rect
 
 _SENTENCE_END = re.compile(r"[.!?:;…][\"'”’)\]]*$")
 _JUNK_TITLES = re.compile(r"^(untitled|microsoft word - .*|document\d*|slide \d+|\s*)$",
                           re.IGNORECASE)
-MIN_RULES = 3
+# The flags of get_text("dict") without image data: images are looked at only on pages without
+# text (ocr.image_share), and copying every image's bytes would cost more than the text.
+TEXT_FLAGS = pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES
 _HEX_LABEL = re.compile(r"^<FEFF((?:[0-9A-Fa-f]{4})*)>$")
 
 
@@ -69,34 +73,6 @@ def _page_labels(doc: pymupdf.Document) -> list[str | None]:
     return labels
 
 
-def _looks_ruled(page: pymupdf.Page) -> bool:
-    """Whether the page draws a grid (three or more horizontal and two or more vertical rules).
-
-    find_tables costs ~0.25 s a page, fifty times the text extraction, so it only runs where
-    a ruled table can be.
-    """
-    horizontal: set[int] = set()
-    vertical: set[int] = set()
-    for drawing in page.get_cdrawings():
-        for item in drawing.get("items", ()):
-            if item[0] == "l":
-                (x0, y0), (x1, y1) = item[1], item[2]
-                if abs(y0 - y1) < 1 and abs(x1 - x0) > 10:
-                    horizontal.add(round(y0))
-                elif abs(x0 - x1) < 1 and abs(y1 - y0) > 5:
-                    vertical.add(round(x0))
-            elif item[0] == "re":
-                x0, y0, x1, y1 = item[1]
-                if y1 - y0 < 2:
-                    horizontal.add(round(y0))
-                elif x1 - x0 < 2:
-                    vertical.add(round(x0))
-                else:
-                    horizontal.update((round(y0), round(y1)))
-                    vertical.update((round(x0), round(x1)))
-    return len(horizontal) >= MIN_RULES and len(vertical) >= MIN_RULES - 1
-
-
 def _decode_label(label: str) -> str:
     """MuPDF returns some labels as raw UTF-16 hex strings such as '<FEFF0031>'; decode them."""
     match = _HEX_LABEL.match(label)
@@ -108,67 +84,83 @@ def _decode_label(label: str) -> str:
         return label
 
 
-def _tables(page: pymupdf.Page, page_no: int) -> list[layout.Block]:
-    """Ruled tables of a page as Markdown tables, so they stay tables and not a soup of numbers."""
-    try:
-        if not _looks_ruled(page):
-            return []
-        found = page.find_tables()
-    except Exception:
-        return []
-    blocks = []
-    for table in found.tables:
-        try:
-            markdown = table.to_markdown(clean=False).strip()
-        except Exception:
-            continue
-        if markdown.count("\n") < 2:
-            continue
-        x0, y0, x1, y1 = table.bbox
-        blocks.append(layout.Block(page=page_no, lines=[], x0=x0, y0=y0, x1=x1, y1=y1,
-                                   kind="table", table_text=markdown,
-                                   chars=len(markdown)))
-    return blocks
-
-
 def _inside(block: layout.Block, table: layout.Block) -> bool:
     cx, cy = (block.x0 + block.x1) / 2, (block.y0 + block.y1) / 2
     return table.x0 - 1 <= cx <= table.x1 + 1 and table.y0 - 1 <= cy <= table.y1 + 1
 
 
-def _extract_pages(doc: pymupdf.Document, notes: list[str]) -> tuple[
-        list[list[layout.Block]], list[float], list[float], int]:
-    pages: list[list[layout.Block]] = []
-    heights: list[float] = []
-    widths: list[float] = []
-    image_pages = 0
-    failed: list[int] = []
-    for index in range(doc.page_count):
-        page_no = index + 1
+@dataclass
+class _Pages:
+    """What the page loop found: each page's blocks and size, and what it had to say."""
+
+    blocks: list[list[layout.Block]] = field(default_factory=list)
+    heights: list[float] = field(default_factory=list)
+    widths: list[float] = field(default_factory=list)
+    image_pages: int = 0
+    ocr_pages: int = 0
+    ocr_empty: int = 0
+    tables: int = 0
+    failed: list[int] = field(default_factory=list)
+    ocr_error: IngestError | None = None
+
+
+def _read_page(doc: pymupdf.Document, index: int, options: ReadOptions, found: _Pages) -> str:
+    """Read one page into found; returns "OCR" when its text came from OCR, else ""."""
+    page_no = index + 1
+    page = doc[index]
+    found.heights.append(float(page.rect.height))
+    found.widths.append(float(page.rect.width))
+    textpage = page.get_textpage(flags=TEXT_FLAGS)
+    raw: dict[str, Any] = page.get_text("dict", textpage=textpage, sort=False)
+    what = ""
+    if doc.is_pdf and ocr.needs_ocr(page, raw):
+        if not options.ocr or found.ocr_error is not None:
+            found.image_pages += 1
+        else:
+            try:
+                textpage = ocr.textpage(page, options)
+            except IngestError as exc:  # the trained data is missing: say so once
+                found.ocr_error = exc
+                found.image_pages += 1
+            else:
+                raw = page.get_text("dict", textpage=textpage, sort=False)
+                found.ocr_pages += 1
+                what = "OCR"
+    blocks = [part for b in layout.blocks_from_dict(raw, page_no)
+              for part in layout.split_at_gaps(b)]
+    if what == "OCR" and not blocks:
+        found.ocr_empty += 1
+    elif not blocks and ocr.image_share(page) > 0:
+        found.image_pages += 1
+    if doc.is_pdf and blocks:
+        page_tables = tables.find_tables(page, textpage, page_no)
+        if page_tables:
+            blocks = [b for b in blocks if not any(_inside(b, t) for t in page_tables)]
+            blocks += page_tables
+            found.tables += len(page_tables)
+    found.blocks.append(blocks)
+    return what
+
+
+def _extract_pages(doc: pymupdf.Document, options: ReadOptions,
+                   on_page: Callable[[int, int, str], None] | None) -> _Pages:
+    found = _Pages()
+    total = doc.page_count
+    for index in range(total):
         try:
-            page = doc[index]
-            heights.append(float(page.rect.height))
-            widths.append(float(page.rect.width))
-            raw: dict[str, Any] = page.get_text("dict", sort=False)
-            blocks = [part for b in layout.blocks_from_dict(raw, page_no)
-                      for part in layout.split_at_gaps(b)]
-            if not blocks and any(b.get("type") == 1 for b in raw.get("blocks", [])):
-                image_pages += 1
-            if doc.is_pdf:
-                tables = _tables(page, page_no)
-                if tables:
-                    blocks = [b for b in blocks if not any(_inside(b, t) for t in tables)]
-                    blocks += tables
+            what = _read_page(doc, index, options, found)
         except Exception:
-            failed.append(page_no)
-            blocks = []
-            if len(heights) < page_no:
-                heights.append(792.0)
-                widths.append(612.0)
-        pages.append(blocks)
-    if failed:
-        notes.append(f"{len(failed)} page(s) could not be read: {_page_list(failed)}")
-    return pages, heights, widths, image_pages
+            found.failed.append(index + 1)
+            what = ""
+            del found.blocks[index:]
+            del found.heights[index:]
+            del found.widths[index:]
+            found.blocks.append([])
+            found.heights.append(792.0)
+            found.widths.append(612.0)
+        if on_page is not None:
+            on_page(index + 1, total, what)
+    return found
 
 
 def _page_list(numbers: list[int]) -> str:
@@ -222,13 +214,20 @@ def _title(doc: pymupdf.Document, pages: list[list[layout.Block]], title_hint: s
     return title_hint
 
 
-def read(path: Path, title_hint: str, password: str | None = None) -> ReadResult:
+def read(path: Path, title_hint: str, password: str | None = None,
+         options: ReadOptions | None = None,
+         on_page: Callable[[int, int, str], None] | None = None) -> ReadResult:
+    options = options or ReadOptions()
     doc = _open(path, password)
     try:
         notes: list[str] = []
         if doc.is_repaired:
             notes.append("the file was damaged and has been repaired; some text may be missing")
-        pages, heights, widths, image_pages = _extract_pages(doc, notes)
+        found = _extract_pages(doc, options, on_page)
+        if found.failed:
+            notes.append(f"{len(found.failed)} page(s) could not be read: "
+                         f"{_page_list(found.failed)}")
+        pages, heights, widths = found.blocks, found.heights, found.widths
         removed = layout.drop_running_furniture(pages, heights)
         if removed:
             notes.append(f"{removed} running header, footer or page-number line(s) left out")
@@ -237,14 +236,32 @@ def read(path: Path, title_hint: str, password: str | None = None) -> ReadResult
                                                                                 strict=True)]
         paragraphs = _paragraphs(pages)
         if not paragraphs:
-            if image_pages:
-                raise IngestError(FailureKind.NO_TEXT,
-                                  "The file has no text layer: its pages are images (a scan?). "
-                                  "Folio cannot read scanned pages yet (no OCR).")
-            raise IngestError(FailureKind.NO_TEXT, "The file contains no text.")
-        if image_pages:
-            notes.append(f"{image_pages} page(s) are images without a text layer and were skipped")
+            _raise_no_text(found, options)
+        if found.ocr_pages:
+            notes.append(f"{found.ocr_pages} page(s) read by OCR ({options.ocr_languages})")
+        if found.ocr_empty:
+            notes.append(f"OCR found no words on {found.ocr_empty} scanned page(s)")
+        if found.image_pages:
+            reason = (found.ocr_error.message if found.ocr_error is not None
+                      else "OCR is off" if not options.ocr else "")
+            notes.append(f"{found.image_pages} page(s) are images without a text layer and were "
+                         f"skipped{': ' + reason if reason else ''}")
         return ReadResult(title=_title(doc, pages, title_hint), page_count=doc.page_count,
-                          page_labels=_page_labels(doc), paragraphs=paragraphs, notes=notes)
+                          page_labels=_page_labels(doc), paragraphs=paragraphs, notes=notes,
+                          tables=found.tables, ocr_pages=found.ocr_pages)
     finally:
         doc.close()
+
+
+def _raise_no_text(found: _Pages, options: ReadOptions) -> None:
+    if found.ocr_error is not None:
+        raise found.ocr_error
+    if found.ocr_empty:
+        raise IngestError(FailureKind.NO_TEXT,
+                          "The file is a scan and OCR found no words on its pages.")
+    if found.image_pages:
+        hint = ("OCR is off (`folio config ocr on` turns it on)." if not options.ocr
+                else "Its images do not cover enough of the page to be read as a scan.")
+        raise IngestError(FailureKind.NO_TEXT,
+                          f"The file has no text layer: its pages are images (a scan?). {hint}")
+    raise IngestError(FailureKind.NO_TEXT, "The file contains no text.")

@@ -85,7 +85,8 @@ def test_config_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
                                 "max-file-mb = 512", "ollama-host = ", "ollama-model = ",
                                 "answer-sources = 6", "max-context = 8192",
                                 "reader-timeout-s = 60", "reader-memory-mb = 2048",
-                                "max-text-mb = 32"]
+                                "max-text-mb = 32", "ocr = on", "ocr-languages = eng",
+                                "ocr-data-dir = "]
     assert run(capsys, "config", "ollama-host", "gpu-box:11434", "--library", lib)[0] == 0
     assert run(capsys, "config", "ollama-host", "--library", lib)[1].strip() == "gpu-box:11434"
     code, _, err = run(capsys, "config", "max-context", "100", "--library", lib)

@@ -121,7 +121,7 @@ def test_ruled_table_stays_a_table(library: Library, docs_dir: Path) -> None:
 @pytest.mark.parametrize(("maker", "kind", "words"), [
     (fx.make_broken_pdf, FailureKind.DAMAGED, "damaged beyond repair"),
     (fx.make_encrypted_pdf, FailureKind.ENCRYPTED, "password-protected"),
-    (fx.make_image_only_pdf, FailureKind.NO_TEXT, "no text layer"),
+    (fx.make_image_only_pdf, FailureKind.NO_TEXT, "OCR found no words"),
     (fx.make_zero_text_pdf, FailureKind.NO_TEXT, "contains no text"),
     (fx.make_empty_file, FailureKind.EMPTY, "empty"),
 ], ids=["broken", "encrypted", "image-only", "blank-page", "zero-bytes"])
