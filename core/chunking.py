@@ -2,7 +2,9 @@
 
 A paragraph longer than the budget is split only at sentence ends (a single sentence longer
 than the budget, rare outside tables and code, is split at clause and then word boundaries).
-Tables and code are split at row or line boundaries, a table repeating its header row.
+Tables and code are split at row or line boundaries, a table repeating its header row when
+it is small. The work is linear in the text, whatever a reader returns: nothing longer than
+LONG_CHARS is tokenized whole, and the tokenizer is given at most COUNT_CHARS per call.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from dataclasses import dataclass
 from core.types import Paragraph, Passage, Rect
 
 HEADER_MAX_CHARS = 160
+LONG_CHARS = 20_000  # a paragraph or sentence longer than this is cut at spaces before counting
+COUNT_CHARS = 500_000  # characters per tokenizer call, which bounds the tokenizer's memory
+HEADER_SHARE = 0.5  # a table header is repeated in each piece only up to this share of the budget
+FIND_SLACK = 1_000
 
 _ABBREVIATIONS = {
     "e.g", "i.e", "etc", "vs", "cf", "fig", "figs", "eq", "eqs", "no", "nos", "vol", "pp", "p",
@@ -24,7 +30,9 @@ _ABBREVIATIONS = {
 }
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9À-ÖØ-Þ])")
 _CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+")
+_SPACES = re.compile(r"\s+")
 _LAST_WORD = re.compile(r"(\S+)[.!?…][\"'”’)\]]*$")
+_WORD_LOOKBACK = 64  # longer than any abbreviation with its closing quotes
 
 CountTokens = Callable[[Sequence[str]], list[int]]
 
@@ -34,7 +42,9 @@ def split_sentences(text: str) -> list[str]:
     sentences: list[str] = []
     start = 0
     for match in _SENTENCE_BREAK.finditer(text):
-        candidate = text[start:match.start()].rstrip()
+        # Only the end of the candidate is looked at: after many abbreviations in a row the
+        # candidate grows, and searching all of it each time would be quadratic.
+        candidate = text[max(start, match.start() - _WORD_LOOKBACK):match.start()].rstrip()
         last = _LAST_WORD.search(candidate)
         if last is not None:
             word = last.group(1).lower().lstrip("(\"'“‘")
@@ -91,45 +101,129 @@ def _group(counts: list[int], budget: int) -> list[list[int]]:
     return groups
 
 
+def counted(count: CountTokens, texts: Sequence[str]) -> list[int]:
+    """count(texts), in tokenizer calls of at most COUNT_CHARS characters, and only for str.
+
+    The tokenizer's memory grows with what one call is given (a Rust allocation that fails
+    aborts the process), and it raises a bare TypeError for anything but a str, including a
+    str it cannot turn into UTF-8: a lone surrogate, or a huge one when memory is short.
+    """
+    out: list[int] = []
+    batch: list[str] = []
+    size = 0
+    for text in texts:
+        if not isinstance(text, str):
+            raise TypeError(f"only text can be tokenized, not {type(text).__name__}")
+        if batch and size + len(text) > COUNT_CHARS:
+            out.extend(count(batch))
+            batch, size = [], 0
+        batch.append(text)
+        size += len(text)
+    if batch:
+        out.extend(count(batch))
+    return out
+
+
+def _windows(text: str, size: int) -> list[str]:
+    """text cut into pieces of at most size characters, at a space where there is one."""
+    pieces = []
+    start, total = 0, len(text)
+    while start < total:
+        end = min(total, start + size)
+        if end < total:
+            cut = text.rfind(" ", start + size // 2, end)
+            end = cut if cut > start else end
+        piece = text[start:end].strip()
+        if piece:
+            pieces.append(piece)
+        start = end
+    return pieces
+
+
+def _cut_word(word: str, budget: int, count: CountTokens) -> list[str]:
+    """A word of more tokens than the budget (a URL, a cell of `<br>` soup) in slices that fit."""
+    size = max(1, budget)
+    pending = [word]
+    out: list[str] = []
+    while pending:
+        slices = [part[i:i + size] for part in pending for i in range(0, len(part), size)]
+        pending = []
+        for part, tokens in zip(slices, counted(count, slices), strict=True):
+            (out if tokens <= budget or size == 1 else pending).append(part)
+        size = max(1, size // 2)
+    return out
+
+
 def _split_long_unit(text: str, budget: int, count: CountTokens) -> list[str]:
     """A single sentence or row over budget: split at clauses, then at words."""
-    for pattern in (_CLAUSE_BREAK, re.compile(r"\s+")):
+    for pattern in (_CLAUSE_BREAK, _SPACES):
         parts = [p for p in pattern.split(text) if p]
-        counts = count(parts)
+        counts = counted(count, parts)
         if len(parts) > 1 and max(counts) <= budget:
             return [" ".join(parts[i] for i in g) for g in _group(counts, budget)]
-    words = text.split()
-    size = max(1, budget // 2)
-    return [" ".join(words[i:i + size]) for i in range(0, len(words), size)]
+    # Some word alone is over budget: it is cut in slices (joined whole, it broke the budget).
+    words: list[str] = []
+    for word, tokens in zip(parts, counts, strict=True):
+        words.extend([word] if tokens <= budget else _cut_word(word, budget, count))
+    return [" ".join(words[i] for i in g) for g in _group(counted(count, words), budget)]
 
 
-def _pieces_of(paragraph: Paragraph, tokens: int, budget: int,
-               count: CountTokens) -> list[_Piece]:
-    if tokens <= budget:
+def _units_of(paragraph: Paragraph, budget: int,
+              count: CountTokens) -> tuple[list[str], str, str, int]:
+    """(units, joiner, header, header tokens): the sentences or rows a paragraph splits into.
+
+    A table's first two rows (its header and the |---| rule) are repeated in each piece only
+    while they take at most HEADER_SHARE of the budget: a huge header row repeated in every
+    piece made a 2.7-million-character table cost hundreds of times its size.
+    """
+    text = paragraph.text
+    if paragraph.kind == "text":
+        return split_sentences(text), " ", "", 0
+    units = text.split("\n")
+    if paragraph.kind == "table" and len(units) > 2:
+        header = "\n".join(units[:2])
+        if len(header) <= LONG_CHARS:
+            header_tokens = counted(count, [header])[0]
+            if header_tokens <= budget * HEADER_SHARE:
+                return units[2:], "\n", header, header_tokens
+    return units, "\n", "", 0
+
+
+def _pieces_of(paragraph: Paragraph, tokens: int | None, budget: int, count: CountTokens,
+               check: Callable[[], None]) -> list[_Piece]:
+    """The paragraph whole if it fits (tokens None: too long to have been counted), else its
+    sentence- or row-aligned parts packed up to the budget."""
+    if tokens is not None and tokens <= budget:
         return [_Piece(paragraph.text, tokens, paragraph, paragraph.rects, paragraph.span)]
     text = paragraph.text
-    header = ""
-    if paragraph.kind == "text":
-        units, joiner = split_sentences(text), " "
-    else:
-        units, joiner = text.split("\n"), "\n"
-        if paragraph.kind == "table" and len(units) > 2:
-            header = "\n".join(units[:2])
-            units = units[2:]
-    header_tokens = count([header])[0] if header else 0
+    units, joiner, header, header_tokens = _units_of(paragraph, budget, count)
     unit_budget = budget - header_tokens
+    short: list[str] = []
+    for unit in units:
+        short.extend([unit] if len(unit) <= LONG_CHARS else _windows(unit, LONG_CHARS))
+    check()
     expanded: list[str] = []
-    for unit, unit_tokens in zip(units, count(units), strict=True):
-        expanded.extend([unit] if unit_tokens <= unit_budget
-                        else _split_long_unit(unit, unit_budget, count))
-    counts = count(expanded)
+    counts: list[int] = []
+    for index, (unit, unit_tokens) in enumerate(zip(short, counted(count, short), strict=True)):
+        if unit_tokens <= unit_budget:
+            expanded.append(unit)
+            counts.append(unit_tokens)
+        else:
+            parts = _split_long_unit(unit, unit_budget, count)
+            expanded.extend(parts)
+            counts.extend(counted(count, parts))
+        if index % 256 == 255:
+            check()
     pieces: list[_Piece] = []
     cursor = 0
     total = len(text)
     for group in _group(counts, unit_budget):
         body = joiner.join(expanded[i] for i in group)
         piece_text = f"{header}\n{body}" if header else body
-        found = text.find(expanded[group[0]], cursor)
+        first = expanded[group[0]]
+        # Searched near the cursor only: a part whose spaces were changed is not found, and
+        # searching the rest of a huge paragraph for it each time would be quadratic.
+        found = text.find(first, cursor, cursor + len(first) + FIND_SLACK)
         start = found if found >= 0 else cursor
         end = min(total, start + len(body))
         cursor = end
@@ -139,16 +233,28 @@ def _pieces_of(paragraph: Paragraph, tokens: int, budget: int,
     return pieces
 
 
+def _no_check() -> None:
+    return None
+
+
 def chunk(
     paragraphs: Sequence[Paragraph],
     count: CountTokens,
     budget_for: Callable[[tuple[str, ...]], int],
     label_of: Callable[[int], str | None],
+    check: Callable[[], None] = _no_check,
 ) -> list[Passage]:
-    """Pack paragraphs into passages; budget_for(headings) is the text budget of a section."""
+    """Pack paragraphs into passages; budget_for(headings) is the text budget of a section.
+
+    The work is linear in the text. check() is called every so often; it may raise to stop
+    (the caller's time limit).
+    """
     if not paragraphs:
         return []
-    paragraph_tokens = count([p.text for p in paragraphs])
+    # A paragraph too long to be counted whole is never given to the tokenizer whole.
+    measured = counted(count, [p.text if len(p.text) <= LONG_CHARS else "" for p in paragraphs])
+    paragraph_tokens = [n if len(p.text) <= LONG_CHARS else None
+                        for p, n in zip(paragraphs, measured, strict=True)]
     passages: list[Passage] = []
     current: list[_Piece] = []
     used = 0
@@ -159,11 +265,13 @@ def chunk(
             passages.append(_passage(len(passages), current, label_of))
         current, used = [], 0
 
-    for paragraph, tokens in zip(paragraphs, paragraph_tokens, strict=True):
+    for index, (paragraph, tokens) in enumerate(zip(paragraphs, paragraph_tokens, strict=True)):
+        if index % 64 == 0:
+            check()
         budget = budget_for(paragraph.headings)
         if current and current[0].paragraph.headings != paragraph.headings:
             flush()
-        for piece in _pieces_of(paragraph, tokens, budget, count):
+        for piece in _pieces_of(paragraph, tokens, budget, count, check):
             if current and used + piece.tokens > budget:
                 flush()
             current.append(piece)
