@@ -4,18 +4,27 @@ Files are prepared (copied, read, chunked) in order and embedded in waves: the p
 several small files go through the model together, since a batch of two passages embeds far
 slower per passage than a full one. Each document is still written in its own transaction,
 and a cancel discards every document of the wave being embedded, leaving no trace of them.
+
+The reader child has its own limits; what it returns is bounded here, in this process, before
+and while it is chunked: its text size, the time chunking takes (a multiple of the reading
+time) and the memory it grows by. A file over a bound fails with its reason; the batch goes on.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
+import re
 import stat
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import apsw
+import numpy as np
 
 from core import chunking
 from core.embedding import Embedder, Vectors
@@ -28,9 +37,11 @@ from core.store.connection import write_transaction
 from core.types import (
     AddOutcome,
     AddProgress,
+    AddStage,
     AddStatus,
     DocStatus,
     FailureKind,
+    Paragraph,
     Passage,
     ReadOptions,
     ReadResult,
@@ -41,6 +52,13 @@ PasswordCallback = Callable[[str], str | None]  # original path -> password, Non
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 DEFAULT_MAX_TEXT_CHARS = 32 * 10**6  # ~10,000 dense pages; embedding it takes hours here
 WAVE_PASSAGES = 256  # embed together the passages of consecutive files, up to this many
+EMBED_SLICE = 2048  # passages per embed_passages call: its token counts and vectors stay small
+# Chunking is allowed CHUNK_READ_FACTOR times the reading time, and never less than
+# CHUNK_MIN_S: on the filings it takes a quarter of the reading time or less.
+CHUNK_READ_FACTOR = 10.0
+CHUNK_MIN_S = 30.0
+CHUNK_MEMORY_BYTES = 2**30  # what chunking one document may add to this process's memory
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
@@ -81,9 +99,15 @@ class _Prepared:
     result: ReadResult
     passages: list[Passage]
     contexts: list[str]
+    read_s: float
+    chunk_s: float
 
 
 _Entry = AddOutcome | _Prepared
+
+
+class _Cancelled(Exception):
+    """Raised by the chunking check when the caller cancels."""
 
 
 class Ingestor:
@@ -94,8 +118,14 @@ class Ingestor:
                  cancel: threading.Event | None, reader: ReaderProcess | None = None,
                  password_for: PasswordCallback | None = None,
                  max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
-                 read_options: ReadOptions | None = None) -> None:
+                 read_options: ReadOptions | None = None,
+                 chunk_read_factor: float = CHUNK_READ_FACTOR,
+                 chunk_min_s: float = CHUNK_MIN_S,
+                 chunk_memory_bytes: int = CHUNK_MEMORY_BYTES) -> None:
         self.db = db
+        self.chunk_read_factor = chunk_read_factor
+        self.chunk_min_s = chunk_min_s
+        self.chunk_memory_bytes = chunk_memory_bytes
         self.read_options = read_options or ReadOptions()
         self.max_text_chars = max_text_chars
         self.reader = reader  # None: read in this process (trusted input, benchmarks)
@@ -109,10 +139,11 @@ class Ingestor:
         self.files_total = 0
         self.passages_written = 0
 
-    def _report(self, path: str | None, done: int = 0, total: int = 0) -> None:
+    def _report(self, path: str | None, done: int = 0, total: int = 0,
+                stage: AddStage | None = None, pages_done: int = 0, pages_total: int = 0) -> None:
         if self.progress is not None:
             self.progress(AddProgress(self.files_done, self.files_total, path, done, total,
-                                      self.passages_written))
+                                      self.passages_written, pages_done, pages_total, stage))
 
     def add_all(self, paths: Iterable[Path],
                 on_outcome: Callable[[AddOutcome], None] | None = None) -> list[AddOutcome]:
@@ -133,7 +164,7 @@ class Ingestor:
         for path in files:
             if self.cancel.is_set():
                 break
-            self._report(os.path.abspath(path))
+            self._report(os.path.abspath(path), stage=AddStage.READING)
             wave.append(self._prepare(path, wave))
             if sum(len(e.passages) for e in wave if isinstance(e, _Prepared)) >= WAVE_PASSAGES:
                 flush()
@@ -147,6 +178,7 @@ class Ingestor:
         doc_type = detect_type(path) or path.suffix.lower().lstrip(".") or "unknown"
         tmp: Path | None = None
         relative: str | None = None
+        read_s = 0.0
         try:
             doc_type = self._check(path)
             tmp, sha256, size = self.store.copy_in(path, self.max_bytes)
@@ -159,15 +191,23 @@ class Ingestor:
             relative = self.store.relative(sha256, path.suffix or f".{doc_type}")
             stored = self.store.settle(tmp, relative)
             tmp = None
-            result = self._read(stored, doc_type, path.stem, original)
+            started = time.perf_counter()
+            result = _checked(self._read(stored, doc_type, path.stem, original))
+            read_s = time.perf_counter() - started
             self._check_text_size(result)
-            passages, contexts = self._chunk(result)
+            self._report(original, stage=AddStage.CHUNKING)
+            started = time.perf_counter()
+            passages, contexts = self._chunk(result, read_s)
             return _Prepared(original, doc_type, relative, sha256, size, result, passages,
-                             contexts)
+                             contexts, read_s, time.perf_counter() - started)
         except IngestError as exc:
             if relative is not None:
                 self._discard_unreferenced(relative, wave)
-            return self._failure(original, path.name, doc_type, exc)
+            return self._failure(original, path.name, doc_type, exc, read_s)
+        except _Cancelled:
+            if relative is not None:
+                self._discard_unreferenced(relative, wave)
+            return AddOutcome(original, AddStatus.CANCELLED, reason="cancelled", read_s=read_s)
         finally:
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
@@ -176,14 +216,14 @@ class Ingestor:
         """Read in the reader process; a protected file is read again with the password, if the
         caller can give one (it is used for this reading only, never stored)."""
         try:
-            return self._read_once(stored, doc_type, title_hint, None)
+            return self._read_once(stored, doc_type, title_hint, None, original)
         except IngestError as exc:
             if exc.kind is not FailureKind.ENCRYPTED or self.password_for is None:
                 raise
             password = self.password_for(original)
             if not password:
                 raise
-            return self._read_once(stored, doc_type, title_hint, password)
+            return self._read_once(stored, doc_type, title_hint, password, original)
 
     def _check_text_size(self, result: ReadResult) -> None:
         """Refuse text that would take hours to embed (a data dump, a generated file)."""
@@ -194,12 +234,21 @@ class Ingestor:
                               f"more than the limit of {self.max_text_chars / 1e6:.0f} million "
                               "(`folio config max-text-mb` changes it).")
 
-    def _read_once(self, stored: Path, doc_type: str, title_hint: str,
-                   password: str | None) -> ReadResult:
+    def _read_once(self, stored: Path, doc_type: str, title_hint: str, password: str | None,
+                   original: str) -> ReadResult:
+        def on_page(done: int, total: int, what: str) -> None:
+            stage = AddStage.OCR if what == "OCR" else AddStage.READING
+            self._report(original, stage=stage, pages_done=done, pages_total=total)
+
         if self.reader is not None:
-            return self.reader.read(stored, doc_type, title_hint, password, self.read_options)
+            read: Callable[..., ReadResult] = self.reader.read
+            if _takes_on_page(read):
+                return read(stored, doc_type, title_hint, password, self.read_options,
+                            on_page=on_page)
+            return read(stored, doc_type, title_hint, password, self.read_options)
         try:
-            return read_document(stored, doc_type, title_hint, password, self.read_options)
+            return read_document(stored, doc_type, title_hint, password, self.read_options,
+                                 on_page)
         except IngestError:
             raise
         except Exception as exc:  # a reader's bug or a library's surprise costs one file
@@ -250,7 +299,7 @@ class Ingestor:
                 return None, entry.result.title, len(entry.passages)
         return None
 
-    def _chunk(self, result: ReadResult) -> tuple[list[Passage], list[str]]:
+    def _chunk(self, result: ReadResult, read_s: float) -> tuple[list[Passage], list[str]]:
         header_tokens: dict[tuple[str, ...], int] = {}
 
         def budget_for(headings: tuple[str, ...]) -> int:
@@ -259,17 +308,51 @@ class Ingestor:
                 header_tokens[headings] = self.embedder.count_tokens(header)
             return self.embedder.max_tokens - SPECIAL_TOKENS - header_tokens[headings]
 
-        passages = chunking.chunk(result.paragraphs, self.embedder.count_tokens_batch,
-                                  budget_for, result.label_of)
+        try:
+            passages = chunking.chunk(result.paragraphs, self.embedder.count_tokens_batch,
+                                      budget_for, result.label_of, self._chunk_check(read_s))
+        except MemoryError as exc:  # what it held is freed as the exception unwinds
+            raise IngestError(FailureKind.TOO_LARGE, "Splitting the text into passages needed "
+                              "more memory than this computer has left; the file was left "
+                              "out.") from exc
         if not passages:
             raise IngestError(FailureKind.NO_TEXT, "The file contains no text.")
         return passages, [chunking.context_header(result.title, p.headings) for p in passages]
+
+    def _chunk_check(self, read_s: float) -> Callable[[], None]:
+        """What chunking calls now and then: it raises when the caller cancels, or when the
+        document costs more time or memory than its budget."""
+        limit_s = max(self.chunk_min_s, self.chunk_read_factor * read_s)
+        deadline = time.monotonic() + limit_s
+        baseline = _rss_bytes()
+
+        def check() -> None:
+            if self.cancel.is_set():
+                raise _Cancelled
+            if time.monotonic() > deadline:
+                raise IngestError(FailureKind.TIMEOUT,
+                                  f"Splitting the text into passages took longer than "
+                                  f"{limit_s:.0f} s (reading it took {read_s:.1f} s); the file "
+                                  "was left out. Its text is probably not prose (a form or a "
+                                  "table read as millions of characters?).")
+            grown = _rss_bytes() - baseline
+            if grown > self.chunk_memory_bytes:
+                raise IngestError(FailureKind.TOO_LARGE,
+                                  f"Splitting the text into passages needed more than "
+                                  f"{self.chunk_memory_bytes / 2**30:g} GB of memory; the file "
+                                  "was left out.")
+
+        return check
 
     # --- embedding and writing a wave -----------------------------------------------------------
 
     def _finish_wave(self, wave: list[_Entry]) -> list[AddOutcome]:
         prepared = [e for e in wave if isinstance(e, _Prepared)]
+        started = time.perf_counter()
         vectors = self._embed(prepared) if prepared else {}
+        # The wave's embedding time is shared over its files by passage count.
+        per_passage = (time.perf_counter() - started) / max(1, sum(len(e.passages)
+                                                                    for e in prepared))
         outcomes = []
         for entry in wave:
             if isinstance(entry, AddOutcome):
@@ -277,9 +360,10 @@ class Ingestor:
             elif vectors is None:
                 self._discard_unreferenced(entry.relative)
                 outcomes.append(AddOutcome(entry.original, AddStatus.CANCELLED,
-                                           reason="cancelled"))
+                                           reason="cancelled", read_s=entry.read_s))
             else:
-                outcomes.append(self._write(entry, vectors[id(entry)]))
+                outcomes.append(self._write(entry, vectors[id(entry)],
+                                            per_passage * len(entry.passages)))
         return outcomes
 
     def _embed(self, prepared: list[_Prepared]) -> dict[int, Vectors] | None:
@@ -291,12 +375,18 @@ class Ingestor:
         def on_batch(n: int) -> None:
             nonlocal done
             done += n
-            self._report(label, done, len(texts))
+            self._report(label, done, len(texts), AddStage.EMBEDDING)
 
-        all_vectors = self.embedder.embed_passages(texts, on_batch=on_batch,
-                                                   should_stop=self.cancel.is_set)
-        if all_vectors is None:
-            return None
+        # In slices: embed_passages tokenizes all it is given at once and sorts it by length.
+        slices = []
+        for start in range(0, len(texts), EMBED_SLICE):
+            part = self.embedder.embed_passages(texts[start:start + EMBED_SLICE],
+                                                on_batch=on_batch,
+                                                should_stop=self.cancel.is_set)
+            if part is None:
+                return None
+            slices.append(part)
+        all_vectors = slices[0] if len(slices) == 1 else np.concatenate(slices)
         by_entry: dict[int, Vectors] = {}
         start = 0
         for entry in prepared:
@@ -304,7 +394,7 @@ class Ingestor:
             start += len(entry.passages)
         return by_entry
 
-    def _write(self, entry: _Prepared, vectors: Vectors) -> AddOutcome:
+    def _write(self, entry: _Prepared, vectors: Vectors, embed_s: float) -> AddOutcome:
         replaced = queries.documents_with_original_path(self.db, entry.original)
         result = entry.result
         try:
@@ -320,14 +410,18 @@ class Ingestor:
                 queries.insert_passages(self.db, doc_id, entry.passages, entry.contexts, vectors)
         except apsw.Error as exc:
             self._discard_unreferenced(entry.relative)
-            return AddOutcome(entry.original, AddStatus.FAILED, reason=_write_failure(exc))
+            return AddOutcome(entry.original, AddStatus.FAILED, reason=_write_failure(exc),
+                              read_s=entry.read_s, chunk_s=entry.chunk_s, embed_s=embed_s)
         for old in replaced:
             if old.stored_path and old.stored_path != entry.relative:
                 self._discard_unreferenced(old.stored_path)
         self.passages_written += len(entry.passages)
         was_indexed = any(old.status is DocStatus.INDEXED for old in replaced)
         return AddOutcome(entry.original, AddStatus.REPLACED if was_indexed else AddStatus.ADDED,
-                          doc_id, result.title, len(entry.passages), notes=tuple(result.notes))
+                          doc_id, result.title, len(entry.passages), notes=tuple(result.notes),
+                          pages=result.page_count, tables=result.tables,
+                          ocr_pages=result.ocr_pages, read_s=entry.read_s,
+                          chunk_s=entry.chunk_s, embed_s=embed_s)
 
     # --- failures and clean-up ------------------------------------------------------------------
 
@@ -344,7 +438,8 @@ class Ingestor:
                 for doc in failed:
                     queries.delete_document(self.db, doc.id)
 
-    def _failure(self, original: str, name: str, doc_type: str, exc: IngestError) -> AddOutcome:
+    def _failure(self, original: str, name: str, doc_type: str, exc: IngestError,
+                 read_s: float = 0.0) -> AddOutcome:
         """Record a failed file (replacing earlier failures of the same path) and say why."""
         doc_id: int | None = None
         if exc.kind is not FailureKind.STORAGE:
@@ -360,7 +455,55 @@ class Ingestor:
                         error_kind=exc.kind.value, notes=None)
             except apsw.Error:
                 doc_id = None
-        return AddOutcome(original, AddStatus.FAILED, doc_id, name, 0, exc.message)
+        return AddOutcome(original, AddStatus.FAILED, doc_id, name, 0, exc.message, read_s=read_s)
+
+
+def _takes_on_page(read: Callable[..., ReadResult]) -> bool:
+    """Whether ReaderProcess.read reports pages (on_page arrives with the page-timeout work)."""
+    try:
+        return "on_page" in inspect.signature(read).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _checked(result: ReadResult) -> ReadResult:
+    """result, with every paragraph's text and headings a str the tokenizer can take.
+
+    The tokenizer raises a bare TypeError for anything else, and for a str holding a lone
+    surrogate (it cannot be UTF-8), so such a code point becomes U+FFFD here.
+    """
+    paragraphs: list[Paragraph] = []
+    changed = False
+    for paragraph in result.paragraphs:
+        if not isinstance(paragraph, Paragraph) or not isinstance(paragraph.text, str) or not all(
+                isinstance(h, str) for h in paragraph.headings):
+            raise IngestError(FailureKind.DAMAGED, "The file could not be read (the reader "
+                              "returned something that is not text).")
+        text = _SURROGATE.sub("\ufffd", paragraph.text)
+        headings = tuple(_SURROGATE.sub("\ufffd", h) for h in paragraph.headings)
+        if text is not paragraph.text or headings != paragraph.headings:
+            paragraph = replace(paragraph, text=text, headings=headings)
+            changed = True
+        paragraphs.append(paragraph)
+    title = _SURROGATE.sub("\ufffd", result.title) if isinstance(result.title, str) else ""
+    if changed or title is not result.title:
+        result = replace(result, title=title, paragraphs=paragraphs)
+    return result
+
+
+def _rss_bytes() -> int:
+    """This process's resident memory now (its peak where the system tells no more)."""
+    try:
+        with open("/proc/self/statm", "rb") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        pass
+    try:
+        import resource
+    except ImportError:  # Windows: no bound on memory here, the time bound still holds
+        return 0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
 
 
 def _write_failure(exc: apsw.Error) -> str:

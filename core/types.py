@@ -125,7 +125,11 @@ class AddStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class AddOutcome:
-    """What happened to one path given to Library.add."""
+    """What happened to one path given to Library.add.
+
+    read_s is the time spent reading the file (in the reader child, with the round trip);
+    embed_s its share of the embedding of the wave it was embedded in, by passage count.
+    """
 
     path: str
     status: AddStatus
@@ -134,11 +138,27 @@ class AddOutcome:
     passages: int = 0
     reason: str | None = None
     notes: tuple[str, ...] = ()
+    pages: int = 0
+    tables: int = 0
+    ocr_pages: int = 0
+    read_s: float = 0.0
+    chunk_s: float = 0.0
+    embed_s: float = 0.0
+
+
+class AddStage(StrEnum):
+    """What Library.add is doing to the current file."""
+
+    READING = "reading"
+    OCR = "OCR"  # reading a page without a text layer by OCR
+    CHUNKING = "chunking"
+    EMBEDDING = "embedding"
 
 
 @dataclass(frozen=True, slots=True)
 class AddProgress:
-    """Reported while adding: files done of files total, and passages embedded in the current one."""
+    """Reported while adding: files done of files total, passages embedded in the current wave,
+    and, while a file is read, its pages read of its pages (pages_total 0: not known)."""
 
     files_done: int
     files_total: int
@@ -146,3 +166,6 @@ class AddProgress:
     passages_done: int
     passages_total: int
     total_passages_done: int
+    pages_done: int = 0
+    pages_total: int = 0
+    stage: AddStage | None = None
