@@ -1,4 +1,4 @@
-"""Page layout from PyMuPDF text blocks: lines, running headers and footers, columns, headings."""
+"""Page layout from PyMuPDF text blocks: lines, running headers and footers, columns."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 from core.types import Rect
 
 MARGIN_FRACTION = 0.1  # running headers and footers sit in the top or bottom tenth of a page
-HEADING_SIZE_RATIO = 1.15
 _PAGE_NUMBER = re.compile(
     r"^(?:page|p\.|seite|pagina|página)?\s*[\divxlcdm]{1,7}(?:\s*(?:of|/|von|de)\s*\d{1,5})?$",
     re.IGNORECASE,
@@ -42,6 +41,7 @@ class Block:
     table_text: str = ""
     level: int = 0
     chars: int = field(default=0)
+    last_page: int | None = None  # a heading of front matter heads nothing after this page
 
     @property
     def text(self) -> str:
@@ -106,7 +106,8 @@ def drop_running_furniture(pages: list[list[Block]], heights: list[float]) -> in
     """Remove running headers, footers and page numbers in place; returns how many were removed.
 
     A block in the top or bottom tenth of a page is furniture when its text (digits ignored)
-    recurs on at least two pages and 40% of them, or when it is a bare page number.
+    recurs on at least two pages and 40% of them; a bare page number is furniture there, and
+    also as the page's first or last block wherever it sits (10-Ks print it above the margin).
     """
     seen: Counter[str] = Counter()
     for blocks, height in zip(pages, heights, strict=True):
@@ -116,10 +117,15 @@ def drop_running_furniture(pages: list[list[Block]], heights: list[float]) -> in
     removed = 0
     for index, (blocks, height) in enumerate(zip(pages, heights, strict=True)):
         kept = []
+        text_blocks = [b for b in blocks if b.kind != "table"]
+        ends = ({id(min(text_blocks, key=lambda b: b.y0)), id(max(text_blocks, key=lambda b: b.y1))}
+                if text_blocks else set())
         for block in blocks:
-            if _in_margin(block, height) and block.kind != "table" and (
-                (len(pages) >= 2 and seen[_margin_key(block.text)] >= threshold)
-                or _PAGE_NUMBER.match(block.text.strip())
+            if block.kind != "table" and (
+                (_in_margin(block, height) and len(pages) >= 2
+                 and seen[_margin_key(block.text)] >= threshold)
+                or ((_in_margin(block, height) or id(block) in ends)
+                    and _PAGE_NUMBER.match(block.text.strip()))
             ):
                 removed += 1
                 continue
@@ -172,33 +178,3 @@ def _read_band(band: list[Block], column_of: Any) -> list[Block]:
     if len(columns) < 2:
         return sorted(band, key=lambda b: (b.y0, b.x0))
     return sorted(band, key=lambda b: (column_of(b), b.y0, b.x0))
-
-
-def body_font_size(pages: list[list[Block]]) -> float:
-    sizes: Counter[float] = Counter()
-    for blocks in pages:
-        for block in blocks:
-            for line in block.lines:
-                sizes[line.size] += len(line.text)
-    return sizes.most_common(1)[0][0] if sizes else 0.0
-
-
-def mark_headings(pages: list[list[Block]], body_size: float) -> None:
-    """Mark short blocks in a larger or bold font as headings, with levels by font size."""
-    candidates: list[Block] = []
-    for blocks in pages:
-        for block in blocks:
-            text = block.text.strip()
-            if block.kind == "table" or len(block.lines) > 3 or len(text) > 200 or len(text) < 2:
-                continue
-            if text.endswith((".", ",", ";")) and not text[:-1].replace(".", "").isdigit():
-                continue
-            larger = all(ln.size >= body_size * HEADING_SIZE_RATIO for ln in block.lines)
-            bold_short = (all(ln.bold for ln in block.lines) and len(text.split()) <= 12
-                          and all(ln.size >= body_size - 0.5 for ln in block.lines))
-            if larger or bold_short:
-                candidates.append(block)
-    sizes = sorted({b.size for b in candidates}, reverse=True)
-    for block in candidates:
-        block.kind = "heading"
-        block.level = min(sizes.index(block.size) + 1, 6)

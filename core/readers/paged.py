@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 import pymupdf
 
 from core.errors import IngestError
-from core.readers import layout, ocr, tables
+from core.readers import headings, layout, ocr, tables
 from core.readers.textblocks import join_lines
 from core.types import FailureKind, Paragraph, ReadOptions, ReadResult, Rect
 
@@ -21,6 +22,12 @@ _JUNK_TITLES = re.compile(r"^(untitled|microsoft word - .*|document\d*|slide \d+
 # The flags of get_text("dict") without image data: images are looked at only on pages without
 # text (ocr.image_share), and copying every image's bytes would cost more than the text.
 TEXT_FLAGS = pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES
+TABLE_PAGE_BUDGET_S = 2.0  # a page whose tables take longer is read as plain text
+MAX_SLOW_TABLE_PAGES = 3  # ... and after this many, tables are no longer looked for
+TABLE_TEXT_FACTOR = 3  # a page's tables hold at most this multiple of the page's text
+_WORD = re.compile(r"[^\W\d_]{3,}")  # a title of fewer such words is an id ("0000874761-22-000022")
+_JUNK_NAMES = re.compile(r"^(?:download|scan|scanned|file|img|image|doc|document|untitled|page)"
+                         r"[\W_]*\d*[\W_]*\d*$", re.IGNORECASE)
 _HEX_LABEL = re.compile(r"^<FEFF((?:[0-9A-Fa-f]{4})*)>$")
 
 
@@ -101,6 +108,8 @@ class _Pages:
     ocr_empty: int = 0
     tables: int = 0
     failed: list[int] = field(default_factory=list)
+    slow_table_pages: list[int] = field(default_factory=list)
+    oversized_table_pages: list[int] = field(default_factory=list)
     ocr_error: IngestError | None = None
 
 
@@ -132,14 +141,34 @@ def _read_page(doc: pymupdf.Document, index: int, options: ReadOptions, found: _
         found.ocr_empty += 1
     elif not blocks and ocr.image_share(page) > 0:
         found.image_pages += 1
-    if doc.is_pdf and blocks:
-        page_tables = tables.find_tables(page, textpage, page_no)
-        if page_tables:
-            blocks = [b for b in blocks if not any(_inside(b, t) for t in page_tables)]
-            blocks += page_tables
-            found.tables += len(page_tables)
+    if doc.is_pdf and blocks and len(found.slow_table_pages) < MAX_SLOW_TABLE_PAGES:
+        blocks = _with_tables(page, textpage, page_no, blocks, found)
     found.blocks.append(blocks)
     return what
+
+
+def _with_tables(page: pymupdf.Page, textpage: pymupdf.TextPage, page_no: int,
+                 blocks: list[layout.Block], found: _Pages) -> list[layout.Block]:
+    """The page's blocks with its tables in place of the text blocks they cover.
+
+    A table is made of the page's words, so tables that hold more text than a small multiple
+    of the page's own are a finder's mistake (a form's boxes seen as a grid of repeated
+    cells): the page is then read as plain text. So is a page whose tables took too long, and
+    after a few such pages the document's remaining pages are not searched for tables.
+    """
+    started = time.monotonic()
+    page_tables = tables.find_tables(page, textpage, page_no)
+    if time.monotonic() - started > TABLE_PAGE_BUDGET_S:
+        found.slow_table_pages.append(page_no)
+        return blocks
+    if not page_tables:
+        return blocks
+    page_chars = sum(b.chars for b in blocks)
+    if sum(len(t.table_text) for t in page_tables) > TABLE_TEXT_FACTOR * page_chars + 500:
+        found.oversized_table_pages.append(page_no)
+        return blocks
+    found.tables += len(page_tables)
+    return [b for b in blocks if not any(_inside(b, t) for t in page_tables)] + page_tables
 
 
 def _extract_pages(doc: pymupdf.Document, options: ReadOptions,
@@ -176,17 +205,28 @@ def _continues(prev: Paragraph, block: layout.Block) -> bool:
     return bool(first) and first.islower() and not _SENTENCE_END.search(prev.text)
 
 
+def _outline(doc: pymupdf.Document) -> list[headings.OutlineEntry]:
+    """The PDF's bookmarks that point at a page, or [] (a broken outline costs nothing)."""
+    try:
+        toc = doc.get_toc(simple=True)
+    except Exception:
+        return []
+    return [headings.OutlineEntry(int(level), str(title).strip(), int(page))
+            for level, title, page, *_ in toc if int(page) >= 1 and str(title).strip()]
+
+
 def _paragraphs(pages: list[list[layout.Block]]) -> list[Paragraph]:
     paragraphs: list[Paragraph] = []
-    headings: list[tuple[int, str]] = []
-    for blocks in pages:
+    stack: list[tuple[int, str, int | None]] = []  # level, text, the last page it heads
+    for page_index, blocks in enumerate(pages):
+        stack = [entry for entry in stack if entry[2] is None or entry[2] > page_index]
         for block in blocks:
             if block.kind == "heading":
                 text = join_lines([ln.text for ln in block.lines])
-                headings = [(lv, t) for lv, t in headings if lv < block.level]
-                headings.append((block.level, text))
+                stack = [entry for entry in stack if entry[0] < block.level]
+                stack.append((block.level, text, block.last_page))
                 continue
-            path = tuple(t for _, t in headings)
+            path = tuple(t for _, t, _ in stack)
             rects = tuple(ln.rect for ln in block.lines) or (
                 Rect(block.page, block.x0, block.y0, block.x1, block.y1),)
             if paragraphs and paragraphs[-1].headings == path and _continues(paragraphs[-1], block):
@@ -204,9 +244,18 @@ def _paragraphs(pages: list[list[layout.Block]]) -> list[Paragraph]:
 
 
 def _title(doc: pymupdf.Document, pages: list[list[layout.Block]], title_hint: str) -> str:
+    """The metadata title, else the file's name, else the biggest heading of the first pages.
+
+    A first heading is the last resort: on a 10-K it is "UNITED STATES SECURITIES AND EXCHANGE
+    COMMISSION", in a book "Chapter 1"; a file name says more unless it is a scanner's or a
+    browser's ("scan_0001", "download (3)").
+    """
     meta_title = ((doc.metadata or {}).get("title") or "").strip()
-    if meta_title and not _JUNK_TITLES.match(meta_title) and meta_title != title_hint:
+    if (meta_title and not _JUNK_TITLES.match(meta_title) and meta_title != title_hint
+            and len(_WORD.findall(meta_title)) >= 2):
         return meta_title
+    if _WORD.search(title_hint) and not _JUNK_NAMES.match(title_hint.strip()):
+        return title_hint
     first_pages = [b for blocks in pages[:2] for b in blocks if b.kind == "heading"]
     if first_pages:
         best = max(first_pages, key=lambda b: (b.size, -b.page, -b.y0))
@@ -227,11 +276,19 @@ def read(path: Path, title_hint: str, password: str | None = None,
         if found.failed:
             notes.append(f"{len(found.failed)} page(s) could not be read: "
                          f"{_page_list(found.failed)}")
+        if found.slow_table_pages:
+            notes.append("tables took too long and were read as plain text on page(s) "
+                         f"{_page_list(found.slow_table_pages)}"
+                         + ("; later pages were not searched for tables"
+                            if len(found.slow_table_pages) >= MAX_SLOW_TABLE_PAGES else ""))
+        if found.oversized_table_pages:
+            notes.append("what looked like tables held more text than the page on page(s) "
+                         f"{_page_list(found.oversized_table_pages)}; read as plain text")
         pages, heights, widths = found.blocks, found.heights, found.widths
         removed = layout.drop_running_furniture(pages, heights)
         if removed:
             notes.append(f"{removed} running header, footer or page-number line(s) left out")
-        layout.mark_headings(pages, layout.body_font_size(pages))
+        headings.mark_headings(pages, _outline(doc))
         pages = [layout.reading_order(blocks, width) for blocks, width in zip(pages, widths,
                                                                                 strict=True)]
         paragraphs = _paragraphs(pages)
