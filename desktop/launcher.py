@@ -9,6 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from desktop.display import check_display
+
+EXIT_NO_WINDOW = 1
+
 
 @dataclass(frozen=True)
 class GuiOptions:
@@ -42,12 +46,39 @@ def parse_gui(argv: Sequence[str]) -> GuiOptions:
         screenshot=Path(args.screenshot).expanduser() if args.screenshot else None)
 
 
+GUI_OPTIONS = ("--library", "--ask", "--cite", "--screenshot")  # each takes a value
+
+
+def _gui_arguments(args: list[str]) -> list[str] | None:
+    """The window's options when args ask for the window, else None (a command line command).
+
+    `folio`, `folio gui ...`, and the window's options alone (`folio --library DIR`) open it.
+    """
+    lead: list[str] = []
+    rest = list(args)
+    while rest and rest[0].split("=", 1)[0] in GUI_OPTIONS:
+        take = 1 if "=" in rest[0] else 2
+        if len(rest) < take:
+            return None  # `folio --library` alone: the command line says what is missing
+        lead, rest = lead + rest[:take], rest[take:]
+    if not rest:
+        return lead
+    if rest[0] == "gui":
+        return lead + rest[1:]
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # core reads documents in a spawned subprocess; a frozen (PyInstaller) build needs this.
     multiprocessing.freeze_support()
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] == "gui":
-        options = parse_gui(args[1:])
+    gui_args = _gui_arguments(args)
+    if gui_args is not None:
+        options = parse_gui(gui_args)
+        display = check_display()
+        if not display.ok:  # Qt would abort (exit 134) with a message that misleads
+            print(f"folio: {display.message}", file=sys.stderr)
+            return EXIT_NO_WINDOW
         # Qt is imported only here, so `folio add` and friends start without it.
         from desktop.app import run
 

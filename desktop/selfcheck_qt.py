@@ -1,10 +1,10 @@
-"""The Qt part of `folio self-check`: QtPdf renders a page of the sample PDF offscreen."""
+"""The Qt part of `folio self-check`: a display for the window, and QtPdf rendering a page."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from PySide6 import __version__ as pyside_version
@@ -14,6 +14,7 @@ from PySide6.QtPdf import QPdfDocument
 
 from core.resources import resource_path
 from core.selfcheck import SAMPLE_PDF, Check, CheckFailed, print_report, run_self_check
+from desktop.display import check_display
 
 RENDER_SIZE = QSize(400, 518)
 # The sample's first page is text on white: some pixels are dark, most are not.
@@ -72,9 +73,28 @@ def qt_checks() -> list[Check]:
     return [Check("qtpdf", check_qtpdf)]
 
 
+def display_check(env: Mapping[str, str] | None = None) -> Check:
+    """Whether the window can open here (a display, the platform plugin's libraries).
+
+    Required where there is a display to open it on; information only where there is none (a
+    server used through the command line).
+    """
+    result = check_display(dict(os.environ if env is None else env))
+
+    def run() -> str:
+        if not result.ok:
+            raise CheckFailed(result.message)
+        return result.message
+
+    return Check("display", run, required=result.has_display)
+
+
 def main(argv: Sequence[str] = ()) -> int:
-    """`folio self-check`: the core checks plus QtPdf; prints the report, returns the exit code."""
+    """`folio self-check`: the core checks, the display, QtPdf; prints the report and returns
+    the exit code."""
     del argv  # no options yet; taken so that the launcher can pass the rest of the command line
-    results, exit_code = run_self_check(qt_checks())
+    # Before the QtPdf check, which sets QT_QPA_PLATFORM=offscreen for its own rendering.
+    display = display_check()
+    results, exit_code = run_self_check([display, *qt_checks()])
     print_report(results, exit_code)
     return exit_code

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PySide6.QtGui import QImage
 
 from core.library import Library
@@ -51,3 +52,121 @@ def test_screenshot_of_an_answer_with_a_citation_opened(tmp_path: Path, folio_ho
     assert result.returncode == 0, result.stderr
     image = QImage(str(shot))
     assert not image.isNull() and image.width() > 300 and image.height() > 200
+
+
+# --- before Qt: a display, the platform plugin's libraries (issue 18, bug 1) ------------------
+
+def _stripped_env(tmp_path: Path, folio_home: Path, **extra: str) -> dict[str, str]:
+    """This process's environment without any display or platform choice, plus extra."""
+    env = {k: v for k, v in _env(tmp_path, folio_home).items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM", "XDG_SESSION_TYPE")}
+    env.update(extra)
+    return env
+
+
+def _launch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "desktop.launcher", *args], cwd=ROOT,
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def _missing_xcb_extras() -> list[str]:
+    """Which of the xcb plugin's usual extra libraries this machine lacks (by dlopen)."""
+    import ctypes
+
+    from desktop.display import XCB_EXTRAS
+
+    missing = []
+    for soname in XCB_EXTRAS:
+        try:
+            ctypes.CDLL(soname)
+        except OSError:
+            missing.append(soname)
+    return missing
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11 and Wayland are Linux's")
+def test_no_display_says_so_in_a_sentence_instead_of_aborting(tmp_path: Path,
+                                                               folio_home: Path) -> None:
+    result = _launch(_stripped_env(tmp_path, folio_home))
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    assert result.stderr.strip().splitlines() == [
+        "folio: Folio cannot open its window: there is no display here (DISPLAY is not set); "
+        "the command line works without a window: `folio --help`."]
+    # Never a word from Qt: it was not loaded.
+    assert "qt.qpa" not in result.stderr and "xcb" not in result.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11 is Linux's here")
+def test_missing_x11_libraries_are_named_with_the_command_that_installs_them(
+        tmp_path: Path, folio_home: Path) -> None:
+    # :97 has no X server: with the libraries there, that is what is said; without them,
+    # the libraries come first (Qt's xcb plugin would not even load).
+    result = _launch(_stripped_env(tmp_path, folio_home, DISPLAY=":97"))
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("folio: Folio cannot open its window: ")
+    missing = _missing_xcb_extras()
+    if missing:
+        from desktop.display import PACKAGES
+
+        for soname in missing:
+            apt, dnf, pacman = PACKAGES[soname]
+            assert soname in lines[0]
+            assert apt in lines[0].split("sudo apt install")[1].split("`")[0]
+            assert dnf in lines[0].split("sudo dnf install")[1].split("`")[0]
+            assert pacman in lines[0].split("sudo pacman -S")[1].split("`")[0]
+        # Qt's own message blames libxcb-cursor0 whatever is missing: Folio names the right ones.
+        assert ("libxcb-cursor" in lines[0]) == ("libxcb-cursor.so.0" in missing)
+    else:
+        assert "no X server answers at DISPLAY=:97" in lines[0]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ldd is Linux's")
+def test_without_ldd_the_libraries_are_found_by_dlopen(monkeypatch: pytest.MonkeyPatch) -> None:
+    from desktop import display
+
+    plugin = display.plugin_path("xcb")
+    assert plugin is not None
+    with_ldd = [s for s in display.missing_libraries(plugin) if s in display.XCB_EXTRAS]
+    monkeypatch.setenv("PATH", "")  # no ldd to run: the usual suspects are dlopen'ed
+    assert display.missing_libraries(plugin) == _missing_xcb_extras()
+    assert sorted(with_ldd) == sorted(_missing_xcb_extras())
+
+
+def test_a_chosen_headless_platform_or_another_system_needs_no_display() -> None:
+    from desktop.display import check_display
+
+    assert check_display({"QT_QPA_PLATFORM": "offscreen"}, "linux").ok
+    assert check_display({}, "darwin").ok and check_display({}, "win32").ok
+    wayland = check_display({"DISPLAY": ":0", "QT_QPA_PLATFORM": "wayland"}, "linux")
+    assert not wayland.ok and not wayland.has_display
+    assert "QT_QPA_PLATFORM=wayland (WAYLAND_DISPLAY is not set)" in wayland.message
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11 and Wayland are Linux's")
+def test_self_check_reports_the_display(tmp_path: Path, folio_home: Path) -> None:
+    from desktop.selfcheck_qt import display_check
+
+    none = display_check(_stripped_env(tmp_path, folio_home))
+    assert not none.required  # a server used through the command line is not broken
+    with pytest.raises(Exception, match="there is no display here"):
+        none.run()
+    x11 = display_check(_stripped_env(tmp_path, folio_home, DISPLAY=":97"))
+    assert x11.required
+    with pytest.raises(Exception, match="cannot open its window"):
+        x11.run()
+    assert "offscreen" in display_check({"QT_QPA_PLATFORM": "offscreen"}).run()
+
+
+# --- `folio --library DIR` opens the window on DIR (issue 18, bug 3) -----------------------
+
+def test_library_option_alone_opens_the_window_on_that_library(tmp_path: Path,
+                                                               folio_home: Path) -> None:
+    library = tmp_path / "elsewhere"
+    shot = tmp_path / "shot.png"
+    result = _launch(_env(tmp_path, folio_home), "--library", str(library), "--screenshot",
+                     str(shot))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "usage:" not in result.stdout
+    assert (library / "library.db").is_file() and not folio_home.exists()
+    assert not QImage(str(shot)).isNull()
