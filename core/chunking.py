@@ -101,7 +101,8 @@ def _group(counts: list[int], budget: int) -> list[list[int]]:
     return groups
 
 
-def counted(count: CountTokens, texts: Sequence[str]) -> list[int]:
+def counted(count: CountTokens, texts: Sequence[str],
+            check: Callable[[], None] | None = None) -> list[int]:
     """count(texts), in tokenizer calls of at most COUNT_CHARS characters, and only for str.
 
     The tokenizer's memory grows with what one call is given (a Rust allocation that fails
@@ -117,6 +118,8 @@ def counted(count: CountTokens, texts: Sequence[str]) -> list[int]:
         if batch and size + len(text) > COUNT_CHARS:
             out.extend(count(batch))
             batch, size = [], 0
+            if check is not None:
+                check()
         batch.append(text)
         size += len(text)
     if batch:
@@ -204,15 +207,17 @@ def _pieces_of(paragraph: Paragraph, tokens: int | None, budget: int, count: Cou
     check()
     expanded: list[str] = []
     counts: list[int] = []
-    for index, (unit, unit_tokens) in enumerate(zip(short, counted(count, short), strict=True)):
+    for index, (unit, unit_tokens) in enumerate(zip(short, counted(count, short, check),
+                                                    strict=True)):
         if unit_tokens <= unit_budget:
             expanded.append(unit)
             counts.append(unit_tokens)
+            if index % 256 == 255:
+                check()
         else:
             parts = _split_long_unit(unit, unit_budget, count)
             expanded.extend(parts)
             counts.extend(counted(count, parts))
-        if index % 256 == 255:
             check()
     pieces: list[_Piece] = []
     cursor = 0
@@ -252,7 +257,8 @@ def chunk(
     if not paragraphs:
         return []
     # A paragraph too long to be counted whole is never given to the tokenizer whole.
-    measured = counted(count, [p.text if len(p.text) <= LONG_CHARS else "" for p in paragraphs])
+    measured = counted(count, [p.text if len(p.text) <= LONG_CHARS else "" for p in paragraphs],
+                       check)
     paragraph_tokens = [n if len(p.text) <= LONG_CHARS else None
                         for p, n in zip(paragraphs, measured, strict=True)]
     passages: list[Passage] = []

@@ -332,7 +332,7 @@ class Ingestor:
             if time.monotonic() > deadline:
                 raise IngestError(FailureKind.TIMEOUT,
                                   f"Splitting the text into passages took longer than "
-                                  f"{limit_s:.0f} s (reading it took {read_s:.1f} s); the file "
+                                  f"{limit_s:g} s (reading it took {read_s:.1f} s); the file "
                                   "was left out. Its text is probably not prose (a form or a "
                                   "table read as millions of characters?).")
             grown = _rss_bytes() - baseline
