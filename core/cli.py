@@ -17,7 +17,7 @@ from core import __version__, cli_ask
 from core.errors import FolioError
 from core.library import SETTINGS, Library, default_library_dir
 from core.search import Hit, SearchMode
-from core.types import AddOutcome, AddProgress, AddStatus, DocStatus
+from core.types import AddOutcome, AddProgress, AddStage, AddStatus, DocStatus
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -39,7 +39,8 @@ class ProgressBar:
         filled = int(width * min(1.0, fraction))
         name = Path(p.current_path).name if p.current_path else ""
         line = (f"\r[{'#' * filled}{'.' * (width - filled)}] {p.files_done}/{p.files_total} "
-                f"files, {p.total_passages_done + p.passages_done} passages  {name[:30]}")
+                f"files, {p.total_passages_done + p.passages_done} passages  {name[:30]}"
+                f"{_stage_text(p)}")
         if line != self._last:
             self.stream.write(line.ljust(len(self._last)))
             self.stream.flush()
@@ -50,6 +51,26 @@ class ProgressBar:
             self.stream.write("\r" + " " * len(self._last) + "\r")
             self.stream.flush()
             self._last = ""
+
+
+def _stage_text(p: AddProgress) -> str:
+    """ ": OCR page 3 of 40" while a file is read page by page, else what is being done."""
+    if p.stage in (AddStage.READING, AddStage.OCR) and p.pages_total:
+        what = "OCR" if p.stage is AddStage.OCR else "reading"
+        return f": {what} page {p.pages_done} of {p.pages_total}"
+    if p.stage is AddStage.CHUNKING:
+        return ": splitting into passages"
+    return ""
+
+
+def outcome_json(o: AddOutcome) -> dict[str, object]:
+    """One line of `folio add --json`: what happened to one file."""
+    return {"path": o.path, "status": o.status.value, "document_id": o.document_id,
+            "title": o.title, "pages": o.pages, "passages": o.passages, "tables": o.tables,
+            "ocr_pages": o.ocr_pages, "read_s": round(o.read_s, 3),
+            "chunk_s": round(o.chunk_s, 3), "embed_s": round(o.embed_s, 3),
+            "reason": o.reason if o.status is AddStatus.FAILED else None,
+            "notes": list(o.notes)}
 
 
 def _outcome_line(o: AddOutcome) -> str:
@@ -80,7 +101,9 @@ def cmd_add(args: argparse.Namespace) -> int:
 
         def on_outcome(outcome: AddOutcome) -> None:
             bar.clear()
-            print(_outcome_line(outcome), flush=True)
+            line = (json.dumps(outcome_json(outcome), ensure_ascii=False) if args.json
+                    else _outcome_line(outcome))
+            print(line, flush=True)
 
         def password_for(path: str) -> str | None:
             bar.clear()
@@ -277,6 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("paths", nargs="+", metavar="PATH")
     add.add_argument("--password", action="store_true",
                      help="ask for the password of each protected PDF (it is never stored)")
+    add.add_argument("--json", action="store_true",
+                     help="one JSON object per file, as each is done (JSON Lines): path, status, "
+                          "document_id, title, pages, passages, tables, ocr_pages, read_s, "
+                          "chunk_s, embed_s (its share of its wave's, by passages), reason, notes")
     add.set_defaults(func=cmd_add)
 
     lst = sub.add_parser("list", parents=[common], help="list the documents in the library")

@@ -64,6 +64,36 @@ def test_add_exits_1_when_any_file_failed_and_reports_each(
     assert "failed" in out and "The file was not found." in out
 
 
+def test_add_json_prints_one_object_per_file_as_each_is_done(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.fixtures.docs import make_report_pdf
+
+    report = make_report_pdf(tmp_path)
+    note = tmp_path / "rope.md"
+    note.write_text(NOTE, encoding="utf-8")
+    missing = tmp_path / "missing.pdf"
+    lib = str(tmp_path / "l")
+    code, out, _ = run(capsys, "add", "--json", str(report.path), str(missing), str(note),
+                       "--library", lib)
+    assert code == 1
+    lines = [json.loads(line) for line in out.splitlines()]
+    keys = {"path", "status", "document_id", "title", "pages", "passages", "tables", "ocr_pages",
+            "read_s", "chunk_s", "embed_s", "reason", "notes"}
+    assert all(set(line) == keys for line in lines)
+    # In the order given: the small files of a wave are embedded together, then written.
+    assert [(line["path"], line["status"]) for line in lines] == [
+        (str(report.path), "added"), (str(missing), "failed"), (str(note), "added")]
+    pdf, failed, md = lines
+    assert failed["reason"] == "The file was not found." and failed["document_id"] is not None
+    assert (pdf["pages"], pdf["tables"], pdf["ocr_pages"], pdf["reason"]) == (
+        report.page_count, 0, 0, None)
+    assert pdf["title"] == report.title and pdf["passages"] > md["passages"] == 1
+    assert pdf["read_s"] > 0 and pdf["embed_s"] > md["embed_s"] > 0
+    _, out, _ = run(capsys, "list", "--json", "--library", lib)
+    ids = {doc["original_path"]: doc["id"] for doc in json.loads(out)}
+    assert [line["document_id"] for line in lines] == [ids[line["path"]] for line in lines]
+
+
 def test_library_from_folio_home(folio_home: Path, tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     note = tmp_path / "rope.md"
