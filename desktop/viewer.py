@@ -8,7 +8,6 @@ from pathlib import Path
 
 from PySide6.QtCore import (
     QMargins,
-    QModelIndex,
     QPointF,
     QRect,
     QRectF,
@@ -190,6 +189,7 @@ class Viewer(QWidget):
     """Shows one document: a PDF with QPdfView, anything else as plain text."""
 
     shown = Signal(str, int)  # title, page (1-based; 0 for text documents)
+    found = Signal(int, int)  # a find went to match index (0-based) of count; -1, 0: none
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -224,6 +224,9 @@ class Viewer(QWidget):
         self.path: Path | None = None
         self.current_page = 0
         self._find_index = -1
+        self._find_pending: bool | None = None  # waiting for a search's first match (backwards?)
+        self.search_model.countChanged.connect(self._on_search_count_changed)
+        self.search_model.statusChanged.connect(self._on_search_status_changed)
         self.pdf_view.pageNavigator().currentPageChanged.connect(self._on_page_changed)
 
     # --- opening ------------------------------------------------------------------------------
@@ -237,6 +240,7 @@ class Viewer(QWidget):
                 self.show_message(f"Cannot open {path.name}: {error.name}.")
                 return False
             self.path = path
+            self._find_index, self._find_pending = -1, None  # the matches were the old file's
         self.stack.setCurrentWidget(self.pdf_view)
         self.pdf_view.highlights = [r for r in rects if 1 <= r.page <= self.pdf_document.pageCount()]
         page = max(1, min(page, self.pdf_document.pageCount()))
@@ -335,20 +339,66 @@ class Viewer(QWidget):
         return found
 
     def _find_in_pdf(self, text: str, backwards: bool) -> bool:
+        """Go to the next match; a new text starts a search that QPdfSearchModel runs in the
+        background (rows arrive later, page by page), so the first match is gone to when it
+        arrives and "Not found" is said only once the search has finished."""
         if self.search_model.searchString() != text:
-            self.search_model.setSearchString(text)
             self._find_index = -1
-        count = self.search_model.rowCount(QModelIndex())
-        if not text or count == 0:
-            self.find_bar.status.setText("" if not text else "Not found")
+            self._find_pending = None
+            self.search_model.setSearchString(text)
+            if not text:
+                self.find_bar.status.clear()
+                return False
+            if self.search_model.count() == 0:
+                self._find_pending = backwards
+                self.find_bar.status.setText("Searching…")
+                return False
+        if not text:
+            self.find_bar.status.clear()
             return False
+        if self.search_model.count() == 0:
+            if self._find_pending is None:  # the search has finished with nothing
+                self.find_bar.status.setText("Not found")
+                self.found.emit(-1, 0)
+            return False
+        self._go_to_match(backwards)
+        return True
+
+    def _go_to_match(self, backwards: bool) -> None:
+        count = self.search_model.count()
         step = -1 if backwards else 1
         self._find_index = (self._find_index + step) % count
         link = self.search_model.resultAtIndex(self._find_index)
         self.pdf_view.setCurrentSearchResultIndex(self._find_index)
         self.pdf_view.pageNavigator().jump(link)
-        self.find_bar.status.setText(f"{self._find_index + 1} of {count}")
-        return True
+        self.current_page = link.page() + 1
+        self._show_find_count()
+        self.found.emit(self._find_index, count)
+
+    def _show_find_count(self) -> None:
+        count = self.search_model.count()
+        more = "+" if self.search_model.status() is QPdfSearchModel.Status.Searching else ""
+        self.find_bar.status.setText(f"{self._find_index + 1} of {count}{more}")
+
+    def _on_search_count_changed(self) -> None:
+        if not self.search_model.searchString() or self.search_model.count() == 0:
+            return
+        if self._find_pending is not None:  # the first match of a search that was waited for
+            backwards, self._find_pending = self._find_pending, None
+            self._go_to_match(backwards)
+        elif self._find_index >= 0:
+            self._show_find_count()
+
+    def _on_search_status_changed(self) -> None:
+        if self.search_model.status() is not QPdfSearchModel.Status.Finished:
+            return
+        if self._find_pending is not None and self.search_model.count() == 0:
+            self._find_pending = None
+            if self.search_model.searchString():
+                self.find_bar.status.setText("Not found")
+                self.found.emit(-1, 0)
+        elif self._find_index >= 0:
+            self._show_find_count()
 
 
 def locate(text: str, passage: str | None) -> tuple[int, int] | None:

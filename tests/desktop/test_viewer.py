@@ -1,0 +1,102 @@
+"""Find in the viewer through the real QPdfView and its asynchronous QPdfSearchModel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pymupdf
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtPdf import QPdfSearchModel
+
+from desktop.viewer import Viewer
+
+PAGES = 6
+RARE, COMMON = "zorbicon", "lighthouse"
+FIND_TIMEOUT_MS = 15_000
+
+
+@pytest.fixture
+def pdf(docs_dir: Path) -> Path:
+    """Six pages of text; RARE is on page 5 only, COMMON once on every page."""
+    doc = pymupdf.open()
+    for number in range(1, PAGES + 1):
+        page = doc.new_page()
+        y = 80.0
+        for line in range(30):
+            words = f"Page {number} line {line} of the {COMMON} report." if line == 10 else (
+                f"Page {number} line {line}: the keepers logged the weather and the tides.")
+            if number == 5 and line == 20:
+                words = f"The {RARE} survey counted seabirds on the northern cliffs."
+            page.insert_text((72, y), words, fontsize=11)
+            y += 20
+    path = docs_dir / "find.pdf"
+    doc.save(path)
+    doc.close()
+    return path
+
+
+@pytest.fixture
+def viewer(qtbot, pdf: Path) -> Viewer:
+    widget = Viewer()
+    qtbot.addWidget(widget)
+    widget.resize(700, 800)
+    widget.show()
+    assert widget.show_pdf(pdf, "Find test", 1)
+    widget.open_find()
+    return widget
+
+
+def _status(viewer: Viewer) -> str:
+    return viewer.find_bar.status.text()
+
+
+def test_typed_text_is_found_without_pressing_enter_again(qtbot, viewer: Viewer) -> None:
+    qtbot.keyClicks(viewer.find_bar.field, RARE)
+    # The search runs in the background: not "Not found" while it has not finished.
+    assert _status(viewer) != "Not found"
+    qtbot.waitUntil(lambda: _status(viewer) == "1 of 1", timeout=FIND_TIMEOUT_MS)
+    assert viewer.current_page == 5
+    assert viewer.pdf_view.currentSearchResultIndex() == 0
+
+
+def test_enter_steps_through_the_matches_and_shift_enter_goes_back(qtbot, viewer: Viewer) -> None:
+    field = viewer.find_bar.field
+    qtbot.keyClicks(field, COMMON)
+    qtbot.waitUntil(lambda: _status(viewer) == f"1 of {PAGES}", timeout=FIND_TIMEOUT_MS)
+    assert viewer.current_page == 1
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+    assert _status(viewer) == f"2 of {PAGES}" and viewer.current_page == 2
+    qtbot.keyClick(field, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    assert _status(viewer) == f"1 of {PAGES}" and viewer.current_page == 1
+    qtbot.keyClick(field, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)  # wraps around
+    assert _status(viewer) == f"{PAGES} of {PAGES}" and viewer.current_page == PAGES
+
+
+def test_text_that_is_not_there_is_not_found_once_the_search_has_finished(
+        qtbot, viewer: Viewer) -> None:
+    with qtbot.waitSignal(viewer.found, timeout=FIND_TIMEOUT_MS,
+                          check_params_cb=lambda index, count: (index, count) == (-1, 0)):
+        viewer.find_text("quetzalcoatl")
+        assert _status(viewer) == "Searching…"
+    assert _status(viewer) == "Not found"
+    viewer.find_text("quetzalcoatl")  # Enter again: still nothing, said at once
+    assert _status(viewer) == "Not found"
+
+
+def test_a_search_over_another_document_starts_again(qtbot, viewer: Viewer, pdf: Path,
+                                                     docs_dir: Path) -> None:
+    with qtbot.waitSignal(viewer.found, timeout=FIND_TIMEOUT_MS):
+        viewer.find_text(RARE)
+    other = docs_dir / "other.pdf"
+    doc = pymupdf.open()
+    for _ in range(3):
+        doc.new_page()
+    doc[2].insert_text((72, 100), f"Only here: the {RARE} again.", fontsize=11)
+    doc.save(other)
+    doc.close()
+    assert viewer.show_pdf(other, "Other", 1)
+    qtbot.waitUntil(lambda: viewer.search_model.status() is QPdfSearchModel.Status.Finished
+                    and viewer.search_model.count() == 1, timeout=FIND_TIMEOUT_MS)
+    viewer.find_text(RARE)
+    assert _status(viewer) == "1 of 1" and viewer.current_page == 3
