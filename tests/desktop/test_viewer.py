@@ -8,6 +8,7 @@ import pymupdf
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtPdf import QPdfSearchModel
+from pytestqt.qtbot import QtBot
 
 from desktop.viewer import Viewer
 
@@ -37,7 +38,7 @@ def pdf(docs_dir: Path) -> Path:
 
 
 @pytest.fixture
-def viewer(qtbot, pdf: Path) -> Viewer:
+def viewer(qtbot: QtBot, pdf: Path) -> Viewer:
     widget = Viewer()
     qtbot.addWidget(widget)
     widget.resize(700, 800)
@@ -51,7 +52,7 @@ def _status(viewer: Viewer) -> str:
     return viewer.find_bar.status.text()
 
 
-def test_typed_text_is_found_without_pressing_enter_again(qtbot, viewer: Viewer) -> None:
+def test_typed_text_is_found_without_pressing_enter_again(qtbot: QtBot, viewer: Viewer) -> None:
     qtbot.keyClicks(viewer.find_bar.field, RARE)
     # The search runs in the background: not "Not found" while it has not finished.
     assert _status(viewer) != "Not found"
@@ -60,7 +61,7 @@ def test_typed_text_is_found_without_pressing_enter_again(qtbot, viewer: Viewer)
     assert viewer.pdf_view.currentSearchResultIndex() == 0
 
 
-def test_enter_steps_through_the_matches_and_shift_enter_goes_back(qtbot, viewer: Viewer) -> None:
+def test_enter_steps_through_the_matches_and_shift_enter_goes_back(qtbot: QtBot, viewer: Viewer) -> None:
     field = viewer.find_bar.field
     qtbot.keyClicks(field, COMMON)
     qtbot.waitUntil(lambda: _status(viewer) == f"1 of {PAGES}", timeout=FIND_TIMEOUT_MS)
@@ -74,7 +75,7 @@ def test_enter_steps_through_the_matches_and_shift_enter_goes_back(qtbot, viewer
 
 
 def test_text_that_is_not_there_is_not_found_once_the_search_has_finished(
-        qtbot, viewer: Viewer) -> None:
+        qtbot: QtBot, viewer: Viewer) -> None:
     with qtbot.waitSignal(viewer.found, timeout=FIND_TIMEOUT_MS,
                           check_params_cb=lambda index, count: (index, count) == (-1, 0)):
         viewer.find_text("quetzalcoatl")
@@ -84,7 +85,7 @@ def test_text_that_is_not_there_is_not_found_once_the_search_has_finished(
     assert _status(viewer) == "Not found"
 
 
-def test_a_search_over_another_document_starts_again(qtbot, viewer: Viewer, pdf: Path,
+def test_a_search_over_another_document_starts_again(qtbot: QtBot, viewer: Viewer, pdf: Path,
                                                      docs_dir: Path) -> None:
     with qtbot.waitSignal(viewer.found, timeout=FIND_TIMEOUT_MS):
         viewer.find_text(RARE)
