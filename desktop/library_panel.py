@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,9 +22,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.types import AddProgress, DocStatus, Document
+from core.types import AddProgress, AddStage, DocStatus, Document
 
 DOC_ID_ROLE = Qt.ItemDataRole.UserRole
+# The PDF reader notes "12 page(s) read by OCR (eng)" on a document with scanned pages.
+_OCR_NOTE = re.compile(r"\b(\d+) page\(s\) read by OCR\b")
 EMPTY_TEXT = ("Your library is empty.\n\nDrop files or folders anywhere on this window, or press "
               "Ctrl+O to add PDF, EPUB, Markdown, text or HTML files.")
 
@@ -118,6 +121,8 @@ class LibraryPanel(QWidget):
         for doc in self.documents:
             pages = str(doc.pages) if doc.pages else ""
             status = "Indexed" if doc.status is DocStatus.INDEXED else "Failed"
+            if doc.status is DocStatus.INDEXED and ocr_pages(doc):
+                status = "Indexed · OCR"
             item = QTreeWidgetItem([doc.title, pages, status])
             item.setData(0, DOC_ID_ROLE, doc.id)
             item.setToolTip(0, f"{doc.title}\n{doc.original_path}\n{doc.passages} passages, "
@@ -141,6 +146,14 @@ class LibraryPanel(QWidget):
             if doc.id == selected:
                 self.tree.setCurrentItem(item)
         self.stack.setCurrentWidget(self.tree if self.documents else self.empty)
+
+    def tooltip_of(self, title: str, column: int) -> str | None:
+        """The tooltip of a document's cell (for tests)."""
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            if item is not None and item.text(0) == title:
+                return item.toolTip(column)
+        return None
 
     def status_of(self, title: str) -> str | None:
         """The status column of the document with title (for tests and the screenshot script)."""
@@ -187,7 +200,17 @@ class LibraryPanel(QWidget):
         files = f"file {min(progress.files_done + 1, progress.files_total)} of {progress.files_total}"
         if name:
             files = f"{name} ({files})"
-        if progress.passages_total:
+        reading = progress.stage in (AddStage.READING, AddStage.OCR)
+        if reading and progress.pages_total:
+            what = "OCR" if progress.stage is AddStage.OCR else "Reading"
+            self.progress_label.setText(f"{what} page {progress.pages_done} of "
+                                        f"{progress.pages_total}: {files}")
+            self.progress_bar.setRange(0, progress.pages_total)
+            self.progress_bar.setValue(progress.pages_done)
+        elif progress.stage is AddStage.CHUNKING:
+            self.progress_label.setText(f"Splitting {files} into passages…")
+            self.progress_bar.setRange(0, 0)
+        elif progress.passages_total:
             self.progress_label.setText(f"Indexing {files}: "
                                         f"{progress.passages_done}/{progress.passages_total} "
                                         "passages")
@@ -205,3 +228,9 @@ class LibraryPanel(QWidget):
     def set_cancelling(self) -> None:
         self.cancel_button.setEnabled(False)
         self.progress_label.setText("Cancelling…")
+
+
+def ocr_pages(doc: Document) -> int:
+    """How many of the document's pages were read by OCR (from the reader's note)."""
+    match = _OCR_NOTE.search(doc.notes or "")
+    return int(match.group(1)) if match else 0

@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QMessageBox
 
 from core.library import Library
-from core.types import AddProgress, AddStatus
+from core.types import AddProgress, AddStage, AddStatus
 from tests.desktop.conftest import INGEST_TIMEOUT_MS, add_and_wait, drop
 from tests.desktop.helpers import make_long_pdf
 from tests.fixtures.docs import make_broken_pdf, make_markdown, make_report_pdf
@@ -120,3 +120,39 @@ def test_a_protected_pdf_asks_for_its_password(qtbot, open_window, docs_dir: Pat
     other = make_encrypted_pdf(docs_dir, user_password="other", name="other.pdf")
     skipped = add_and_wait(qtbot, window, [other])
     assert skipped[0].status is AddStatus.FAILED and "password" in (skipped[0].reason or "")
+
+
+def _scan(path: Path) -> Path:
+    """A one-page PDF that is only a picture of text, as a scanner makes."""
+    import pymupdf
+
+    with pymupdf.open() as source:
+        page = source.new_page(width=420, height=300)
+        page.insert_textbox(pymupdf.Rect(36, 36, 384, 264), "The harbour lamp burns whale oil.\n"
+                            "The keeper checks the wick at dusk.", fontsize=16)
+        pixmap = page.get_pixmap(dpi=200)
+    with pymupdf.open() as doc:
+        scanned = doc.new_page(width=420, height=300)
+        scanned.insert_image(scanned.rect, pixmap=pixmap)
+        doc.save(path)
+    return path
+
+
+def test_a_document_read_by_ocr_says_so_in_the_list(qtbot, open_window, docs_dir: Path) -> None:
+    window = open_window()
+    [outcome] = add_and_wait(qtbot, window, [_scan(docs_dir / "lamp-scan.pdf")])
+    assert (outcome.status, outcome.ocr_pages) == (AddStatus.ADDED, 1)
+    panel = window.library_panel
+    assert panel.status_of(outcome.title) == "Indexed · OCR"
+    assert "1 page(s) read by OCR" in (panel.tooltip_of(outcome.title, 2) or "")
+    add_and_wait(qtbot, window, [make_markdown(docs_dir)])
+    assert panel.status_of("Harbour Notes") == "Indexed"
+
+
+def test_the_progress_line_names_the_page_being_read(open_window) -> None:
+    panel = open_window().library_panel
+    panel.set_progress(AddProgress(0, 2, "/docs/scan.pdf", 0, 0, 0, 3, 40, AddStage.OCR))
+    assert panel.progress_label.text() == "OCR page 3 of 40: scan.pdf (file 1 of 2)"
+    assert (panel.progress_bar.value(), panel.progress_bar.maximum()) == (3, 40)
+    panel.set_progress(AddProgress(1, 2, "/docs/10-K.pdf", 0, 0, 9, 120, 390, AddStage.READING))
+    assert panel.progress_label.text() == "Reading page 120 of 390: 10-K.pdf (file 2 of 2)"
