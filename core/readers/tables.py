@@ -30,9 +30,11 @@ ROW_GAP_RATIO = 3.2  # rows further apart than this many line heights do not sha
 HEADER_GAP_RATIO = 2.6  # the same, between a header row and the row below it
 MAX_HEADER_ROWS = 5
 MAX_HEADER_WORDS = 10  # a header cell is a short phrase, not a sentence
+MAX_HEADER_CELL = 60
 MIN_DATA_ROWS = 2
 MIN_FILL = 0.25  # at least this share of a table's cells hold something
 MAX_GROWTH = 4.0  # a table's Markdown is at most this many times the characters of its words
+_WRAPS = (",", " and", " of", " for", " to", " in", " from", "-")
 MAX_WORDS = 20_000  # a page with more words than this is not searched for tables
 TOP_TEXT_CHARS = 300  # text above a continued table (a running header, "(continued)")
 
@@ -45,6 +47,7 @@ _VALUE = re.compile(
 )
 _DASH_VALUE = re.compile(r"^(?:[$€£]?\s?[-–—−]+\s?%?|n/?a|nm|none|\*|—%)$", re.IGNORECASE)
 _YEAR = re.compile(r"^(?:FY\s?|Fiscal\s|Q[1-4]\s)?(?:19|20)\d\d(?:\s?\(\d\))?$", re.IGNORECASE)
+_NOTE = re.compile(r"^\(\d\)$")
 _PREFIXES = frozenset("$€£¥")
 _SUFFIXES = frozenset(("%", ")", ")%", "%)"))
 _SPACE_AFTER_CURRENCY = re.compile(r"([$€£¥])\s+(?=[\d(.\-–—])")
@@ -95,7 +98,7 @@ class _Row:
         self.kind = "other"  # "data" (ends in values), "years" (a header of years) or "other"
         self.value_x0 = 0.0  # where the first value cell starts (data rows)
         self._segments: list[_Segment] | None = None
-        if self.items and _maybe_value(self.items[-1][2]):
+        if len(self.items) >= 2 and any(_maybe_value(i[2]) for i in self.items):
             _classify(self)
 
     @property
@@ -110,9 +113,9 @@ _SECOND = operator.itemgetter(1)
 
 
 def _maybe_value(text: str) -> bool:
-    """A cheap first test of a row's last word: could the row end in a value?"""
+    """A cheap first test of a word: could it be (part of) a value?"""
     last = text[-1]
-    return last.isdigit() or last in "%)—–-−*" or text.lower() in ("n/a", "na", "nm", "none")
+    return last.isdigit() or last in "%)—–-−" or text[0].isdigit()
 
 
 @dataclass(slots=True)
@@ -233,11 +236,11 @@ def _classify(row: _Row) -> None:
         first = values[1] if len(values) > 1 else len(texts)
     if first >= len(texts):
         return
-    # Everything after the first value is a value or a short word ("n/a", "Actual"): a line of
-    # prose with a number in it goes on with more prose.
-    for t in texts[first:]:
-        if not _is_value(t) and len(t) > 14:
-            return
+    # After the first value come values, or (in a row of three cells or more) short texts: a
+    # line of prose with a number in it goes on with more prose.
+    trailing = [t for t in texts[first:] if not _is_value(t)]
+    if trailing and (len(texts) < 3 or any(len(t) > 60 or t.count(" ") >= 8 for t in trailing)):
+        return
     if all(_YEAR.match(t) for t in texts[first:] if _is_value(t)):
         row.kind = "years"
         return
@@ -302,13 +305,15 @@ def _header_rows(rows: list[_Row], start: int, value_x0: float, floor: int) -> t
         row = rows[k]
         if below.y0 - row.y1 > HEADER_GAP_RATIO * max(row.height, below.height):
             break
-        if any(_crosses(s, value_x0) or len(s.words) > MAX_HEADER_WORDS for s in row.segments):
+        if any(_crosses(s, value_x0) or len(s.words) > MAX_HEADER_WORDS
+               or len(s.text) > MAX_HEADER_CELL for s in row.segments):
             break
         if row.x1 <= value_x0 + 2:  # label-only: part of the body just above its first value
             if head != start or start - k > 2 or row.segments[-1].text.endswith("."):
                 break
             body = k
-        elif row.kind == "data":
+        elif row.kind == "data" or any(_is_value(s.text) and not _YEAR.match(s.text)
+                                       and not _NOTE.match(s.text) for s in row.segments):
             break
         else:
             head = k
@@ -379,11 +384,15 @@ def _grid(rows: list[_Row], head: int, start: int, end: int, value_x0: float) ->
         prev = body[-1] if body else None
         if prev is not None and prev_row is not None and prev[0] and not any(prev[1:]) and (
                 # a label that wraps: "Accumulated other comprehensive" / "income (loss) ..."
-                (cells[0][:1].islower() and any(cells[1:]))
+                ((cells[0][:1].islower() or prev[0].endswith(_WRAPS)) and any(cells[1:]))
                 # values set lower than their label, in a taller cell
                 or (not cells[0] and row.y0 < prev_row.y1)):
             cells[0] = f"{prev[0]} {cells[0]}".rstrip()
             body[-1] = cells
+        elif (prev is not None and prev_row is not None and prev[0] and any(prev[1:])
+              and cells[0][:1].islower() and not any(cells[1:])
+              and row.y0 - prev_row.y1 < 0.5 * row.height):
+            prev[0] = f"{prev[0]} {cells[0]}"  # the label wraps below its values
         else:
             body.append(cells)
         prev_row = row
