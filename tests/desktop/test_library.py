@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QMessageBox
+import pytest
+from PySide6.QtWidgets import QMessageBox, QWidget
+from pytestqt.qtbot import QtBot
 
 from core.library import Library
 from core.types import AddProgress, AddStage, AddStatus
-from tests.desktop.conftest import INGEST_TIMEOUT_MS, add_and_wait, drop
+from tests.desktop.conftest import INGEST_TIMEOUT_MS, WindowFactory, add_and_wait, drop
 from tests.desktop.helpers import make_long_pdf
 from tests.fixtures.docs import make_broken_pdf, make_markdown, make_report_pdf
 
 
-def test_window_starts_with_an_empty_library(open_window, folio_home: Path) -> None:
+def test_window_starts_with_an_empty_library(open_window: WindowFactory,
+                                             folio_home: Path) -> None:
     window = open_window()
     panel = window.library_panel
     assert panel.stack.currentWidget() is panel.empty
@@ -22,7 +25,7 @@ def test_window_starts_with_an_empty_library(open_window, folio_home: Path) -> N
 
 
 def test_dropped_files_and_folder_end_in_the_list_with_their_status(
-        qtbot, open_window, docs_dir: Path, tmp_path: Path) -> None:
+        qtbot: QtBot, open_window: WindowFactory, docs_dir: Path, tmp_path: Path) -> None:
     window = open_window()
     report = make_report_pdf(docs_dir)
     notes = make_markdown(docs_dir)
@@ -44,14 +47,16 @@ def test_dropped_files_and_folder_end_in_the_list_with_their_status(
     assert titles[report.title].pages == report.page_count
     failed = [d for d in window.documents if d.status.value == "failed"]
     assert len(failed) == 1 and failed[0].error
-    item = next(panel.tree.topLevelItem(i) for i in range(panel.tree.topLevelItemCount())
-                if panel.tree.topLevelItem(i).text(2) == "Failed")
-    assert item.childCount() == 1 and item.child(0).text(0) == failed[0].error  # reason shown
+    items = [panel.tree.topLevelItem(i) for i in range(panel.tree.topLevelItemCount())]
+    item = next(i for i in items if i is not None and i.text(2) == "Failed")
+    child = item.child(0)
+    assert item.childCount() == 1 and child is not None
+    assert child.text(0) == failed[0].error  # reason shown
     assert panel.progress_box.isHidden()
 
 
 def test_cancelling_indexing_leaves_the_library_unchanged(
-        qtbot, open_window, docs_dir: Path, folio_home: Path) -> None:
+        qtbot: QtBot, open_window: WindowFactory, docs_dir: Path, folio_home: Path) -> None:
     window = open_window()
     add_and_wait(qtbot, window, [make_markdown(docs_dir)])
     before = [(d.id, d.title) for d in window.documents]
@@ -63,7 +68,12 @@ def test_cancelling_indexing_leaves_the_library_unchanged(
         return any(p.passages_total and p.passages_done for p in seen)
 
     original = window.library_panel.set_progress
-    window.library_panel.set_progress = lambda p: (seen.append(p) if p else None, original(p))
+    def spy(p: AddProgress | None) -> None:
+        if p:
+            seen.append(p)
+        original(p)
+
+    window.library_panel.set_progress = spy  # type: ignore[method-assign,assignment]
     with qtbot.waitSignal(window.ingest_finished, timeout=INGEST_TIMEOUT_MS) as finished:
         drop(window, [long_pdf])
         qtbot.waitUntil(embedding_started, timeout=INGEST_TIMEOUT_MS)
@@ -76,11 +86,14 @@ def test_cancelling_indexing_leaves_the_library_unchanged(
     assert window.library_panel.progress_box.isHidden()
 
 
-def test_delete_asks_then_removes(qtbot, open_window, docs_dir: Path, monkeypatch) -> None:
+def test_delete_asks_then_removes(qtbot: QtBot, open_window: WindowFactory, docs_dir: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
     window = open_window()
     add_and_wait(qtbot, window, [make_markdown(docs_dir)])
     panel = window.library_panel
-    panel.tree.setCurrentItem(panel.tree.topLevelItem(0))
+    first = panel.tree.topLevelItem(0)
+    assert first is not None
+    panel.tree.setCurrentItem(first)
     asked: list[str] = []
 
     def answer(*args: object, **_kw: object) -> QMessageBox.StandardButton:
@@ -95,8 +108,9 @@ def test_delete_asks_then_removes(qtbot, open_window, docs_dir: Path, monkeypatc
     assert panel.stack.currentWidget() is panel.empty
 
 
-def test_a_protected_pdf_asks_for_its_password(qtbot, open_window, docs_dir: Path,
-                                               monkeypatch) -> None:
+def test_a_protected_pdf_asks_for_its_password(qtbot: QtBot, open_window: WindowFactory,
+                                               docs_dir: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     from PySide6.QtWidgets import QInputDialog
 
     from tests.fixtures.docs import ENCRYPTED_TEXT, make_encrypted_pdf
@@ -105,7 +119,8 @@ def test_a_protected_pdf_asks_for_its_password(qtbot, open_window, docs_dir: Pat
     locked = make_encrypted_pdf(docs_dir, user_password="secret")
     asked: list[str] = []
 
-    def typed(_parent, _title, label, _mode):  # the user types the password and presses OK
+    def typed(_parent: QWidget, _title: str, label: str,
+              _mode: object) -> tuple[str, bool]:  # the user types the password, presses OK
         asked.append(label)
         return "secret", True
 
@@ -138,7 +153,8 @@ def _scan(path: Path) -> Path:
     return path
 
 
-def test_a_document_read_by_ocr_says_so_in_the_list(qtbot, open_window, docs_dir: Path) -> None:
+def test_a_document_read_by_ocr_says_so_in_the_list(qtbot: QtBot, open_window: WindowFactory,
+                                                    docs_dir: Path) -> None:
     window = open_window()
     [outcome] = add_and_wait(qtbot, window, [_scan(docs_dir / "lamp-scan.pdf")])
     assert (outcome.status, outcome.ocr_pages) == (AddStatus.ADDED, 1)
@@ -149,7 +165,7 @@ def test_a_document_read_by_ocr_says_so_in_the_list(qtbot, open_window, docs_dir
     assert panel.status_of("Harbour Notes") == "Indexed"
 
 
-def test_the_progress_line_names_the_page_being_read(open_window) -> None:
+def test_the_progress_line_names_the_page_being_read(open_window: WindowFactory) -> None:
     panel = open_window().library_panel
     panel.set_progress(AddProgress(0, 2, "/docs/scan.pdf", 0, 0, 0, 3, 40, AddStage.OCR))
     assert panel.progress_label.text() == "OCR page 3 of 40: scan.pdf (file 1 of 2)"
