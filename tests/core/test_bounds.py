@@ -15,7 +15,7 @@ from core.embedding import Embedder
 from core.ingest import Ingestor
 from core.library import Library
 from core.sandbox import ReaderProcess
-from core.types import AddStatus, Paragraph, ReadOptions, ReadResult
+from core.types import AddProgress, AddStage, AddStatus, Paragraph, ReadOptions, ReadResult
 from tests.fixtures.forms import (
     FORM_WORD,
     huge_table_markdown,
@@ -127,6 +127,22 @@ def test_chunking_over_its_time_budget_fails_that_file_and_the_batch_goes_on(
     failed = next(d for d in library.documents() if d.status.value == "failed")
     assert failed.error_kind == "timeout"
     assert library.search(FORM_WORD, mode="keyword").hits
+
+
+def test_progress_names_the_page_being_read(library: Library, docs_dir: Path) -> None:
+    from tests.fixtures.docs import make_report_pdf
+
+    report = make_report_pdf(docs_dir)
+    seen: list[AddProgress] = []
+    ingestor = Ingestor(library.db, library.store, library.embedder, library.max_file_bytes,
+                        seen.append, None, reader=None)  # read in this process
+    [outcome] = ingestor.add_all([report.path])
+    assert outcome.status is AddStatus.ADDED
+    pages = [(p.pages_done, p.pages_total) for p in seen if p.stage is AddStage.READING
+             and p.pages_total]
+    assert pages == [(n, report.page_count) for n in range(1, report.page_count + 1)]
+    stages = [p.stage for p in seen]
+    assert stages.index(AddStage.CHUNKING) < stages.index(AddStage.EMBEDDING)
 
 
 def test_filled_forms_are_added_with_their_values(library: Library, docs_dir: Path) -> None:
