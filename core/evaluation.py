@@ -11,10 +11,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import apsw
 import platformdirs
 
 from core.library import Library
 from core.search import DEFAULT_PARAMS, SearchMode, SearchParams
+from core.store import queries, search_queries
+from core.store.connection import connect, write_transaction
+from core.store.migrations import migrate
 from core.types import AddProgress
 
 DEPTH = 100  # documents ranked per query (Recall@100)
@@ -66,11 +70,38 @@ def corpus_hash(corpus: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+# What makes the passages and vectors of an evaluation library: a change to any of these files
+# (readers, chunking, ingestion, embedding, the schema and its tokenizer, this module's Markdown)
+# builds a new library instead of scoring the new code on passages made by the old.
+_BUILD_SOURCES = ("core/readers", "core/chunking.py", "core/ingest.py", "core/embedding.py",
+                  "core/sandbox.py", "core/store/migrations.py", "core/store/queries.py",
+                  "core/evaluation.py", "core/__init__.py")
+
+
+def build_key(dataset: Dataset) -> str:
+    """The corpus, Folio's version, the bundled model and the source of everything that turns
+    the corpus into passages and vectors, hashed."""
+    import core
+    from core.embedding import BUNDLED_MODEL
+
+    digest = hashlib.sha256()
+    digest.update(f"{corpus_hash(dataset.corpus)}|{core.__version__}|{BUNDLED_MODEL}".encode())
+    package = Path(core.__file__).resolve().parent.parent
+    for name in _BUILD_SOURCES:
+        path = package / name
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for file in files:
+            digest.update(str(file.relative_to(package)).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def library_for(dataset: Dataset, cache_root: Path | None = None,
                 progress: Callable[[AddProgress], None] | None = None) -> Library:
-    """A library holding the corpus, one Markdown file per document; built once per corpus hash."""
+    """A library holding the corpus, one Markdown file per document; built once per build_key
+    (corpus, code and model), so no figure is taken from passages an older Folio made."""
     root = (cache_root or Path(platformdirs.user_cache_dir("Folio", appauthor=False)) / "eval")
-    root = root / f"{dataset.name}-{corpus_hash(dataset.corpus)}"
+    root = root / f"{dataset.name}-{build_key(dataset)}"
     library = Library.open(root / "library")
     marker = root / "complete"
     if marker.exists():
@@ -164,3 +195,23 @@ def evaluate(library: Library, dataset: Dataset, modes: Sequence[SearchMode],
             statistics.fmean(mrr), times[len(times) // 2],
             times[min(len(times) - 1, int(0.95 * len(times)))], len(times)))
     return scores
+
+
+def keyword_only_db(dataset: Dataset, path: Path) -> apsw.Connection:
+    """A library file of the corpus for keyword search alone, built in seconds: one passage per
+    document (its title as the context column, as a Markdown heading would give), no vectors.
+    For the rank-safety test and quick keyword tuning; figures come from library_for."""
+    db = connect(path)
+    migrate(db)
+    if queries.count_rows(db, "passages"):
+        return db
+    with write_transaction(db), dataset.corpus.open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            title = " ".join(str(row.get("title") or "").split())
+            doc_id = queries.insert_document(
+                db, title=title, doc_type="markdown", original_path=f"/{_safe(str(row['_id']))}.md",
+                stored_path=None, sha256=None, size_bytes=0, pages=1, status="indexed",
+                error=None, error_kind=None, notes=None)
+            search_queries.insert_bare_passage(db, doc_id, str(row.get("text") or ""), title)
+    return db

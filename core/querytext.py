@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-MAX_TERMS = 48  # a 5,000-character paste still makes a query FTS5 answers in milliseconds
+# A bound on hostile pastes, not a ranking choice: no question of either development set has
+# more than ~30 words (tests/core/test_rank_safety.py checks that none reaches it), and a
+# 5,000-word paste still searches in milliseconds.
+MAX_WORDS = 256
 
 # Words that match nearly every passage. Long questions are full of them ("give a response
 # based on the details shown in..."), and OR-ing them in swamps the rare words that matter.
@@ -21,6 +24,13 @@ details detail describe described according answer response please question usin
 following document documents text passage say says said
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+# Lucene's EnglishAnalyzer list (ENGLISH_STOP_WORDS_SET), for comparison in tune_search.py.
+_LUCENE_STOPWORD_TEXT = """
+a an and are as at be but by for if in into is it no not of on or such that the their then
+there these they this to was will with
+"""
+LUCENE_STOPWORDS = frozenset(_LUCENE_STOPWORD_TEXT.split())
+STOPWORD_LISTS = {"folio": STOPWORDS, "lucene": LUCENE_STOPWORDS, "none": frozenset()}
 
 _PHRASE = re.compile(r'"([^"]+)"')
 # A term is a run of word characters, joined by inner hyphens, dots, slashes or apostrophes:
@@ -30,8 +40,17 @@ _TERM = re.compile(r"\w+(?:[-./'’]\w+)*")
 
 @dataclass(frozen=True)
 class KeywordQuery:
-    terms: tuple[str, ...]
+    terms: tuple[str, ...]  # the words kept, each once
     phrases: tuple[str, ...]
+    words: tuple[str, ...] = ()  # the words kept, as often as the query has them
+
+    def scored_words(self) -> tuple[str, ...]:
+        """What BM25 ranks by: the words kept (with repeats) and the words of the phrases."""
+        return (*(self.words or self.terms), *self.phrases)
+
+    def phrase_expression(self) -> str | None:
+        """The FTS5 MATCH string requiring every phrase, or None without phrases."""
+        return " AND ".join(_quote(p) for p in self.phrases) or None
 
     def match_expression(self, require_phrases: bool = True) -> str | None:
         """The FTS5 MATCH string; every piece is a double-quoted string, so nothing is syntax."""
@@ -48,14 +67,15 @@ def _quote(text: str) -> str:
     return '"' + text.replace('"', " ") + '"'
 
 
-def parse(text: str) -> KeywordQuery:
+def parse(text: str, stopwords: frozenset[str] = STOPWORDS) -> KeywordQuery:
     """The keyword side of a query: quoted phrases, and the words that are not noise."""
     phrases = tuple(dict.fromkeys(
         p.strip().lower() for p in _PHRASE.findall(text) if _TERM.search(p)))
     rest = _PHRASE.sub(" ", text)
     words = [w.lower().strip("'’") for w in _TERM.findall(rest)]
     words = [w for w in words if w]
-    kept = [w for w in words if w not in STOPWORDS and not (len(w) == 1 and w.isalpha())]
+    kept = [w for w in words if w not in stopwords and not (len(w) == 1 and w.isalpha())]
     if not kept and not phrases:
         kept = words  # a query made only of common words still means something
-    return KeywordQuery(terms=tuple(dict.fromkeys(kept))[:MAX_TERMS], phrases=phrases[:8])
+    kept = kept[:MAX_WORDS]
+    return KeywordQuery(terms=tuple(dict.fromkeys(kept)), phrases=phrases[:8], words=tuple(kept))

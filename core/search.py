@@ -1,5 +1,5 @@
-"""Hybrid search: keyword hits from FTS5 (bm25), meaning hits from an exact in-memory vector index
-of the library (numpy), fused by rank."""
+"""Hybrid search: keyword hits by exact BM25 over every query term (core/keyword_index.py),
+meaning hits from an exact in-memory vector index of the library (numpy), fused."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import numpy.typing as npt
 from core import querytext
 from core.embedding import Embedder
 from core.errors import FolioError
+from core.keyword_index import Bm25, keyword_index
 from core.store import search_queries
 from core.types import Rect
 
@@ -46,8 +47,12 @@ class SearchParams:
     rrf_k: float = 10.0
     keyword_weight: float = 1.0
     semantic_weight: float = 1.0
-    context_weight: float = 2.0  # bm25 weight of the title and heading column
+    context_weight: float = 2.0  # BM25F weight of the title and heading column
     text_weight: float = 1.0
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    stopwords: str = "folio"  # a key of querytext.STOPWORD_LISTS
+    query_repeats: bool = True  # a word said twice counts twice, as in Lucene's OR query
     candidates: int = 200  # hits taken from each side before fusing
 
 
@@ -89,66 +94,26 @@ class EmptyQueryError(FolioError):
     """The query has nothing to search for."""
 
 
-COMMON_TERM_SHARE = 0.25  # a term in more passages than this adds cost, not ranking
-MAX_QUERY_TERMS = 16
-
-
-# Rarest terms first: the passages scored are those holding one of the rarest terms, as many
-# terms as hold together at most this share of the passages (at least one term). At 100k
-# passages this scores ~3x fewer rows; on SciFact test nDCG@10 moved 0.6763 -> 0.6797 (keyword)
-# and 0.7314 -> 0.7369 (hybrid), keyword Recall@100 0.916 -> 0.906 (docs/benchmarks.md).
-RARE_BUDGET_SHARE = 0.05
-
-
-def _drop_common_terms(db: apsw.Connection, parsed: querytext.KeywordQuery) -> (
-        tuple[querytext.KeywordQuery, tuple[str, ...]]):
-    """Keep the rarest terms: FTS5 scores every passage that matches any OR-ed term, so one
-    common word in a large library costs tens of milliseconds and barely moves bm25.
-    Returns the query kept and its rarest terms, within RARE_BUDGET_SHARE (see keyword_ranks)."""
-    if len(parsed.terms) < 2:
-        return parsed, ()
-    counts, total = search_queries.term_document_counts(db, parsed.terms)
-    by_rarity = sorted(parsed.terms, key=lambda t: counts.get(t, 0))
-    kept = [t for t in by_rarity if counts.get(t, 0) <= COMMON_TERM_SHARE * total]
-    kept = (kept or by_rarity[:1])[:MAX_QUERY_TERMS]
-    rare: list[str] = []
-    postings = 0
-    for term in kept:  # terms found nowhere cost nothing; at least one term found somewhere
-        count = counts.get(term, 0)
-        if postings and postings + count > RARE_BUDGET_SHARE * total:
-            break
-        rare.append(term)
-        postings += count
-    return (querytext.KeywordQuery(tuple(t for t in parsed.terms if t in kept), parsed.phrases),
-            tuple(t for t in parsed.terms if t in rare))
-
-
 def keyword_ranks(db: apsw.Connection, query: str, limit: int, scope: Sequence[int] | None,
                   params: SearchParams = DEFAULT_PARAMS) -> list[tuple[int, float]]:
-    """(passage id, bm25 score) best first; phrases in quotes are required when they match.
-
-    Without phrases or scope, only the passages holding one of the rarest terms are scored, each
-    with its bm25 for the whole OR query (search_queries.fts_rare_hits). (The rarest terms of the
-    library may be absent from a scope, and a scoped search scores few passages anyway.)
-    """
-    parsed, rare = _drop_common_terms(db, querytext.parse(query))
-    if scope is None and not parsed.phrases and rare and len(rare) < len(parsed.terms):
-        others = querytext.KeywordQuery(tuple(t for t in parsed.terms if t not in rare), ())
-        rare_expression = querytext.KeywordQuery(rare, ()).match_expression()
-        others_expression = others.match_expression()
-        if rare_expression and others_expression:
-            return search_queries.fts_rare_hits(
-                db, rare_expression, f"({rare_expression}) AND ({others_expression})", limit,
-                scope, params.context_weight, params.text_weight)
-    for require in (True, False):
-        expression = parsed.match_expression(require_phrases=require)
-        if expression is None:
-            return []
-        rows = search_queries.fts_hits(db, expression, limit, scope, params.context_weight,
-                                       params.text_weight)
-        if rows or not parsed.phrases:
-            return rows
-    return []
+    """(passage id, BM25) best first, ties by passage id: exact BM25 of every passage holding
+    any of the query's words (core/keyword_index.py). Quoted phrases are required when some
+    passage in scope holds them all; their words are scored as words."""
+    parsed = querytext.parse(query, querytext.STOPWORD_LISTS[params.stopwords])
+    index = keyword_index(db)
+    terms = index.query_terms(parsed.scored_words())
+    if not terms:
+        return []
+    allowed = None if scope is None else index.rows_of_documents(scope)
+    bm25 = Bm25(params.bm25_k1, params.bm25_b, params.context_weight, params.text_weight)
+    expression = parsed.phrase_expression()
+    if expression is not None:
+        holding = index.rows_of_passages(search_queries.phrase_matches(db, expression))
+        if allowed is not None:
+            holding &= allowed
+        if holding.any():
+            allowed = holding
+    return index.top(terms, limit, bm25, params.query_repeats, allowed)
 
 
 EXACT_UP_TO = 50_000  # passages; above, sign codes pick candidates for the exact product
@@ -305,14 +270,14 @@ def fuse(keyword: Sequence[tuple[int, float]], semantic: Sequence[tuple[int, flo
          params: SearchParams = DEFAULT_PARAMS) -> list[tuple[int, float, int | None, int | None]]:
     """(passage id, fused score, keyword rank, semantic rank), best first.
 
-    keyword holds (id, bm25) with lower better, semantic (id, cosine distance).
+    keyword holds (id, BM25) with higher better, semantic (id, cosine distance).
     """
     k_rank = {pid: rank for rank, (pid, _) in enumerate(keyword, start=1)}
     s_rank = {pid: rank for rank, (pid, _) in enumerate(semantic, start=1)}
     scores: dict[int, float] = {}
     if params.fusion is Fusion.CONVEX:
         share = params.keyword_share
-        for (pid, _), value in zip(keyword, _minmax([-s for _, s in keyword]), strict=True):
+        for (pid, _), value in zip(keyword, _minmax([s for _, s in keyword]), strict=True):
             scores[pid] = scores.get(pid, 0.0) + share * value
         for (pid, _), value in zip(semantic, _minmax([1 - d for _, d in semantic]), strict=True):
             scores[pid] = scores.get(pid, 0.0) + (1 - share) * value
@@ -363,7 +328,7 @@ def search(db: apsw.Connection, embedder: Embedder, query: str,
             semantic = semantic_ranks(db, embedder, query, depth, scope)
     ranked: list[tuple[int, float, int | None, int | None]]
     if mode is SearchMode.KEYWORD:
-        ranked = [(pid, -score, rank, None) for rank, (pid, score) in enumerate(keyword, 1)]
+        ranked = [(pid, score, rank, None) for rank, (pid, score) in enumerate(keyword, 1)]
     elif mode is SearchMode.SEMANTIC:
         ranked = [(pid, 1.0 - dist, None, rank) for rank, (pid, dist) in enumerate(semantic, 1)]
     else:

@@ -1,9 +1,9 @@
-"""SQL of search: FTS5 bm25 hits, sqlite-vec nearest neighbours, and the details of passages."""
+"""SQL of search: the passages the keyword and vector indexes are built from, FTS5 phrase
+matches, and the details of passages."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import apsw
@@ -13,32 +13,29 @@ import numpy.typing as npt
 from core.store.queries import EMBEDDING_TABLE
 from core.types import Rect
 
-FTS_HITS = """
-SELECT rowid, bm25(passages_fts, :context_weight, :text_weight) AS score
-FROM passages_fts
-WHERE passages_fts MATCH :query {scope}
-ORDER BY score
-LIMIT :limit
+FTS_TOKENIZER = ("porter", ["unicode61", "remove_diacritics", "2"])  # as in migration 2
+
+# The in-memory keyword index (core/keyword_index.py): every passage's columns as FTS5 indexes
+# them, and the (id, document id) pairs that tell it what another connection changed.
+PASSAGE_TEXTS = "SELECT id, document_id, context, text FROM passages {where} ORDER BY id"
+PASSAGE_IDS = "SELECT id, document_id FROM passages"
+PASSAGE_CHANGE_LOG_SETUP = [
+    "CREATE TEMP TABLE IF NOT EXISTS folio_passage_changes (passage_id INTEGER NOT NULL)",
+    "CREATE TEMP TRIGGER IF NOT EXISTS folio_passage_insert AFTER INSERT ON main.passages "
+    "BEGIN INSERT INTO folio_passage_changes VALUES (new.id); END",
+    "CREATE TEMP TRIGGER IF NOT EXISTS folio_passage_delete AFTER DELETE ON main.passages "
+    "BEGIN INSERT INTO folio_passage_changes VALUES (old.id); END",
+    "CREATE TEMP TRIGGER IF NOT EXISTS folio_passage_update AFTER UPDATE ON main.passages "
+    "BEGIN INSERT INTO folio_passage_changes VALUES (old.id), (new.id); END",
+]
+# A passage without page, rectangles or vector (core/evaluation.keyword_only_db).
+INSERT_BARE_PASSAGE = """
+INSERT INTO passages (document_id, ordinal, text, heading_path, context, page_start, page_end,
+                      token_count)
+VALUES (:document_id, 0, :text, '', :context, 1, 1, 0)
 """
-# bm25 is a sum over terms, so a passage's score for "rare OR common" is its score for
-# "rare AND common" if it holds both, else its score for "rare": the same ranking as the OR query
-# over the passages that hold a rare term, without scoring the many that hold only common ones.
-FTS_RARE_HITS = """
-SELECT rowid, min(score) AS score FROM (
-    SELECT rowid, bm25(passages_fts, :context_weight, :text_weight) AS score
-    FROM passages_fts WHERE passages_fts MATCH :rare {scope}
-    UNION ALL
-    SELECT rowid, bm25(passages_fts, :context_weight, :text_weight) AS score
-    FROM passages_fts WHERE passages_fts MATCH :both {scope}
-)
-GROUP BY rowid
-ORDER BY score
-LIMIT :limit
-"""
-FTS_SCOPE = """
-  AND rowid IN (SELECT id FROM passages
-                WHERE document_id IN (SELECT value FROM json_each(:documents)))
-"""
+# Quoted phrases are required (when some passage holds them all): FTS5 finds those passages.
+PHRASE_MATCHES = "SELECT rowid FROM passages_fts WHERE passages_fts MATCH :query"
 
 # The in-memory vector index (core/search.py): every float vector, and the passages' documents
 # (from the covering index on (document_id, ordinal): a join would read every passage's text).
@@ -83,50 +80,44 @@ def _json_ints(values: Sequence[int]) -> str:
     return "[" + ",".join(str(int(v)) for v in values) + "]"
 
 
-FTS_TOKENIZER = ("porter", ["unicode61", "remove_diacritics", "2"])  # as in migration 2
 
 
-def term_document_counts(db: apsw.Connection, terms: Sequence[str]) -> tuple[dict[str, int], int]:
-    """({term: passages containing it}, passages in all) for the stems of the given terms.
-
-    A term counts as its rarest stem, so "BX-200" (two tokens) is as rare as "bx".
-    """
-    tokenizer = db.fts5_tokenizer(*FTS_TOKENIZER)
-    stems = {t: [tok[2] for tok in tokenizer(t.encode("utf-8"), apsw.FTS5_TOKENIZE_QUERY, None)
-                 if len(tok) > 2] for t in terms}
-    wanted = sorted({stem for found in stems.values() for stem in found})
-    counts: dict[str, int] = {}
-    if wanted:
-        rows = db.execute("SELECT term, doc FROM passages_fts_terms WHERE term IN "
-                          "(SELECT value FROM json_each(:terms))", {"terms": json.dumps(wanted)})
-        counts = {str(term): int(doc) for term, doc in rows}
-    row = db.execute(f"SELECT max(passage_id) FROM {EMBEDDING_TABLE}").fetchone()
-    total = int(row[0]) if row and row[0] else 0
-    return {t: min((counts.get(s, 0) for s in found), default=0)
-            for t, found in stems.items()}, total
+def passage_texts(db: apsw.Connection,
+                  ids: Sequence[int] | None) -> Iterator[tuple[int, int, str, str]]:
+    """(id, document id, context, text) of every passage, or of those of ids, by id."""
+    if ids is None:
+        rows = db.execute(PASSAGE_TEXTS.format(where=""))
+    else:
+        rows = db.execute(PASSAGE_TEXTS.format(where="WHERE id IN (SELECT value FROM json_each(:ids))"),
+                          {"ids": _json_ints(ids)})
+    for pid, did, context, text in rows:
+        yield int(pid), int(did), str(context or ""), str(text or "")
 
 
-def fts_hits(db: apsw.Connection, expression: str, limit: int, scope: Sequence[int] | None,
-             context_weight: float, text_weight: float) -> list[tuple[int, float]]:
-    sql = FTS_HITS.format(scope=FTS_SCOPE if scope is not None else "")
-    binds: dict[str, Any] = {"query": expression, "limit": limit,
-                             "context_weight": context_weight, "text_weight": text_weight}
-    if scope is not None:
-        binds["documents"] = _json_ints(scope)
-    return [(int(pid), float(score)) for pid, score in db.execute(sql, binds)]
+def passage_documents(db: apsw.Connection) -> list[tuple[int, int]]:
+    return [(int(p), int(d)) for p, d in db.execute(PASSAGE_IDS)]
 
 
-def fts_rare_hits(db: apsw.Connection, rare: str, both: str, limit: int,
-                  scope: Sequence[int] | None, context_weight: float,
-                  text_weight: float) -> list[tuple[int, float]]:
-    """bm25 hits of the passages matching rare, scored as if by (rare OR the others); both is
-    the expression (rare) AND (the others)."""
-    sql = FTS_RARE_HITS.format(scope=FTS_SCOPE if scope is not None else "")
-    binds: dict[str, Any] = {"rare": rare, "both": both, "limit": limit,
-                             "context_weight": context_weight, "text_weight": text_weight}
-    if scope is not None:
-        binds["documents"] = _json_ints(scope)
-    return [(int(pid), float(score)) for pid, score in db.execute(sql, binds)]
+def install_passage_change_log(db: apsw.Connection) -> None:
+    for sql in PASSAGE_CHANGE_LOG_SETUP:
+        db.execute(sql)
+
+
+def take_passage_changes(db: apsw.Connection) -> list[int]:
+    """The passage ids this connection added, changed or removed since last time."""
+    ids = [int(r[0]) for r in db.execute("SELECT DISTINCT passage_id FROM folio_passage_changes")]
+    if ids:
+        db.execute("DELETE FROM folio_passage_changes")
+    return ids
+
+
+def insert_bare_passage(db: apsw.Connection, document_id: int, text: str, context: str) -> None:
+    db.execute(INSERT_BARE_PASSAGE, {"document_id": document_id, "text": text, "context": context})
+
+
+def phrase_matches(db: apsw.Connection, expression: str) -> list[int]:
+    """The passages matching an FTS5 expression (built by querytext, every piece quoted)."""
+    return [int(r[0]) for r in db.execute(PHRASE_MATCHES, {"query": expression})]
 
 
 Vectors = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]

@@ -1,8 +1,14 @@
-"""Tunes and compares ranking choices on a BEIR dataset: FTS5 tokenizer, column weights, fusion.
+"""Chooses ranking knobs on two development sets at once: BM25 (k1, b, the title/heading weight,
+stopwords, repeated words), then fusion (convex share, RRF k and weights).
 
-Run: .venv/bin/python tests/bench/tune_search.py ../shared/data/scifact
-Choices are picked on the train split and reported on the test split, so the test figures
-are not fitted to the test queries. Uses the library that `folio eval` builds (and caches).
+Run: .venv/bin/python tests/bench/tune_search.py ../shared/data/scifact ../shared/data/cranfield
+     [--keyword-only]  (keyword knobs only, on one-passage-per-document libraries built in
+                        seconds, no embedding)
+
+A choice is made on SciFact's train split and Cranfield (which has one split) together: the
+objective is the mean of their nDCG@10, and a choice is only taken if neither set loses more
+than NOISE against its own best; SciFact test is reported, never used to choose. Uses the
+libraries `folio eval` / tests/bench/quality.py build (evaluation.library_for).
 """
 
 from __future__ import annotations
@@ -11,166 +17,182 @@ import argparse
 import itertools
 import statistics
 import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+import apsw
+
 from core import evaluation, querytext
 from core import search as search_module
+from core.keyword_index import Bm25, keyword_index
 from core.library import Library
+from core.search import DEFAULT_PARAMS, SearchParams
 
 DEPTH = 200
-TOKENIZERS = {"unicode61": "unicode61 remove_diacritics 2",
-              "porter": "porter unicode61 remove_diacritics 2"}
+NOISE = 0.005  # nDCG@10; SciFact's split-to-split differences are of this size
+
+Lists = dict[str, list[int]]  # query id -> passage ids, best first
 
 
-def build_fts(library: Library, name: str, tokenizer: str) -> None:
-    db = library.db
-    db.execute(f"DROP TABLE IF EXISTS temp.{name}")
-    db.execute(f"CREATE VIRTUAL TABLE temp.{name} USING fts5(context, text, tokenize='{tokenizer}')")
-    db.execute(f"INSERT INTO temp.{name}(rowid, context, text) SELECT id, context, text FROM passages")
+class DevSet:
+    """One development collection: its library, its choosing split and reporting splits."""
+
+    def __init__(self, directory: Path, db: apsw.Connection, library: Library | None) -> None:
+        self.name = directory.name
+        splits = [s.stem for s in (directory / "qrels").glob("*.tsv")]
+        self.choose = evaluation.load(directory, "train" if "train" in splits else "test")
+        self.report = evaluation.load(directory, "test")
+        self.db = db
+        self.library = library
+        documents = {d: evaluation._unsafe(Path(path).stem) for d, path in db.execute(
+            "SELECT id, original_path FROM documents")}
+        self.doc_of = {int(p): documents[int(d)]
+                       for p, d in db.execute("SELECT id, document_id FROM passages")}
+
+    def ndcg(self, lists: Lists, dataset: evaluation.Dataset) -> float:
+        def docs(passages: list[int]) -> list[str]:
+            return list(dict.fromkeys(self.doc_of[p] for p in passages))
+        return statistics.fmean(evaluation.ndcg_at_10(docs(lists.get(q, [])), dataset.qrels[q])
+                                for q in dataset.queries)
 
 
-def keyword_lists(library: Library, table: str, queries: dict[str, str],
-                  weights: tuple[float, float], stop: bool,
-                  scores: dict[str, list[float]] | None = None) -> dict[str, list[int]]:
-    out = {}
+def keyword_lists(db: apsw.Connection, queries: dict[str, str], params: SearchParams,
+                  scores: dict[str, list[float]] | None = None) -> Lists:
+    index = keyword_index(db)
+    bm25 = Bm25(params.bm25_k1, params.bm25_b, params.context_weight, params.text_weight)
+    stop = querytext.STOPWORD_LISTS[params.stopwords]
+    out: Lists = {}
     for qid, text in queries.items():
-        parsed = querytext.parse(text) if stop else querytext.KeywordQuery(
-            tuple(dict.fromkeys(w.lower() for w in querytext._TERM.findall(text))), ())
-        expression = parsed.match_expression(require_phrases=False)
-        if expression is None:
-            out[qid] = []
-            continue
-        rows = library.db.execute(
-            f"SELECT rowid, bm25({table}, ?, ?) AS s FROM {table} WHERE {table} MATCH ? "
-            "ORDER BY s LIMIT ?", (weights[0], weights[1], expression, DEPTH)).fetchall()
-        out[qid] = [int(r[0]) for r in rows]
+        terms = index.query_terms(querytext.parse(text, stop).scored_words())
+        hits = index.top(terms, DEPTH, bm25, params.query_repeats)
+        out[qid] = [p for p, _ in hits]
         if scores is not None:
-            scores[qid] = [-float(r[1]) for r in rows]
+            scores[qid] = [s for _, s in hits]
     return out
+
+
+def choose(rows: Sequence[tuple[SearchParams, list[float]]],
+           label: Callable[[SearchParams], str], title: str) -> SearchParams:
+    """The params of the best mean over the choosing sets, among those within NOISE of each
+    set's own best; prints the table (choosing figures, then the reported figures)."""
+    bests = [max(r[1][i] for r in rows) for i in range(len(rows[0][1]) // 2)]
+    eligible = [r for r in rows if all(r[1][i] >= b - NOISE for i, b in enumerate(bests))]
+    pool = eligible or list(rows)
+    chosen = max(pool, key=lambda r: statistics.fmean(r[1][:len(bests)]))
+    print(f"\n{title}\n| choice | SciFact train | Cranfield | mean | SciFact test |")
+    print("|---|---|---|---|---|")
+    shown = sorted(rows, key=lambda r: -statistics.fmean(r[1][:len(bests)]))[:12]
+    for params, figures in shown if chosen in shown else [*shown, chosen]:
+        mark = "**" if params is chosen[0] else ""
+        mean = statistics.fmean(figures[:len(bests)])
+        print(f"| {mark}{label(params)}{mark} | {figures[0]:.4f} | {figures[1]:.4f} | "
+              f"{mean:.4f} | {figures[2]:.4f} |")
+    print(f"({len(rows)} tried, {len(eligible)} within {NOISE} of both bests)")
+    return chosen[0]
+
+
+def tune_keyword(sets: list[DevSet]) -> SearchParams:
+    scifact, cranfield = sets
+    rows = []
+    grid = itertools.product([0.9, 1.2, 1.5], [0.4, 0.6, 0.75, 0.9], [1.0, 2.0, 3.0],
+                             ["folio", "lucene", "none"], [True, False])
+    for k1, b, weight, stop, repeats in grid:
+        params = replace(DEFAULT_PARAMS, bm25_k1=k1, bm25_b=b, context_weight=weight,
+                         stopwords=stop, query_repeats=repeats)
+        figures = [scifact.ndcg(keyword_lists(scifact.db, scifact.choose.queries, params),
+                                scifact.choose),
+                   cranfield.ndcg(keyword_lists(cranfield.db, cranfield.choose.queries, params),
+                                  cranfield.choose)]
+        figures.append(scifact.ndcg(keyword_lists(scifact.db, scifact.report.queries, params),
+                                    scifact.report))
+        rows.append((params, figures))
+    def label(p: SearchParams) -> str:
+        return (f"k1 {p.bm25_k1}, b {p.bm25_b}, title {p.context_weight}, stop {p.stopwords}, "
+                f"repeats {'yes' if p.query_repeats else 'no'}")
+    shipped = next(r for r in rows if r[0] == DEFAULT_PARAMS)
+    print(f"\nshipped keyword defaults: SciFact train {shipped[1][0]:.4f}, Cranfield "
+          f"{shipped[1][1]:.4f}, SciFact test {shipped[1][2]:.4f}")
+    return choose(rows, label, "BM25 knobs (keyword nDCG@10)")
 
 
 def semantic_lists(library: Library, queries: dict[str, str],
-                   scores: dict[str, list[float]]) -> dict[str, list[int]]:
-    out = {}
+                   scores: dict[str, list[float]]) -> Lists:
+    out: Lists = {}
     for qid, text in queries.items():
         hits = search_module.semantic_ranks(library.db, library.embedder, text, DEPTH, None)
-        out[qid] = [pid for pid, _ in hits]
-        scores[qid] = [1.0 - dist for _, dist in hits]
+        out[qid] = [p for p, _ in hits]
+        scores[qid] = [1.0 - d for _, d in hits]
     return out
 
 
-def convex(k_list: list[int], k_scores: list[float], s_list: list[int], s_scores: list[float],
-           alpha: float) -> list[int]:
-    """Min-max normalised scores, alpha * keyword + (1 - alpha) * semantic."""
-    def norm(values: list[float]) -> list[float]:
-        if not values:
-            return []
-        low, high = min(values), max(values)
-        return [(v - low) / (high - low) if high > low else 1.0 for v in values]
-    fused: dict[int, float] = {}
-    for pid, value in zip(k_list, norm(k_scores), strict=True):
-        fused[pid] = fused.get(pid, 0.0) + alpha * value
-    for pid, value in zip(s_list, norm(s_scores), strict=True):
-        fused[pid] = fused.get(pid, 0.0) + (1 - alpha) * value
-    return sorted(fused, key=lambda p: -fused[p])
+def tune_fusion(sets: list[DevSet], keyword: SearchParams) -> SearchParams:
+    prepared = []
+    for dev in sets:
+        assert dev.library is not None
+        per_split = {}
+        for which in ("choose", "report"):
+            dataset = getattr(dev, which)
+            k_scores: dict[str, list[float]] = {}
+            s_scores: dict[str, list[float]] = {}
+            k_lists = keyword_lists(dev.db, dataset.queries, keyword, k_scores)
+            s_lists = semantic_lists(dev.library, dataset.queries, s_scores)
+            per_split[which] = (dataset, k_lists, k_scores, s_lists, s_scores)
+            print(f"{dev.name} {dataset.queries and which}: keyword "
+                  f"{dev.ndcg(k_lists, dataset):.4f}, semantic {dev.ndcg(s_lists, dataset):.4f}")
+        prepared.append((dev, per_split))
 
+    def figures(params: SearchParams) -> list[float]:
+        out = {}
+        for dev, per_split in prepared:
+            for which, (dataset, k_lists, k_scores, s_lists, s_scores) in per_split.items():
+                lists = {q: [p for p, *_ in search_module.fuse(
+                    list(zip(k_lists[q], k_scores[q], strict=True)),
+                    list(zip(s_lists[q], [1.0 - s for s in s_scores[q]], strict=True)), params)]
+                    for q in dataset.queries}
+                out[(dev.name, which)] = dev.ndcg(lists, dataset)
+        s, c = sets[0].name, sets[1].name
+        return [out[(s, "choose")], out[(c, "choose")], out[(s, "report")]]
 
-def to_docs(passages: list[int], doc_of: dict[int, str]) -> list[str]:
-    ranked: list[str] = []
-    for pid in passages:
-        doc = doc_of[pid]
-        if doc not in ranked:
-            ranked.append(doc)
-    return ranked
+    rows = []
+    for share in (0.3, 0.4, 0.5, 0.6, 0.7):
+        params = replace(keyword, fusion=search_module.Fusion.CONVEX, keyword_share=share)
+        rows.append((params, figures(params)))
+    for k, weight in itertools.product((10, 20, 60), (0.6, 0.8, 1.0, 1.2, 1.5)):
+        params = replace(keyword, fusion=search_module.Fusion.RRF, rrf_k=k, keyword_weight=weight)
+        rows.append((params, figures(params)))
 
-
-def ndcg(lists: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> float:
-    return statistics.fmean(evaluation.ndcg_at_10(lists[q], qrels[q]) for q in lists)
-
-
-def rrf(k_list: list[int], s_list: list[int], k: float, wk: float, ws: float) -> list[int]:
-    scores: dict[int, float] = {}
-    for rank, pid in enumerate(k_list, 1):
-        scores[pid] = scores.get(pid, 0.0) + wk / (k + rank)
-    for rank, pid in enumerate(s_list, 1):
-        scores[pid] = scores.get(pid, 0.0) + ws / (k + rank)
-    return sorted(scores, key=lambda p: -scores[p])
+    def label(p: SearchParams) -> str:
+        if p.fusion is search_module.Fusion.CONVEX:
+            return f"convex, keyword share {p.keyword_share}"
+        return f"RRF k {p.rrf_k}, keyword weight {p.keyword_weight}"
+    return choose(rows, label, "Fusion (hybrid nDCG@10)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("dataset", type=Path)
+    parser.add_argument("scifact", type=Path)
+    parser.add_argument("cranfield", type=Path)
+    parser.add_argument("--keyword-only", action="store_true")
     args = parser.parse_args()
-    train = evaluation.load(args.dataset, "train")
-    test = evaluation.load(args.dataset, "test")
-    library = evaluation.library_for(test)
-    corpus = evaluation.corpus_ids_of(library)
-    doc_of = {int(pid): corpus[int(did)]
-              for pid, did in library.db.execute("SELECT id, document_id FROM passages")}
-    for name, tokenizer in TOKENIZERS.items():
-        build_fts(library, f"fts_{name}", tokenizer)
-    sem_scores: dict[str, list[float]] = {}
-    sem = {split: semantic_lists(library, ds.queries, sem_scores)
-           for split, ds in (("train", train), ("test", test))}
-    kw_scores: dict[str, list[float]] = {}
-    datasets = {"train": train, "test": test}
-
-    def score(split: str, lists: dict[str, list[int]]) -> float:
-        return ndcg({q: to_docs(p, doc_of) for q, p in lists.items()}, datasets[split].qrels)
-
-    print("| keyword configuration | train nDCG@10 | test nDCG@10 |")
-    print("|---|---|---|")
-    best: tuple[float, str, tuple[float, float], bool] | None = None
-    kw: dict[tuple[str, tuple[float, float], bool, str], dict[str, list[int]]] = {}
-    for name, weights, stop in itertools.product(TOKENIZERS, [(1.0, 1.0), (2.0, 1.0),
-                                                              (4.0, 1.0), (0.5, 1.0)],
-                                                 [True, False]):
-        lists = {split: keyword_lists(library, f"fts_{name}", ds.queries, weights, stop,
-                                      kw_scores if (name, weights, stop) == ("porter", (2.0, 1.0),
-                                                                             True) else None)
-                 for split, ds in datasets.items()}
-        for split in datasets:
-            kw[(name, weights, stop, split)] = lists[split]
-        tr, te = score("train", lists["train"]), score("test", lists["test"])
-        print(f"| {name}, title:text {weights[0]}:{weights[1]}, stopwords "
-              f"{'dropped' if stop else 'kept'} | {tr:.4f} | {te:.4f} |")
-        if best is None or tr > best[0]:
-            best = (tr, name, weights, stop)
-    assert best is not None
-    _, name, weights, stop = best
-    print(f"\nsemantic: train {score('train', sem['train']):.4f}, "
-          f"test {score('test', sem['test']):.4f}")
-    print(f"\nfusion over keyword = {name} {weights} stop={stop}")
-    print("| rrf k | keyword weight | semantic weight | train nDCG@10 | test nDCG@10 |")
-    print("|---|---|---|---|---|")
-    fused_best: tuple[float, float, float, float] | None = None
-    def fuse(split: str, k: float, wk: float, ws: float) -> dict[str, list[int]]:
-        return ({q: rrf(kw[(name, weights, stop, split)][q], sem[split][q],
-                                             k, wk, ws) for q in datasets[split].queries})
-    for k, wk, ws in itertools.product([10, 20, 40, 60, 100], [0.6, 0.8, 1.0, 1.2, 1.5],
-                                       [1.0]):
-        tr, te = score("train", fuse("train", k, wk, ws)), score("test", fuse("test", k, wk, ws))
-        if fused_best is None or tr > fused_best[0]:
-            fused_best = (tr, k, wk, ws)
-        if (k == 60 and wk == 1.0) or (k, wk) in ((20, 1.0), (40, 1.2)):
-            print(f"| {k} | {wk} | {ws} | {tr:.4f} | {te:.4f} |")
-    assert fused_best is not None
-    tr, k, wk, ws = fused_best
-    print(f"| **{k}** | **{wk}** | **{ws}** | **{tr:.4f}** | "
-          f"**{score('test', fuse('test', k, wk, ws)):.4f}** |  (best on train)")
-    print("\nconvex fusion of min-max normalised scores (keyword = porter 2:1, stopwords dropped)")
-    print("| alpha (keyword share) | train nDCG@10 | test nDCG@10 |")
-    print("|---|---|---|")
-    for alpha in (0.2, 0.3, 0.4, 0.5, 0.6):
-        row = []
-        for split in ("train", "test"):
-            lists = {q: convex(kw[("porter", (2.0, 1.0), True, split)][q], kw_scores[q],
-                               sem[split][q], sem_scores[q], alpha)
-                     for q in datasets[split].queries}
-            row.append(score(split, lists))
-        print(f"| {alpha} | {row[0]:.4f} | {row[1]:.4f} |")
+    with tempfile.TemporaryDirectory(prefix="folio-tune-") as work:
+        sets = []
+        for directory in (args.scifact, args.cranfield):
+            test = evaluation.load(directory, "test")
+            if args.keyword_only:
+                db = evaluation.keyword_only_db(test, Path(work) / f"{directory.name}.db")
+                sets.append(DevSet(directory, db, None))
+            else:
+                library = evaluation.library_for(test)
+                sets.append(DevSet(directory, library.db, library))
+        keyword = tune_keyword(sets)
+        print(f"\nchosen keyword knobs: {keyword}")
+        if not args.keyword_only:
+            fused = tune_fusion(sets, keyword)
+            print(f"\nchosen: {fused}")
 
 
 if __name__ == "__main__":

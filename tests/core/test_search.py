@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from core import querytext
 from core import search as search_module
 from core.cli import main
 from core.library import Library
 from core.search import EmptyQueryError, SearchMode
-from core.store import search_queries
+from core.store import queries
 from tests.fixtures import docs as fx
 
 TOPICS = {
@@ -130,7 +130,7 @@ def test_hostile_queries_never_raise(searchable: tuple[Library, fx.ReportPdf], q
     for mode in SearchMode:
         result = library.search(query, mode=mode, k=5)
         assert len(result.hits) <= 5
-    assert library.db.execute("SELECT count(*) FROM passages").fetchone()[0] > 0
+    assert queries.count_rows(library.db, "passages") > 0
 
 
 @pytest.mark.parametrize("query", ["", "   ", "\n\t"])
@@ -215,21 +215,22 @@ def found_ids(library: Library, query: str) -> list[int]:
     return [h.passage_id for h in library.search(query, mode=SearchMode.SEMANTIC, k=100).hits]
 
 
-def test_rare_terms_first_ranks_as_the_full_or_query(
+def test_every_query_word_counts_and_a_repeated_word_counts_twice(
         searchable: tuple[Library, fx.ReportPdf]) -> None:
-    """Scoring only passages with a rare term gives them the bm25 of the whole OR query."""
+    """No word is dropped for being common: a passage with both words outranks one with the
+    rarer only; a word said twice weighs twice (as in Lucene's OR query)."""
     library, _ = searchable
+    hits = library.search("battery warranty months", mode=SearchMode.KEYWORD).hits
+    assert hits[0].title == "Battery manual"
     db = library.db
-    query = "zorbicon warranty battery report"
-    parsed, rare = search_module._drop_common_terms(db, querytext.parse(query))
-    assert rare and len(rare) < len(parsed.terms)
-    full = search_queries.fts_hits(db, parsed.match_expression() or "", 100, None, 2.0, 1.0)
-    rare_ids = {pid for pid, _ in search_queries.fts_hits(
-        db, querytext.KeywordQuery(rare, ()).match_expression() or "", 100, None, 2.0, 1.0)}
-    expected = [(pid, score) for pid, score in full if pid in rare_ids]
-    got = search_module.keyword_ranks(db, query, 100, None)
-    assert [pid for pid, _ in got] == [pid for pid, _ in expected]
-    assert [s for _, s in got] == pytest.approx([s for _, s in expected])
+    once = dict(search_module.keyword_ranks(db, "roses winter", 10, None))
+    twice = dict(search_module.keyword_ranks(db, "roses roses winter", 10, None))
+    assert set(once) == set(twice)
+    roses = {h.passage_id for h in library.search("roses", mode=SearchMode.KEYWORD).hits}
+    assert roses and all((twice[p] > once[p]) == (p in roses) for p in once)
+    single = dataclasses.replace(search_module.DEFAULT_PARAMS, query_repeats=False)
+    assert search_module.keyword_ranks(db, "roses roses winter", 10, None, single) == list(
+        once.items())
 
 
 def test_large_library_path_scores_only_the_nearest_sign_codes(

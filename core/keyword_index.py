@@ -1,0 +1,277 @@
+"""Exact BM25 over every query term: an in-memory impact index of the library's passages, made
+with FTS5's own tokenizer (so a term is what FTS5 indexes) and kept in step like the vector index.
+
+Why not FTS5's bm25(): it scores every passage that matches any OR-ed term, one docsize lookup
+each, so a long question with a common word took 45 ms p50 / 105 ms p95 at 100k passages, and
+its formula is fixed (k1 = 1.2, b = 0.75, an idf of 0 for words in half the passages, column
+weights on tf but not on length). Here a query reads only its terms' postings (numpy arrays)
+and sums exact BM25 contributions: a few milliseconds at 300k passages, nothing dropped.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import weakref
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import apsw
+import numpy as np
+import numpy.typing as npt
+
+from core.store import search_queries
+
+Rows = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Bm25:
+    """Lucene's BM25 (idf = ln(1 + (N - n + 0.5) / (n + 0.5))) over two fields, BM25F-style:
+    a passage's term frequency and length are context_weight * (title and headings) +
+    text_weight * (text), so at 1:1 it is BM25 of the concatenated passage."""
+
+    k1: float = 1.2
+    b: float = 0.75
+    context_weight: float = 1.0
+    text_weight: float = 1.0
+
+
+class _Segment:
+    """Postings of some passages, by term id: rows (into the index's row arrays) and the
+    term's count in each column, sorted by term id then row."""
+
+    def __init__(self, terms: npt.NDArray[np.int64], rows: Rows, columns: npt.NDArray[np.int8],
+                 counts: npt.NDArray[np.int64], vocabulary: int) -> None:
+        """One entry per (term, row, column) with its count, in row order."""
+        first_row = int(rows.min(initial=0))
+        key = terms * (int(rows.max(initial=0)) - first_row + 1) + (rows - first_row)
+        order = np.argsort(key, kind="stable")  # a row's context entry stays before its text's
+        key, terms, rows = key[order], terms[order], rows[order]
+        context = np.where(columns[order] == 0, counts[order], 0)
+        text = counts[order] - context
+        first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1]))) if len(
+            key) else np.zeros(0, dtype=np.int64)
+        self.rows = rows[first].astype(np.int32)
+        self.context = (np.add.reduceat(context, first) if len(first) else context).astype(
+            np.uint16)
+        self.text = (np.add.reduceat(text, first) if len(first) else text).astype(np.uint16)
+        self.starts = np.searchsorted(terms[first], np.arange(vocabulary + 1)).astype(np.int64)
+
+    def postings(self, term: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint16],
+                                           npt.NDArray[np.uint16]]:
+        if term + 1 >= len(self.starts):
+            empty = np.zeros(0, dtype=np.uint16)
+            return np.zeros(0, dtype=np.int32), empty, empty
+        start, end = int(self.starts[term]), int(self.starts[term + 1])
+        return self.rows[start:end], self.context[start:end], self.text[start:end]
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.rows.nbytes + self.context.nbytes + self.text.nbytes + self.starts.nbytes)
+
+
+REBUILD_SHARE = 0.25  # more passages than this share in later segments: build one segment anew
+MAX_SEGMENTS = 8
+
+
+class KeywordIndex:
+    """Every passage's term counts (title/headings and text) and lengths, in numpy arrays.
+
+    Built on the first keyword search from the passages table, tokenized with the FTS5 table's
+    tokenizer. Kept in step as VectorIndex is: this connection's writes to passages are logged
+    by temporary triggers; another connection's (PRAGMA data_version and the passages'
+    fingerprint) are found by comparing (id, document id) pairs. Added passages go into a new
+    small segment, removed ones are masked out; statistics (N, lengths, document frequencies)
+    count live passages only, so scores are always those of a fresh build.
+    """
+
+    def __init__(self, db: apsw.Connection) -> None:
+        search_queries.install_passage_change_log(db)
+        search_queries.take_passage_changes(db)
+        self.tokenizer = db.fts5_tokenizer(*search_queries.FTS_TOKENIZER)
+        vocabulary: defaultdict[str, int] = defaultdict()
+        vocabulary.default_factory = vocabulary.__len__  # a new term gets the next id, in C
+        self.vocabulary = vocabulary
+        self.data_version = db.data_version()
+        self.fingerprint = search_queries.passage_fingerprint(db)
+        self.ids: Rows = np.zeros(0, dtype=np.int64)
+        self.documents: Rows = np.zeros(0, dtype=np.int64)
+        self.lengths = np.zeros((2, 0), dtype=np.float64)
+        self.alive = np.zeros(0, dtype=bool)
+        self.segments: list[_Segment] = []
+        self._norms: dict[tuple[float, float, float, float], tuple[npt.NDArray[np.float64],
+                                                                    float]] = {}
+        self._add(search_queries.passage_texts(db, None))
+
+    # --- building ----------------------------------------------------------------------------
+
+    def _tokens(self, text: str, reason: int = apsw.FTS5_TOKENIZE_DOCUMENT) -> list[str]:
+        """The tokens FTS5 indexes for text (without offsets or colocated tokens, strings)."""
+        return cast(list[str], self.tokenizer(text.encode("utf-8"), reason, None,
+                                              include_offsets=False, include_colocated=False))
+
+    def _add(self, passages: Iterable[tuple[int, int, str, str]]) -> None:
+        ids: list[int] = []
+        documents: list[int] = []
+        lengths: list[int] = []
+        terms: list[int] = []
+        counts: list[int] = []
+        sizes: list[int] = []
+        lookup = self.vocabulary.__getitem__
+        for pid, document, context, text in passages:
+            ids.append(pid)
+            documents.append(document)
+            for value in (context, text):
+                tokens = self._tokens(value)
+                lengths.append(len(tokens))
+                found = Counter(tokens)
+                terms.extend(map(lookup, found))
+                counts.extend(found.values())
+                sizes.append(len(found))
+        if not ids:
+            return
+        cells = np.arange(len(sizes), dtype=np.int64)  # (row, column) pairs in order
+        sized = np.asarray(sizes, dtype=np.int64)
+        self.segments.append(_Segment(
+            np.asarray(terms, dtype=np.int64), np.repeat(len(self.ids) + cells // 2, sized),
+            np.repeat((cells % 2).astype(np.int8), sized), np.asarray(counts, dtype=np.int64),
+            len(self.vocabulary)))
+        self.ids = np.concatenate([self.ids, np.asarray(ids, dtype=np.int64)])
+        self.documents = np.concatenate([self.documents, np.asarray(documents, dtype=np.int64)])
+        self.lengths = np.concatenate(
+            [self.lengths, np.asarray(lengths, dtype=np.float64).reshape(-1, 2).T], axis=1)
+        self.alive = np.concatenate([self.alive, np.ones(len(ids), dtype=bool)])
+        self._norms.clear()
+
+    def _remove(self, ids: Sequence[int]) -> None:
+        if ids:
+            self.alive &= ~np.isin(self.ids, np.asarray(ids, dtype=np.int64))
+            self._norms.clear()
+
+    def refresh(self, db: apsw.Connection) -> KeywordIndex:
+        """This index brought up to date with the database, or a new one if that is simpler."""
+        changed = set(search_queries.take_passage_changes(db))
+        version = db.data_version()
+        if version != self.data_version:
+            self.data_version = version
+            fingerprint = search_queries.passage_fingerprint(db)
+            if fingerprint != self.fingerprint:
+                self.fingerprint = fingerprint
+                now = search_queries.passage_documents(db)
+                live = self.alive
+                mine = {(int(p), int(d)) for p, d in zip(self.ids[live], self.documents[live],
+                                                          strict=True)}
+                theirs = {(int(p), int(d)) for p, d in now}
+                changed |= {p for p, _ in mine ^ theirs}
+        elif changed:
+            self.fingerprint = search_queries.passage_fingerprint(db)
+        if not changed:
+            return self
+        later = sum(len(s.rows) for s in self.segments[1:])
+        if (len(changed) > REBUILD_SHARE * max(1, int(self.alive.sum()))
+                or len(self.segments) >= MAX_SEGMENTS
+                or later > REBUILD_SHARE * len(self.segments[0].rows if self.segments else ())):
+            return KeywordIndex(db)
+        self._remove(sorted(changed))
+        self._add(search_queries.passage_texts(db, sorted(changed)))
+        return self
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.ids, self.documents, self.lengths, self.alive)
+        return sum(s.nbytes for s in self.segments) + sum(int(a.nbytes) for a in arrays)
+
+    # --- scoring -----------------------------------------------------------------------------
+
+    def query_terms(self, words: Sequence[str]) -> dict[str, int]:
+        """{FTS5 token: times in the query} of the words (a word may be several tokens)."""
+        counts: dict[str, int] = {}
+        for word in words:
+            for token in self._tokens(word, apsw.FTS5_TOKENIZE_QUERY):
+                counts[token] = counts.get(token, 0) + 1
+        return counts
+
+    def _norm(self, bm25: Bm25) -> tuple[npt.NDArray[np.float64], float]:
+        """k1 * (1 - b + b * length / average length) of every row, and the live row count."""
+        key = (bm25.k1, bm25.b, bm25.context_weight, bm25.text_weight)
+        if key not in self._norms:
+            length = bm25.context_weight * self.lengths[0] + bm25.text_weight * self.lengths[1]
+            live = int(self.alive.sum())
+            average = float(length[self.alive].sum()) / live if live else 1.0
+            norm = bm25.k1 * (1 - bm25.b + bm25.b * length / (average or 1.0))
+            self._norms.clear()
+            self._norms[key] = (norm, float(live))
+        return self._norms[key]
+
+    def scores(self, terms: dict[str, int], bm25: Bm25,
+               repeats: bool = True) -> tuple[Rows, npt.NDArray[np.float64]]:
+        """(rows, BM25 scores) of every live passage holding at least one of terms, with each
+        term's contribution times its count in the query if repeats (as Lucene's OR query)."""
+        norm, total = self._norm(bm25)
+        all_rows: list[npt.NDArray[np.int32]] = []
+        all_scores: list[npt.NDArray[np.float64]] = []
+        dead = not bool(self.alive.all())
+        for token, count in terms.items():
+            term = self.vocabulary.get(token)
+            if term is None:
+                continue
+            parts = [segment.postings(term) for segment in self.segments]
+            rows = np.concatenate([p[0] for p in parts])
+            context = np.concatenate([p[1] for p in parts])
+            text = np.concatenate([p[2] for p in parts])
+            if dead:
+                keep = self.alive[rows]
+                rows, context, text = rows[keep], context[keep], text[keep]
+            if not len(rows):
+                continue
+            found = len(rows)
+            idf = math.log(1.0 + (total - found + 0.5) / (found + 0.5))
+            weight = idf * (count if repeats else 1)
+            tf = bm25.context_weight * context + bm25.text_weight * text.astype(np.float64)
+            all_rows.append(rows)
+            all_scores.append(weight * tf * (bm25.k1 + 1) / (tf + norm[rows]))
+        if not all_rows:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        rows = np.concatenate(all_rows)
+        summed = np.bincount(rows, weights=np.concatenate(all_scores), minlength=len(self.ids))
+        touched = np.flatnonzero(np.bincount(rows, minlength=len(self.ids))).astype(np.int64)
+        return touched, summed[touched].astype(np.float64)
+
+    def top(self, terms: dict[str, int], limit: int, bm25: Bm25, repeats: bool = True,
+            allowed: npt.NDArray[np.bool_] | None = None) -> list[tuple[int, float]]:
+        """(passage id, BM25) of the limit best passages, best first, ties by passage id;
+        only rows where allowed is true, if given."""
+        rows, scores = self.scores(terms, bm25, repeats)
+        if allowed is not None:
+            keep = allowed[rows]
+            rows, scores = rows[keep], scores[keep]
+        if limit < len(rows):
+            # everything scoring at least the limit-th best, so ties at the cut are all kept
+            cut = np.partition(scores, len(scores) - limit)[len(scores) - limit]
+            keep = scores >= cut
+            rows, scores = rows[keep], scores[keep]
+        ids = self.ids[rows]
+        order = np.lexsort((ids, -scores))[:limit]
+        return [(int(p), float(s)) for p, s in zip(ids[order], scores[order], strict=True)]
+
+    def rows_of_documents(self, documents: Sequence[int]) -> npt.NDArray[np.bool_]:
+        return np.isin(self.documents, np.asarray(documents, dtype=np.int64)) & self.alive
+
+    def rows_of_passages(self, ids: Sequence[int]) -> npt.NDArray[np.bool_]:
+        return np.isin(self.ids, np.asarray(ids, dtype=np.int64)) & self.alive
+
+
+_INDEXES: weakref.WeakKeyDictionary[apsw.Connection, KeywordIndex] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def keyword_index(db: apsw.Connection) -> KeywordIndex:
+    """The in-memory keyword index of the library behind db, built or brought up to date."""
+    with _LOCK:
+        index = _INDEXES.get(db)
+        index = KeywordIndex(db) if index is None else index.refresh(db)
+        _INDEXES[db] = index
+        return index
