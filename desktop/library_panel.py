@@ -71,7 +71,11 @@ class LibraryPanel(QWidget):
         empty_layout.addWidget(sample, 0, Qt.AlignmentFlag.AlignHCenter)
         empty_layout.addStretch(2)
 
+        # Until the library has said what it holds: neither "empty" nor a list (one state at a
+        # time; a library of twenty documents must not flash the empty-library message).
+        self.opening = QLabel("", self)
         self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.opening)
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.tree)
 
@@ -109,7 +113,7 @@ class LibraryPanel(QWidget):
         QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.tree,
                   self._confirm_remove, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.documents: list[Document] = []
-        self.set_documents([])
+        self.stack.setCurrentWidget(self.opening)
 
     # --- documents ----------------------------------------------------------------------------
 

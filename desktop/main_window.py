@@ -107,7 +107,9 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect()
         self._restore_layout()
-        self.statusBar().showMessage("Ready")
+        # Neither "Ready" nor "empty" until the library has said what it holds.
+        self._documents_known = False
+        self._sample_wanted = False
         QTimer.singleShot(0, self._start)
 
     # --- building -----------------------------------------------------------------------------
@@ -176,8 +178,16 @@ class MainWindow(QMainWindow):
                           .on_failure(self._show_error))
 
     def _on_documents(self, documents: list[Any]) -> None:
+        first = not self._documents_known
         self.documents = documents
+        self._documents_known = True
         self.library_panel.set_documents(documents)
+        if first and not self._ingests:
+            self.statusBar().showMessage("Ready", 5000)
+        if self._sample_wanted:
+            self._sample_wanted = False
+            if not documents:
+                self._start_sample()
         self.documents_loaded.emit(documents)
 
     def choose_files(self) -> None:
@@ -217,15 +227,28 @@ class MainWindow(QMainWindow):
             QLineEdit.EchoMode.Password)
         return text if ok and text else None
 
-    def add_sample(self) -> Task:
+    def add_sample(self) -> Task | None:
+        """At first start: index the built-in guide, only into a library that is really empty
+        (and only once: ensure_sample does nothing after the first time, even if removed).
+
+        Decided when the document list is known; None when that is not yet, or not empty.
+        """
+        if not self._documents_known:
+            self._sample_wanted = True
+            return None
+        return self._start_sample() if not self.documents else None
+
+    def _start_sample(self) -> Task:
         def work(lib: Library, task: Task) -> list[AddOutcome]:
             return lib.ensure_sample(progress=lambda p: task.report(p, force=False))
-        return self._start_ingest(Task(work, "sample", PROGRESS_INTERVAL_S),
-                                  "Adding the Folio guide…")
+        # No label up front: a guide already added once is not added again, and then nothing
+        # is shown at all; the progress appears with the first file read.
+        return self._start_ingest(Task(work, "sample", PROGRESS_INTERVAL_S), None)
 
-    def _start_ingest(self, task: Task, label: str) -> Task:
+    def _start_ingest(self, task: Task, label: str | None) -> Task:
         self._ingests.append(task)
-        self.library_panel.set_starting(label)
+        if label is not None:
+            self.library_panel.set_starting(label)
         task.on_progress(self._on_ingest_progress).on_failure(self._show_error)
         task.on_success(self._on_ingest_done).on_finished(lambda: self._ingest_ended(task))
         return self.workers.write(task)
