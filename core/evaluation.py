@@ -36,6 +36,7 @@ class Dataset:
 class ModeScores:
     mode: str
     ndcg_at_10: float
+    ndcg_at_10_linear: float
     recall_at_10: float
     recall_at_100: float
     mrr_at_10: float
@@ -71,11 +72,13 @@ def corpus_hash(corpus: Path) -> str:
 
 
 # What makes the passages and vectors of an evaluation library: a change to any of these files
-# (readers, chunking, ingestion, embedding, the schema and its tokenizer, this module's Markdown)
-# builds a new library instead of scoring the new code on passages made by the old.
+# (readers, chunking, ingestion, embedding, the schema and its tokenizer) builds a new library
+# instead of scoring the new code on passages made by the old. MARKDOWN_LAYOUT is how
+# library_for writes a corpus row as a file: change it with that code.
 _BUILD_SOURCES = ("core/readers", "core/chunking.py", "core/ingest.py", "core/embedding.py",
                   "core/sandbox.py", "core/store/migrations.py", "core/store/queries.py",
-                  "core/evaluation.py", "core/__init__.py")
+                  "core/__init__.py")
+MARKDOWN_LAYOUT = "1: '# title', blank line, text"
 
 
 def build_key(dataset: Dataset) -> str:
@@ -85,7 +88,8 @@ def build_key(dataset: Dataset) -> str:
     from core.embedding import BUNDLED_MODEL
 
     digest = hashlib.sha256()
-    digest.update(f"{corpus_hash(dataset.corpus)}|{core.__version__}|{BUNDLED_MODEL}".encode())
+    digest.update(f"{corpus_hash(dataset.corpus)}|{core.__version__}|{BUNDLED_MODEL}|"
+                  f"{MARKDOWN_LAYOUT}".encode())
     package = Path(core.__file__).resolve().parent.parent
     for name in _BUILD_SOURCES:
         path = package / name
@@ -137,10 +141,15 @@ def _unsafe(stem: str) -> str:
     return out
 
 
-def ndcg_at_10(ranked: Sequence[str], relevant: dict[str, int]) -> float:
-    dcg = sum((2 ** relevant.get(d, 0) - 1) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))
+def ndcg_at_10(ranked: Sequence[str], relevant: dict[str, int], linear: bool = False) -> float:
+    """nDCG@10 with gain 2^grade - 1 (Folio's figures so far), or with the grade itself
+    (linear: trec_eval's and so BEIR's published figures). The same where grades are 0/1
+    (SciFact); Cranfield's grades go to 4."""
+    def gain(grade: int) -> float:
+        return float(grade) if linear else float(2 ** grade - 1)
+    dcg = sum(gain(relevant.get(d, 0)) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))
     ideal = sorted(relevant.values(), reverse=True)[:10]
-    idcg = sum((2 ** g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
+    idcg = sum(gain(g) / math.log2(i + 2) for i, g in enumerate(ideal))
     return dcg / idcg if idcg > 0 else 0.0
 
 
@@ -179,20 +188,21 @@ def evaluate(library: Library, dataset: Dataset, modes: Sequence[SearchMode],
     corpus_ids = corpus_ids_of(library)
     scores = []
     for mode in modes:
-        ndcg, r10, r100, mrr, times = [], [], [], [], []
+        ndcg, linear, r10, r100, mrr, times = [], [], [], [], [], []
         for qid, text in dataset.queries.items():
             start = time.perf_counter()
             ranked = rank_documents(library, text, mode, params, corpus_ids)
             times.append((time.perf_counter() - start) * 1000)
             relevant = dataset.qrels[qid]
             ndcg.append(ndcg_at_10(ranked, relevant))
+            linear.append(ndcg_at_10(ranked, relevant, linear=True))
             r10.append(recall_at(ranked, relevant, 10))
             r100.append(recall_at(ranked, relevant, 100))
             mrr.append(mrr_at_10(ranked, relevant))
         times.sort()
         scores.append(ModeScores(
-            mode.value, statistics.fmean(ndcg), statistics.fmean(r10), statistics.fmean(r100),
-            statistics.fmean(mrr), times[len(times) // 2],
+            mode.value, statistics.fmean(ndcg), statistics.fmean(linear), statistics.fmean(r10),
+            statistics.fmean(r100), statistics.fmean(mrr), times[len(times) // 2],
             times[min(len(times) - 1, int(0.95 * len(times)))], len(times)))
     return scores
 

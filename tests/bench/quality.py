@@ -1,0 +1,58 @@
+"""Search quality on both development sets: nDCG@10, Recall@100 and MRR@10 of the three modes,
+one table, each from a library built by the current code.
+
+Run: .venv/bin/python tests/bench/quality.py ../shared/data/scifact ../shared/data/cranfield
+     [--fresh]  (build each library in a temporary folder, ignoring every cache)
+
+Without --fresh the libraries come from evaluation.library_for, whose cache key hashes the
+corpus, Folio's version, the model and the source of the readers, chunking, ingestion,
+embedding and schema: a change to any of them builds anew, so no figure is taken on passages
+or vectors an older Folio made. Each set is scored on its test split (SciFact test: 300 claims;
+Cranfield: its 225 questions). nDCG@10 uses gain 2^grade - 1 as `folio eval` always has; the
+"trec" column is the linear gain of trec_eval (BEIR's published figures), which differs only on
+Cranfield's graded judgements.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from core import evaluation
+from core.search import SearchMode
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("datasets", type=Path, nargs="+")
+    parser.add_argument("--fresh", action="store_true", help="build in a temporary folder")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="folio-quality-") as work:
+        for directory in args.datasets:
+            dataset = evaluation.load(directory, "test")
+            start = time.perf_counter()
+            library = evaluation.library_for(dataset, Path(work) if args.fresh else None)
+            built = time.perf_counter() - start
+            print(f"{dataset.name}: library {library.root.parent.name} ready in {built:.0f} s "
+                  f"({len(library.documents())} documents)", file=sys.stderr, flush=True)
+            with library:
+                for score in evaluation.evaluate(library, dataset, list(SearchMode)):
+                    rows.append((dataset.name, score))
+    load = os.getloadavg()
+    print("| set | mode | nDCG@10 | nDCG@10 (trec) | Recall@100 | MRR@10 | queries |")
+    print("|---|---|---|---|---|---|---|")
+    for name, s in rows:
+        print(f"| {name} | {s.mode} | {s.ndcg_at_10:.4f} | {s.ndcg_at_10_linear:.4f} | "
+              f"{s.recall_at_100:.4f} | {s.mrr_at_10:.4f} | {s.queries} |")
+    print(f"\n(load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f})")
+
+
+if __name__ == "__main__":
+    main()
