@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import apsw
 
-from core import citations, prompt, querytext
+from core import citations, followup, prompt, querytext
 from core.answer_types import (
     Answer,
     AnswerDone,
@@ -120,7 +120,7 @@ class Asker:
     def _standalone(self, question: str, history: Sequence[Turn], model: str | None) -> str:
         if not history:
             return question
-        fallback = prompt.heuristic_standalone(question, history)
+        fallback = followup.standalone_without_model(question, history)
         if model is None or self.service is None:
             return fallback
         try:

@@ -323,3 +323,40 @@ def test_extractive_quotes_keep_the_documents_own_reference_marks(tmp_path: Path
         _, answer = run(library, "How is the gradient computed?", host=refused_host())
     assert "softmax [7] over the harbour logits. [1]" in answer.text
     assert [c.n for c in answer.citations] == [1] and answer.unknown_citations == ()
+
+
+def test_a_new_question_without_a_model_is_searched_on_its_own(
+        askable: tuple[Library, fx.ReportPdf]) -> None:
+    # Issue 18, bug 9: a question about another topic drew a source from the one asked before.
+    library, _ = askable
+    host = refused_host()
+    _, first = run(library, "What does the BX-200 warranty cover?", host=host)
+    question = "How long should the bread dough be kneaded before it can rise?"
+    events, _ = run(library, "Where are the visitor moorings near the breakwater?", host=host,
+                    conversation=first.conversation_id)
+    found = events[0]
+    assert isinstance(found, SourcesFound)
+    assert found.standalone_question == "Where are the visitor moorings near the breakwater?"
+    assert found.sources[0].hit.title == "Harbour guide"
+    events, _ = run(library, question, host=host, conversation=first.conversation_id)
+    found = events[0]
+    assert isinstance(found, SourcesFound) and found.standalone_question == question
+    assert "Battery manual" not in {s.hit.title for s in found.sources[:1]}
+
+
+@pytest.mark.parametrize(("question", "follows"), [
+    ("Does it cover frost?", True),               # pointing back
+    ("How much did they cost in the first year?", True),
+    ("How long should the dough be kneaded before it can rise?", False),  # "it": the dough
+    ("And how long does that last?", True),       # continuing
+    ("What about the price?", True),
+    ("…and for the pump?", True),                 # ellipsis
+    ("Since when?", True),                        # too short to stand alone
+    ("How often should the water filter cartridge be replaced?", False),
+    ("Is there a warranty on the kitchen tap?", False),
+    ("Where are the visitor moorings near the breakwater?", False),
+])
+def test_what_reads_as_a_follow_up(question: str, follows: bool) -> None:
+    from core.followup import reads_as_follow_up
+
+    assert reads_as_follow_up(question) is follows
