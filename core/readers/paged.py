@@ -157,7 +157,8 @@ def _with_tables(page: pymupdf.Page, textpage: pymupdf.TextPage, page_no: int,
     after a few such pages the document's remaining pages are not searched for tables.
     """
     started = time.monotonic()
-    page_tables = tables.find_tables(page, textpage, page_no)
+    page_tables = tables.find_tables(page, textpage, page_no,
+                                     deadline=started + TABLE_PAGE_BUDGET_S)
     if time.monotonic() - started > TABLE_PAGE_BUDGET_S:
         found.slow_table_pages.append(page_no)
         return blocks
@@ -288,6 +289,7 @@ def read(path: Path, title_hint: str, password: str | None = None,
         removed = layout.drop_running_furniture(pages, heights)
         if removed:
             notes.append(f"{removed} running header, footer or page-number line(s) left out")
+        tables.continue_headers(pages)
         headings.mark_headings(pages, _outline(doc))
         pages = [layout.reading_order(blocks, width) for blocks, width in zip(pages, widths,
                                                                                 strict=True)]

@@ -114,7 +114,7 @@ def test_ruled_table_stays_a_table(library: Library, docs_dir: Path) -> None:
     library.add([path])
     [text] = [t for (t,) in library.db.execute("SELECT text FROM passages")
               if "BX-300" in t]
-    assert "|BX-300|60 months|3000|" in text
+    assert "| BX-300 | 60 months | 3000 |" in text
     assert text.startswith("The warranty depends on the model")  # packed with its lead-in
 
 
