@@ -171,6 +171,38 @@ def check_pymupdf() -> str:
             f"({layout} the layout model) found {tables} on page 1")
 
 
+OCR_SAMPLE = "Scanned pages read"
+
+
+def check_ocr() -> str:
+    """The trained data is found and MuPDF's Tesseract reads a rendered line back."""
+    import pymupdf
+
+    from core.errors import IngestError
+    from core.readers import ocr
+    from core.types import ReadOptions
+
+    options = ReadOptions()
+    try:
+        folder = ocr.tessdata_dir(options)
+    except IngestError as exc:  # names eng.traineddata and the folders looked in
+        raise CheckFailed(exc.message) from exc
+    with pymupdf.open() as source:  # type: ignore[no-untyped-call]  # PyMuPDF is unannotated
+        page = source.new_page(width=320, height=80)
+        page.insert_text((12, 48), OCR_SAMPLE, fontsize=20)  # margins: no cut-off specks
+        pixmap = page.get_pixmap(dpi=200, colorspace=pymupdf.csGRAY)
+    with pymupdf.open() as scan:  # type: ignore[no-untyped-call]
+        page = scan.new_page(width=320, height=80)
+        page.insert_image(page.rect, pixmap=pixmap)
+        start = time.perf_counter()
+        read = page.get_text("text", textpage=ocr.textpage(page, options)).strip()
+        seconds = time.perf_counter() - start
+    if " ".join(read.split()) != OCR_SAMPLE:
+        raise CheckFailed(f"OCR of a rendered line read {read!r}, expected {OCR_SAMPLE!r}")
+    return (f"Tesseract in MuPDF read a rendered line in {seconds:.1f} s with "
+            f"{options.ocr_languages}.traineddata from {folder}")
+
+
 def ollama_check(host: str | None = None) -> Check:
     """Whether Ollama answers at host (else $OLLAMA_HOST or the default): information only."""
 
@@ -193,6 +225,7 @@ def core_checks(ollama_host: str | None = None) -> list[Check]:
         Check("sqlite-vec", check_sqlite_vec),
         Check("embedding", check_embedding),
         Check("pymupdf", check_pymupdf),
+        Check("ocr", check_ocr),
         ollama_check(ollama_host),
     ]
 

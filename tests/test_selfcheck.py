@@ -36,7 +36,7 @@ def test_every_required_check_passes_from_the_checkout(qt_checks: list[Check]) -
     results, exit_code = run_self_check(qt_checks, ollama_host=REFUSED_HOST)
     by_name = {r.name: r for r in results}
     assert set(by_name) == {"resources", "sqlite-fts5", "sqlite-vec", "embedding", "pymupdf",
-                            "ollama", "qtpdf"}
+                            "ocr", "ollama", "qtpdf"}
     failed = [f"{r.name}: {r.detail}" for r in results if r.required and not r.ok]
     assert failed == []
     assert exit_code == selfcheck.EXIT_OK
@@ -87,3 +87,16 @@ def test_qtpdf_check_fails_on_a_blank_page(
     result = run_check(qt_checks[0])
     assert not result.ok
     assert "rendered blank" in result.detail
+
+
+def test_ocr_check_reads_a_line_and_names_missing_trained_data(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.readers.ocr
+
+    assert "eng.traineddata from" in run_check(Check("ocr", selfcheck.check_ocr)).detail
+    monkeypatch.delenv("TESSDATA_PREFIX", raising=False)
+    monkeypatch.setattr(core.readers.ocr, "resource_path", lambda *p: tmp_path.joinpath(*p))
+    result = run_check(Check("ocr", selfcheck.check_ocr))
+    assert not result.ok
+    assert result.detail.startswith("OCR needs eng.traineddata, which was not found in")
+    assert str(tmp_path / "tessdata") in result.detail
