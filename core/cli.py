@@ -226,6 +226,10 @@ def _change_model(library: Library, name: str) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     with _open_library(args) as library:
+        unknown = [str(i) for i in dict.fromkeys(args.doc or []) if library.document(i) is None]
+        if unknown:  # else "Nothing found", as if the document had been searched
+            raise FolioError(f"no document {', '.join(unknown)} in the library at "
+                             f"{library.root} (`folio list` shows the ids).")
         result = library.search(args.query, mode=args.mode, k=args.k, scope=args.doc)
     if args.json:
         print(json.dumps([hit_json(h) for h in result.hits], indent=2, ensure_ascii=False))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import threading
 import time
 import urllib.parse
@@ -45,6 +46,12 @@ class LlmError(FolioError):
         self.message = message
 
 
+# A DNS name or IPv4 address (labels of letters, digits, hyphens; underscores, which Docker
+# service names have), or an IPv6 address.
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?|[0-9A-Fa-f:.]+")
+
+
 def resolve_host(setting: str | None) -> str:
     """The host from the settings, else $OLLAMA_HOST, else Ollama's default; always a URL.
 
@@ -59,7 +66,10 @@ def resolve_host(setting: str | None) -> str:
     url = f"{scheme}://{rest.replace('0.0.0.0', '127.0.0.1', 1)}"
     try:
         parts = urllib.parse.urlsplit(url)
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port
+        # urlsplit takes any characters as a host ("not a url" included): a host is a DNS name
+        # or an IP address, nothing else.
+        valid = (parts.scheme in ("http", "https") and bool(parts.port)
+                 and _HOSTNAME.fullmatch(parts.hostname or "") is not None)
     except ValueError:
         valid = False
     if not valid:

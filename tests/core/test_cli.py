@@ -114,7 +114,8 @@ def test_config_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert out.splitlines() == ["embedding-model = folio/all-MiniLM-L6-v2-int8",
                                 "max-file-mb = 512", "ollama-host = ", "ollama-model = ",
                                 "answer-sources = 6", "max-context = 8192",
-                                "reader-timeout-s = 60", "reader-memory-mb = 2048",
+                                "reader-page-timeout-s = 30", "reader-timeout-s = 60",
+                                "reader-memory-mb = 2048",
                                 "max-text-mb = 32", "ocr = on", "ocr-languages = eng",
                                 "ocr-data-dir = "]
     assert run(capsys, "config", "ollama-host", "gpu-box:11434", "--library", lib)[0] == 0
@@ -150,3 +151,29 @@ def test_first_run_indexes_the_sample_guide(monkeypatch: pytest.MonkeyPatch, tmp
     assert "first run" in err
     _code, out, err = run(capsys, "list", "--json", "--library", lib)
     assert len(json.loads(out)) == 1 and err == ""  # only once
+
+
+def test_an_ollama_host_that_is_not_an_address_is_refused_with_a_sentence(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lib = str(tmp_path / "l")
+    code, out, err = run(capsys, "config", "ollama-host", "not a url", "--library", lib)
+    assert code == 1 and out == ""
+    assert err.strip() == ("folio: 'not a url' is not an Ollama address: use host:port or a URL "
+                           "such as http://127.0.0.1:11434.")
+    assert run(capsys, "config", "ollama-host", "--library", lib)[1].strip() == ""  # unchanged
+    for good in ("localhost", "gpu-box.lan:8080", "http://[::1]:11434", "ollama_server:11434"):
+        assert run(capsys, "config", "ollama-host", good, "--library", lib)[0] == 0, good
+
+
+def test_search_in_a_document_that_does_not_exist_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lib = str(tmp_path / "l")
+    note = tmp_path / "rope.md"
+    note.write_text(NOTE, encoding="utf-8")
+    assert run(capsys, "add", str(note), "--library", lib)[0] == 0
+    code, out, err = run(capsys, "search", "rope", "--doc", "999", "--library", lib)
+    assert code == 1 and "Nothing found" not in out
+    assert err.startswith("folio: no document 999 in the library at ")
+    assert "`folio list` shows the ids" in err
+    code, out, _ = run(capsys, "search", "rope", "--doc", "1", "--library", lib)
+    assert code == 0 and "Rope care" in out
