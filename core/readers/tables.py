@@ -20,6 +20,7 @@ import operator
 import re
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import pymupdf
 
@@ -51,8 +52,12 @@ _NOTE = re.compile(r"^\(\d\)$")
 _PREFIXES = frozenset("$€£¥")
 _SUFFIXES = frozenset(("%", ")", ")%", "%)"))
 _SPACE_AFTER_CURRENCY = re.compile(r"([$€£¥])\s+(?=[\d(.\-–—])")
-_SPACE_BEFORE_PERCENT = re.compile(r"(?<=[\d)])\s+(?=%)")
+_SPACE_BEFORE_PERCENT = re.compile(r"(?<=[\d)—–-])\s+(?=%)")
 _SPACE_IN_PARENS = re.compile(r"\(\s+(?=[$\d])|(?<=[\d%])\s+\)")
+
+
+_Word = tuple[float, float, str]  # x0, x1, text
+_Line = tuple[float, float, float, float, float, list[_Word]]  # centre, x0, y0, x1, y1, words
 
 
 class _Segment:
@@ -81,7 +86,7 @@ class _Row:
 
     __slots__ = ("_segments", "height", "items", "kind", "value_x0", "x0", "x1", "y0", "y1")
 
-    def __init__(self, lines: list[tuple[float, float, float, float, float, list[tuple]]]) -> None:
+    def __init__(self, lines: list[_Line]) -> None:
         # lines: MuPDF lines of one visual row as (centre, x0, y0, x1, y1, words)
         if len(lines) == 1:
             self.items = lines[0][5]
@@ -148,16 +153,16 @@ def _is_value(text: str) -> bool:
     return bool(_VALUE.match(text) or _DASH_VALUE.match(text))
 
 
-def _rows(words: list[tuple]) -> list[_Row]:
+def _rows(words: list[tuple[Any, ...]]) -> list[_Row]:
     """The page's words as visual rows, top to bottom (leaders dropped).
 
     words come from get_text("words", sort=False): in MuPDF's order, line by line. A row is
     the MuPDF lines whose vertical centres agree (the cells of a table row are often lines of
     blocks of their own).
     """
-    lines: list[tuple[float, float, float, float, float, list[tuple]]] = []
+    lines: list[_Line] = []
     key = None
-    line: list[tuple] = []
+    line: list[_Word] = []
     lx0 = ly0 = lx1 = ly1 = 0.0
     for w in words:
         x0, y0, x1, y1, text = w[0], w[1], w[2], w[3], w[4]
@@ -179,7 +184,7 @@ def _rows(words: list[tuple]) -> list[_Row]:
         lines.append(((ly0 + ly1) / 2, lx0, ly0, lx1, ly1, line))
     lines.sort(key=_FIRST)
     rows: list[_Row] = []
-    current: list[tuple[float, float, float, float, float, list[tuple]]] = []
+    current: list[_Line] = []
     top = bottom = 0.0  # the tallest line of the current row
     for item in lines:
         y0, y1 = item[2], item[4]
@@ -196,15 +201,14 @@ def _rows(words: list[tuple]) -> list[_Row]:
     return rows
 
 
-def _cut(items: list[tuple], height: float) -> list[_Segment]:
+def _cut(items: list[_Word], height: float) -> list[_Segment]:
     """A row's words as segments: a gap wider than a word space starts a new one."""
     segments: list[_Segment] = []
     gap = GAP_RATIO * height
     for x0, x1, text in items:
         if segments and x0 - segments[-1].x1 <= gap:
-            last = segments[-1]
-            last.x1 = max(last.x1, x1)
-            last.words.append(text)
+            segments[-1].x1 = max(segments[-1].x1, x1)
+            segments[-1].words.append(text)
         else:
             segments.append(_Segment(x0, x1, [text]))
     merged: list[_Segment] = []
@@ -482,8 +486,9 @@ def header_of(block: layout.Block) -> list[str]:
 def continue_headers(pages: list[list[layout.Block]]) -> None:
     """Give a table continued from the page before the header row of the table it continues.
 
-    A page's first table continues the previous page's last table when it starts the page (at
-    most TOP_TEXT_CHARS of text above it: a running header, "(continued)"), has the same number
+    A page's first table continues the previous page's last table when that one ends its page
+    and this one starts the next (at most TOP_TEXT_CHARS of text below the one, above the
+    other: a running footer or header, "(continued)"), has the same number
     of columns and has no header of its own (an empty header row). Its empty header row is
     replaced by the previous table's, in place; pages are processed in order, so a table
     running over three pages keeps its header on all of them.
@@ -504,6 +509,8 @@ def continue_headers(pages: list[list[layout.Block]]) -> None:
                 first.table_text = markdown(prev_header, []) + ("\n" + body if body else "")
                 first.chars = len(first.table_text)
         if page_tables:
-            previous = page_tables[-1]
-        elif any(b.kind != "table" and len(b.text) > TOP_TEXT_CHARS for b in blocks):
-            previous = None  # a page of prose between them: not a continuation
+            last = page_tables[-1]
+            below = sum(len(b.text) for b in blocks if b.kind != "table" and b.y0 >= last.y1 - 1)
+            previous = last if below <= TOP_TEXT_CHARS else None
+        else:
+            previous = None  # a page without a table between them: not a continuation
