@@ -187,7 +187,8 @@ class Ingestor:
             present = self._present(sha256, wave)
             if present is not None:
                 self._forget_failures(original)
-                return AddOutcome(original, AddStatus.PRESENT, *present)
+                doc_id, title, count, pages = present
+                return AddOutcome(original, AddStatus.PRESENT, doc_id, title, count, pages=pages)
             relative = self.store.relative(sha256, path.suffix or f".{doc_type}")
             stored = self.store.settle(tmp, relative)
             tmp = None
@@ -289,14 +290,16 @@ class Ingestor:
                 "FB2, Markdown, text and HTML.")
         return doc_type
 
-    def _present(self, sha256: str, wave: list[_Entry]) -> tuple[int | None, str, int] | None:
-        """(id, title, passages) of a document with these bytes, in the library or this wave."""
+    def _present(self, sha256: str,
+                 wave: list[_Entry]) -> tuple[int | None, str, int, int] | None:
+        """(id, title, passages, pages) of a document with these bytes, in the library or this
+        wave."""
         doc = queries.indexed_document_with_sha(self.db, sha256)
         if doc is not None:
-            return doc.id, doc.title, doc.passages
+            return doc.id, doc.title, doc.passages, doc.pages
         for entry in wave:
             if isinstance(entry, _Prepared) and entry.sha256 == sha256:
-                return None, entry.result.title, len(entry.passages)
+                return None, entry.result.title, len(entry.passages), entry.result.page_count
         return None
 
     def _chunk(self, result: ReadResult, read_s: float) -> tuple[list[Passage], list[str]]:
