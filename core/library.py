@@ -49,6 +49,7 @@ SETTINGS: dict[str, str] = {  # setting name -> meta key
     "ollama-model": "ollama_model",
     "answer-sources": "answer_sources",
     "max-context": "max_context",
+    "reader-page-timeout-s": "reader_page_timeout_s",
     "reader-timeout-s": "reader_timeout_s",
     "reader-memory-mb": "reader_memory_mb",
     "max-text-mb": "max_text_mb",
@@ -62,7 +63,8 @@ SETTING_DEFAULTS = {
     "ollama-model": "",  # empty: the first installed chat model
     "answer-sources": str(DEFAULT_SOURCES),
     "max-context": str(DEFAULT_MAX_CONTEXT),
-    "reader-timeout-s": str(sandbox.DEFAULT_TIMEOUT_S),
+    "reader-page-timeout-s": str(sandbox.DEFAULT_PAGE_TIMEOUT_S),  # one page of a PDF, EPUB...
+    "reader-timeout-s": str(sandbox.DEFAULT_TIMEOUT_S),  # a whole text, Markdown or HTML file
     "reader-memory-mb": str(sandbox.DEFAULT_MEMORY_MB),
     "max-text-mb": str(DEFAULT_MAX_TEXT_CHARS // 10**6),
     "ocr": "on",  # "off": pages without a text layer are skipped
@@ -71,7 +73,8 @@ SETTING_DEFAULTS = {
 }
 _OCR_LANGUAGES = re.compile(r"^[A-Za-z_]{3,20}(\+[A-Za-z_]{3,20})*$")
 NUMERIC_SETTINGS = {"max-file-mb": 1, "answer-sources": 1, "max-context": 2048,  # minimums
-                    "reader-timeout-s": 1, "reader-memory-mb": 256, "max-text-mb": 1}
+                    "reader-page-timeout-s": 1, "reader-timeout-s": 1, "reader-memory-mb": 256,
+                    "max-text-mb": 1}
 
 
 def model_cache_dir() -> Path:
@@ -236,12 +239,14 @@ class Library:
             password_for: PasswordCallback | None = None) -> list[AddOutcome]:
         """Add files and folders; every file ends added, already present, replaced or failed.
 
-        Documents are parsed in a child process with the reader-timeout-s and reader-memory-mb
-        limits. password_for(path) is asked for the password of a protected file (None skips it).
+        Documents are parsed in a child process with the reader-page-timeout-s (a page),
+        reader-timeout-s (a file without pages) and reader-memory-mb limits. password_for(path)
+        is asked for the password of a protected file (None skips it).
         """
         settings = self.settings()
         limits = sandbox.Limits(float(settings["reader-timeout-s"]),
-                                int(settings["reader-memory-mb"]))
+                                int(settings["reader-memory-mb"]),
+                                float(settings["reader-page-timeout-s"]))
         ingestor = Ingestor(self.db, self.store, self.embedder, self.max_file_bytes,
                             progress, cancel, sandbox.shared_reader(limits), password_for,
                             int(settings["max-text-mb"]) * 10**6, self.read_options(settings))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from core.library import Library
 from core.sandbox import Limits, ReaderProcess
 from core.types import AddStatus, FailureKind
 from tests.fixtures import docs as fx
+from tests.fixtures import slow_pages
 
 
 @pytest.fixture(scope="module")
@@ -31,18 +33,72 @@ def slow_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_a_file_over_the_time_limit_fails_and_the_next_is_read(
-        library: Library, slow_pdf: Path, docs_dir: Path) -> None:
-    library.set_setting("reader-timeout-s", "1")
+def test_a_page_that_hangs_fails_its_file_by_name_and_the_next_is_read(
+        library: Library, docs_dir: Path) -> None:
+    library.set_setting("reader-page-timeout-s", "1")
+    hang = slow_pages.make_pdf(docs_dir / "hangs.pdf", 3, {2: slow_pages.HANGS})
     note = fx.make_markdown(docs_dir)
     start = time.perf_counter()
-    outcomes = library.add([slow_pdf, note])
+    outcomes = library.add([hang, note])
     assert time.perf_counter() - start < 30
     assert [o.status for o in outcomes] == [AddStatus.FAILED, AddStatus.ADDED]
-    assert outcomes[0].reason is not None and "longer than 1 s" in outcomes[0].reason
-    failed = next(d for d in library.documents() if d.title == "slow.pdf")
+    assert outcomes[0].reason == (
+        "Page 2 took longer than 1 s to read; the file was left out "
+        "(`folio config reader-page-timeout-s` changes the limit).")
+    failed = next(d for d in library.documents() if d.title == "hangs.pdf")
     assert failed.error_kind == FailureKind.TIMEOUT.value
     assert library.check().ok
+
+
+def test_a_long_document_is_not_refused_for_its_length(slow_pdf: Path) -> None:
+    """4,096 pages take seconds; neither the page limit nor the whole-file limit (1 s) ends it."""
+    reader = ReaderProcess(Limits(timeout_s=1, page_timeout_s=1))
+    pages: list[tuple[int, int, str]] = []
+    try:
+        start = time.perf_counter()
+        result = reader.read(slow_pdf, "pdf", "slow",
+                             on_page=lambda done, total, what: pages.append((done, total, what)))
+        assert time.perf_counter() - start > 2  # else the test shows nothing
+        assert result.page_count == 4096
+        assert pages == [(n, 4096, "") for n in range(1, 4097)]
+    finally:
+        reader.close()
+
+
+def test_slow_pages_at_a_steady_pace_are_read_past_the_page_limit(tmp_path: Path) -> None:
+    """Pages slow inside MuPDF (0.2 s each here), 24 of them: longer than the 2 s page limit in
+    all, none near it alone."""
+    steady = slow_pages.make_pdf(tmp_path / "steady.pdf", 24,
+                                 {n: slow_pages.SLOW for n in range(1, 25)})
+    reader = ReaderProcess(Limits(page_timeout_s=2))
+    seen: list[float] = []
+    try:
+        warm = tmp_path / "warm.md"
+        warm.write_text("# Warm\n\nThe child's start is not what is timed.", encoding="utf-8")
+        reader.read(warm, "markdown", "warm")
+        start = time.perf_counter()
+        result = reader.read(steady, "pdf", "steady",
+                             on_page=lambda *_: seen.append(time.perf_counter()))
+        took = time.perf_counter() - start
+        assert took > 2, f"the pages were too fast ({took:.1f} s) to show anything"
+        assert result.page_count == 24 and len(seen) == 24
+        assert "On morning 24 the keeper counted 168 gulls." in [p.text for p in result.paragraphs]
+    finally:
+        reader.close()
+
+
+def test_a_file_without_pages_keeps_a_limit_for_the_whole_file(
+        library: Library, docs_dir: Path) -> None:
+    big = docs_dir / "long-log.md"
+    with big.open("w", encoding="utf-8") as out:
+        for n in range(40_000):  # 20 MB: about 7 s to read here, seconds on any machine
+            out.write(f"## Day {n}\n\n" + "The tide came in late and the gulls followed. " * 10
+                      + "\n\n")
+    library.set_setting("reader-timeout-s", "1")
+    outcomes = library.add([big, fx.make_markdown(docs_dir)])
+    assert [o.status for o in outcomes] == [AddStatus.FAILED, AddStatus.ADDED]
+    assert outcomes[0].reason == ("Reading the file took longer than 1 s; it was left out "
+                                  "(`folio config reader-timeout-s` changes the limit).")
 
 
 def test_a_reader_that_dies_costs_one_file(slow_pdf: Path, docs_dir: Path) -> None:
@@ -90,7 +146,6 @@ def test_a_memory_hog_meets_the_memory_limit(tmp_path: Path) -> None:
 def test_a_script_without_a_main_guard_can_add(tmp_path: Path) -> None:
     """`spawn` would re-run the caller's script in the reader; from stdin it could not start."""
     import subprocess
-    import sys
 
     note = tmp_path / "note.md"
     note.write_text("# Note\n\nThe gulls came back in March.", encoding="utf-8")
@@ -102,3 +157,91 @@ def test_a_script_without_a_main_guard_can_add(tmp_path: Path) -> None:
                             cwd=root, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['added']"
+
+
+_PARENT = """
+import sys, threading
+from pathlib import Path
+from core import sandbox
+mode, pdf, note = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+sandbox.USE_PDEATHSIG = mode in ("main", "thread")
+reader = sandbox.ReaderProcess(sandbox.Limits(page_timeout_s=1 if mode == "cpu" else 600))
+if mode == "thread":  # started from a thread that ends: Linux's PDEATHSIG must not fire then
+    starter = threading.Thread(target=reader.read, args=(note, "markdown", "note"))
+    starter.start()
+    starter.join()
+else:
+    reader.read(note, "markdown", "note")
+if mode == "cpu":  # the child has a 1 s page (a 4 s CPU budget); the parent must not judge
+    reader.limits = sandbox.Limits(page_timeout_s=600)
+print(reader.pid, flush=True)
+reader.read(pdf, "pdf", "long", on_page=lambda done, total, what: print(done, flush=True))
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return True
+    return state in ("Z", "X")  # a zombie has stopped; its new parent reaps it when it can
+
+
+def _kill_parent_mid_read(mode: str, pdf: Path, tmp_path: Path) -> tuple[int, float]:
+    """Start a parent that reads pdf in a reader, kill -9 it after page 1: (child pid, seconds
+    the child outlived it)."""
+    import subprocess
+    import sys
+
+    note = fx.make_markdown(tmp_path)
+    root = Path(__file__).resolve().parents[2]
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT, mode, str(pdf), str(note)],
+                              cwd=root, stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert parent.stdout.readline().strip() == "1"  # page 1 read: the child is in page 2
+        time.sleep(0.3)
+        assert not _gone(child)
+        os.kill(parent.pid, signal.SIGKILL)
+        killed = time.perf_counter()
+        parent.wait(timeout=10)
+        deadline = killed + 60
+        while not _gone(child) and time.perf_counter() < deadline:
+            time.sleep(0.05)
+        return child, time.perf_counter() - killed
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+@pytest.fixture(scope="module")
+def hang_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return slow_pages.make_pdf(tmp_path_factory.mktemp("hang") / "hang.pdf", 3,
+                               {2: slow_pages.HANGS})
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.parametrize("mode", ["main", "thread"])
+def test_the_reader_dies_with_its_parent_even_inside_a_page_that_hangs(
+        mode: str, hang_pdf: Path, tmp_path: Path) -> None:
+    child, outlived = _kill_parent_mid_read(mode, hang_pdf, tmp_path)
+    assert _gone(child) and outlived < 2, f"the reader {child} outlived its parent"
+
+
+@pytest.mark.skipif(not hasattr(os, "getppid") or sys.platform == "win32", reason="/proc")
+def test_without_pdeathsig_the_watchdog_ends_an_orphan_between_pages(tmp_path: Path) -> None:
+    """What macOS and Windows rely on: a thread in the child waiting on the parent's sentinel."""
+    steady = slow_pages.make_pdf(tmp_path / "steady.pdf", 200,
+                                 {n: slow_pages.SLOW for n in range(1, 201)})
+    child, outlived = _kill_parent_mid_read("watchdog", steady, tmp_path)
+    assert _gone(child) and outlived < 2, f"the reader {child} outlived its parent"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
+def test_an_orphan_stuck_inside_mupdf_meets_its_cpu_limit(hang_pdf: Path, tmp_path: Path) -> None:
+    """No PDEATHSIG, and the watchdog cannot run while MuPDF holds the GIL: RLIMIT_CPU (page
+    limit 1 s x cores + 2 s) ends it."""
+    child, outlived = _kill_parent_mid_read("cpu", hang_pdf, tmp_path)
+    assert _gone(child), f"the reader {child} still runs a minute after its parent died"
+    assert outlived > 1  # it was the CPU limit, not the watchdog
