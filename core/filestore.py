@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from core.errors import IngestError
+from core.paths import make_private_dir
 from core.types import FailureKind
 
 CHUNK = 1 << 20
@@ -45,7 +46,7 @@ class FileStore:
         exactly what is stored even if the original changes meanwhile.
         """
         try:
-            self.files_dir.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.files_dir)
             fd, tmp_name = tempfile.mkstemp(prefix=".incoming-", dir=self.files_dir)
         except OSError as exc:
             raise storage_error(exc, "store a copy of the document") from exc
@@ -98,7 +99,7 @@ class FileStore:
         """Move a copied temp file to its content address (or drop it if that exists already)."""
         target = self.absolute(relative)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(target.parent)
             if target.exists():
                 tmp.unlink(missing_ok=True)
                 os.utime(target)  # fresh again: the sweep of unreferenced old files spares it

@@ -30,7 +30,7 @@ from core.errors import EmbeddingModelError, FolioError, LibraryError
 from core.filestore import FileStore
 from core.ingest import DEFAULT_MAX_TEXT_CHARS, Ingestor, PasswordCallback, ProgressCallback
 from core.llm import LlmError, OllamaService, resolve_host
-from core.paths import default_library_dir
+from core.paths import default_library_dir, make_private_dir, tighten_library
 from core.prompt import DEFAULT_MAX_CONTEXT
 from core.resources import resource_path
 from core.search import DEFAULT_PARAMS, SearchMode, SearchParams, SearchResult
@@ -56,6 +56,7 @@ SETTINGS: dict[str, str] = {  # setting name -> meta key
     "ocr": "ocr",
     "ocr-languages": "ocr_languages",
     "ocr-data-dir": "ocr_data_dir",
+    "keep-permissions": "keep_permissions",
 }
 SETTING_DEFAULTS = {
     "max-file-mb": str(DEFAULT_MAX_FILE_MB),
@@ -70,6 +71,9 @@ SETTING_DEFAULTS = {
     "ocr": "on",  # "off": pages without a text layer are skipped
     "ocr-languages": "eng",  # Tesseract's form, e.g. "eng+deu"
     "ocr-data-dir": "",  # empty: $TESSDATA_PREFIX, then the bundled English data
+    # "on": the folder's and the database's modes are left as the user set them (a library
+    # shared with a group on purpose); "off": folder 0700, library.db and its -wal/-shm 0600.
+    "keep-permissions": "off",
 }
 _OCR_LANGUAGES = re.compile(r"^[A-Za-z_]{3,20}(\+[A-Za-z_]{3,20})*$")
 NUMERIC_SETTINGS = {"max-file-mb": 1, "answer-sources": 1, "max-context": 2048,  # minimums
@@ -99,7 +103,7 @@ class Library:
     def __init__(self, root: Path) -> None:
         self.root = root
         try:
-            root.mkdir(parents=True, exist_ok=True)
+            make_private_dir(root)
         except OSError as exc:
             raise LibraryError(f"Cannot create the library folder {root}: {exc.strerror}") from exc
         self.db_path = root / "library.db"
@@ -111,6 +115,7 @@ class Library:
             self.db.close()
             raise LibraryError(f"The library at {root} is busy with another writer; "
                                "try again in a moment.") from exc
+        self.tighten_permissions()
         self._embedder: Embedder | None = None
         self._ollama: OllamaService | None = None
         self._ensure_model_recorded()
@@ -119,6 +124,13 @@ class Library:
     @classmethod
     def open(cls, root: Path | None = None) -> Library:
         return cls(root if root is not None else default_library_dir())
+
+    def tighten_permissions(self) -> list[Path]:
+        """Folder 0700, database files 0600 (they hold all the text of the documents and the
+        questions), unless keep-permissions is on; the paths whose modes were changed."""
+        if queries.get_meta(self.db, SETTINGS["keep-permissions"]) == "on":
+            return []
+        return tighten_library(self.root, self.db_path)
 
     def close(self) -> None:
         self.db.close()
@@ -208,8 +220,8 @@ class Library:
             raise FolioError(f"Unknown setting '{key}'. Settings: {', '.join(SETTINGS)}.")
         if key == "ollama-host" and value:
             resolve_host(value)  # raises LlmError with a sentence for an address that cannot be one
-        if key == "ocr" and value not in ("on", "off"):
-            raise FolioError("ocr must be 'on' or 'off'.")
+        if key in ("ocr", "keep-permissions") and value not in ("on", "off"):
+            raise FolioError(f"{key} must be 'on' or 'off'.")
         if key == "ocr-languages" and not _OCR_LANGUAGES.match(value):
             raise FolioError("ocr-languages takes Tesseract's language codes joined by '+', "
                              "e.g. 'eng' or 'eng+deu'.")
@@ -220,6 +232,8 @@ class Library:
             raise FolioError(f"{key} must be a whole number, at least {minimum}.")
         with write_transaction(self.db):
             queries.set_meta(self.db, SETTINGS[key], value)
+        if key == "keep-permissions":
+            self.tighten_permissions()  # "off" takes effect now, not at the next start
 
     def read_options(self, settings: dict[str, str] | None = None) -> ReadOptions:
         settings = settings or self.settings()

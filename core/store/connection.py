@@ -10,12 +10,18 @@ import apsw
 import sqlite_vec
 
 from core.errors import LibraryError
+from core.paths import create_private_file
 
 BUSY_TIMEOUT_MS = 10_000
 
 
 def connect(path: Path) -> apsw.Connection:
-    """Open (creating if needed) the database at path, ready for Folio's schema."""
+    """Open (creating if needed, 0600) the database at path, ready for Folio's schema."""
+    if str(path) != ":memory:":
+        try:
+            create_private_file(path)  # nothing when it exists
+        except OSError as exc:  # another user's private library, a folder that is not there
+            raise LibraryError(f"Cannot open the library file {path}: {exc.strerror}.") from exc
     try:
         db = apsw.Connection(str(path))
     except apsw.Error as exc:

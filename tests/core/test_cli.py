@@ -117,7 +117,7 @@ def test_config_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
                                 "reader-page-timeout-s = 30", "reader-timeout-s = 60",
                                 "reader-memory-mb = 2048",
                                 "max-text-mb = 32", "ocr = on", "ocr-languages = eng",
-                                "ocr-data-dir = "]
+                                "ocr-data-dir = ", "keep-permissions = off"]
     assert run(capsys, "config", "ollama-host", "gpu-box:11434", "--library", lib)[0] == 0
     assert run(capsys, "config", "ollama-host", "--library", lib)[1].strip() == "gpu-box:11434"
     code, _, err = run(capsys, "config", "max-context", "100", "--library", lib)
