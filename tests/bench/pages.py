@@ -21,7 +21,8 @@ among the first 10 distinct pages, 0 beyond).
   in FTS5). Chunk vectors are cached per file in DIR/baseline.
 
 Pages are compared as (document, 1-based physical page); a page is counted once, at its first
-rank. --filings N takes the N smallest filings (by pages) and their questions, for a quick run.
+rank. Filings are taken smallest first; --filings N takes the N smallest and their questions,
+for a quick run.
 --key KEY reuses the library built under KEY (the code may have moved on since: a build takes
 minutes and core/ changes meanwhile). --misses writes, for each question Folio misses
 (within-document hit@5), the passages holding the answer and what is wrong with them, to
@@ -81,14 +82,13 @@ def load_questions(path: Path = QUESTIONS) -> list[dict[str, Any]]:
 def select_files(count: int | None) -> list[Path]:
     import pymupdf
 
-    files = sorted(FILINGS.glob("*.pdf"))
-    if count is None:
-        return files
     pages = {}
-    for path in files:
+    for path in FILINGS.glob("*.pdf"):
         with pymupdf.open(path) as doc:
             pages[path] = doc.page_count
-    return sorted(files, key=lambda p: (pages[p], p.name))[:count]
+    # Smallest first: a build stopped half-way (or read with --partial) covers the most filings.
+    files = sorted(pages, key=lambda p: (pages[p], p.name))
+    return files if count is None else files[:count]
 
 
 def normalise(text: str) -> str:
@@ -130,14 +130,25 @@ class FolioIndex:
     doc_ids: dict[str, int]  # file name -> document id (indexed ones)
     failures: dict[str, str]  # file name -> reason
     build_s: float | None  # None when reused from the cache
+    scope: list[int] | None = None  # library-wide search over these documents (--partial)
 
 
-def build_folio(files: Sequence[Path], cache: Path, key: str, rebuild: bool) -> FolioIndex:
+def build_folio(files: Sequence[Path], cache: Path, key: str, rebuild: bool,
+                partial: bool = False) -> FolioIndex:
     from core.library import Library
     from core.types import AddOutcome, AddStatus
 
     root = cache / f"folio-{key}"
     marker = root / "bench-complete.json"
+    if partial:  # what a build still running (or stopped) has committed so far
+        if not (root / "library.db").exists():
+            sys.exit(f"No library at {root}")
+        library = Library.open(root)
+        documents = library.documents()
+        return FolioIndex(library, {Path(d.original_path).name: d.id for d in documents
+                                    if d.status.value == "indexed"},
+                          {Path(d.original_path).name: d.error or "failed" for d in documents
+                           if d.status.value != "indexed"}, None)
     if root.exists() and (rebuild or not marker.exists()):
         shutil.rmtree(root)  # an interrupted build, or asked for: start clean
     build_s = None
@@ -170,7 +181,7 @@ def folio_pages(index: FolioIndex, question: str, document: str | None,
                 first_only: bool = False) -> list[PageKey]:
     if document is not None and document not in index.doc_ids:
         return []
-    scope = None if document is None else [index.doc_ids[document]]
+    scope = index.scope if document is None else [index.doc_ids[document]]
     names = {v: k for k, v in index.doc_ids.items()}
     hits = index.library.search(question, k=50, scope=scope).hits
     pages: list[PageKey] = []
@@ -253,15 +264,25 @@ def page_chunks(path: Path) -> list[tuple[int, str]]:
     return out
 
 
+def baseline_file(folder: Path, path: Path, model_key: bytes) -> Path:
+    key = hashlib.sha256(path.read_bytes() + model_key + f"{CHUNK_CHARS}".encode())
+    return folder / f"{path.stem}-{key.hexdigest()[:16]}.npz"
+
+
+def model_digest() -> bytes:
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "resources" / "models").rglob("*")):
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.digest()
+
+
 def build_baseline(files: Sequence[Path], cache: Path, rebuild: bool) -> Baseline:
     from core.embedding import BUNDLED_MODEL
     from core.library import shared_embedder
 
     embedder = shared_embedder(BUNDLED_MODEL)  # what Library.embedder gives a new library
-    model_key = hashlib.sha256()
-    for path in sorted((ROOT / "resources" / "models").rglob("*")):
-        if path.is_file():
-            model_key.update(path.read_bytes())
+    model_key = model_digest()
     folder = cache / "baseline"
     folder.mkdir(parents=True, exist_ok=True)
     chunks: list[PageKey] = []
@@ -269,9 +290,7 @@ def build_baseline(files: Sequence[Path], cache: Path, rebuild: bool) -> Baselin
     vectors: list[npt.NDArray[np.float32]] = []
     rows_of: dict[str, npt.NDArray[np.intp]] = {}
     for path in files:
-        key = hashlib.sha256(path.read_bytes() + model_key.digest()
-                             + f"{CHUNK_CHARS}".encode()).hexdigest()[:16]
-        stored = folder / f"{path.stem}-{key}.npz"
+        stored = baseline_file(folder, path, model_key)
         pieces = page_chunks(path)
         if stored.exists() and not rebuild:
             matrix = np.load(stored)["vectors"]
@@ -425,6 +444,11 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--misses", action="store_true", help="write why Folio misses")
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--baseline-only", action="store_true",
+                        help="only embed the baseline's chunks (alongside a Folio build)")
+    parser.add_argument("--partial", action="store_true",
+                        help="evaluate the filings the library under --key holds so far and "
+                        "the baseline has embedded (a build still running)")
     parser.add_argument("--key", help="use the library cached under this key, even if the code "
                         "has changed since (it is said so)")
     args = parser.parse_args()
@@ -441,12 +465,26 @@ def main() -> None:
     print(f"{len(files)} filings, {len(questions)} questions; commit {commit}; key {key}; "
           f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} "
           f"{os.getloadavg()[2]:.2f}", flush=True)
-    index = build_folio(files, args.cache, key, args.rebuild)
+    if args.baseline_only:
+        build_baseline(files, args.cache, args.rebuild)
+        return
+    index = build_folio(files, args.cache, key, args.rebuild, args.partial)
+    if args.partial:
+        model_key = model_digest()
+        done = set(index.doc_ids) | set(index.failures)
+        files = [p for p in files if p.name in done
+                 and baseline_file(args.cache / "baseline", p, model_key).exists()]
+        names = {p.name for p in files}
+        questions = [q for q in questions if q["document"] in names]
+        index.scope = [index.doc_ids[n] for n in sorted(names) if n in index.doc_ids]
+        index.failures = {n: r for n, r in index.failures.items() if n in names}
+        print(f"Partial: {len(files)} filings indexed and embedded so far, "
+              f"{len(questions)} questions", flush=True)
     if index.build_s is not None:
         print(f"Folio library built in {index.build_s:.0f} s", flush=True)
     if not args.key and code_key(files) != key:
         print("WARNING: core/ or resources/ changed during the run; the library may mix them")
-    base = build_baseline(files, args.cache, args.rebuild)
+    base = build_baseline(files, args.cache, args.rebuild and not args.partial)
     if args.build_only or not questions:
         return
     systems: dict[str, Callable[[str, str | None], list[PageKey]]] = {
