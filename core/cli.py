@@ -17,6 +17,7 @@ from core import __version__, cli_ask
 from core.errors import FolioError
 from core.library import SETTINGS, Library, default_library_dir
 from core.search import Hit, SearchMode
+from core.titles import shown_titles
 from core.types import AddOutcome, AddProgress, AddStage, AddStatus, DocStatus
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -149,9 +150,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     with _open_library(args) as library:
         docs = library.documents()
+    shown = shown_titles(docs)  # two documents with one title get their file names added
     if args.json:
         print(json.dumps([
-            {"id": d.id, "title": d.title, "type": d.doc_type, "pages": d.pages,
+            {"id": d.id, "title": d.title, "shown_title": shown[d.id], "type": d.doc_type,
+             "pages": d.pages,
              "passages": d.passages, "status": d.status.value, "error": d.error,
              "original_path": d.original_path, "sha256": d.sha256, "notes": d.notes,
              "added_at": d.added_at}
@@ -163,7 +166,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(f"{'ID':>4}  {'TYPE':<8} {'PAGES':>5} {'PASSAGES':>8}  {'STATUS':<8} TITLE")
     for d in docs:
         print(f"{d.id:>4}  {d.doc_type:<8} {d.pages:>5} {d.passages:>8}  {d.status.value:<8} "
-              f"{d.title}")
+              f"{shown[d.id]}")
         if d.status is DocStatus.FAILED:
             print(f"{'':>6}{d.error}  ({d.original_path})")
     return EXIT_OK

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.titles import shown_titles
 from core.types import AddProgress, AddStage, DocStatus, Document
 
 DOC_ID_ROLE = Qt.ItemDataRole.UserRole
@@ -113,6 +114,7 @@ class LibraryPanel(QWidget):
         QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.tree,
                   self._confirm_remove, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.documents: list[Document] = []
+        self.shown: dict[int, str] = {}  # document id -> the title the list shows
         self.stack.setCurrentWidget(self.opening)
 
     # --- documents ----------------------------------------------------------------------------
@@ -120,6 +122,7 @@ class LibraryPanel(QWidget):
     def set_documents(self, documents: Sequence[Document]) -> None:
         selected = self.selected_id()
         self.documents = list(documents)
+        self.shown = shown_titles(self.documents)  # alike titles get their file names added
         self.tree.clear()
         failed_brush = QBrush(self.palette().color(QPalette.ColorRole.PlaceholderText))
         for doc in self.documents:
@@ -127,7 +130,7 @@ class LibraryPanel(QWidget):
             status = "Indexed" if doc.status is DocStatus.INDEXED else "Failed"
             if doc.status is DocStatus.INDEXED and ocr_pages(doc):
                 status = "Indexed · OCR"
-            item = QTreeWidgetItem([doc.title, pages, status])
+            item = QTreeWidgetItem([self.shown[doc.id], pages, status])
             item.setData(0, DOC_ID_ROLE, doc.id)
             item.setToolTip(0, f"{doc.title}\n{doc.original_path}\n{doc.passages} passages, "
                                f"{doc.doc_type}")
@@ -184,7 +187,8 @@ class LibraryPanel(QWidget):
             return
         answer = QMessageBox.question(
             self, "Remove document",
-            f"Remove “{doc.title}” from the library?\n\nFolio's copy and its index are deleted; "
+            f"Remove “{self.shown.get(doc.id, doc.title)}” from the library?\n\n"
+            "Folio's copy and its index are deleted; "
             f"your file {doc.original_path} is not touched.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel)

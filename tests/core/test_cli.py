@@ -177,3 +177,38 @@ def test_search_in_a_document_that_does_not_exist_says_so(
     assert "`folio list` shows the ids" in err
     code, out, _ = run(capsys, "search", "rope", "--doc", "1", "--library", lib)
     assert code == 0 and "Rope care" in out
+
+
+def _titled_pdf(path: Path, title: str, body: str) -> Path:
+    import pymupdf
+
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 90), title, fontsize=20)
+    page.insert_text((72, 130), body, fontsize=11)
+    doc.set_metadata({"title": title})
+    doc.save(path)
+    doc.close()
+    return path
+
+
+def test_list_tells_apart_documents_with_the_same_title(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Issue 18, bug 12: two different reports both titled "Chapter 1: Battery Storage".
+    lib = ["--library", str(tmp_path / "l")]
+    (tmp_path / "2023").mkdir()
+    (tmp_path / "2024").mkdir()
+    title = "Chapter 1: Battery Storage"
+    first = _titled_pdf(tmp_path / "2023" / "report.pdf", title, "Lead-acid cells dominated.")
+    second = _titled_pdf(tmp_path / "2024" / "report.pdf", title, "Lithium cells took over.")
+    third = _titled_pdf(tmp_path / "grid.pdf", title, "The grid stored the surplus.")
+    other = _titled_pdf(tmp_path / "wind.pdf", "Wind Power", "Turbines turned all winter.")
+    assert run(capsys, "add", str(first), str(second), str(third), str(other), *lib)[0] == 0
+    code, out, _ = run(capsys, "list", *lib)
+    assert code == 0
+    shown = [line.split("indexed", 1)[1].strip() for line in out.splitlines()[1:]]
+    assert shown == [f"{title} (report.pdf, 2023)", f"{title} (report.pdf, 2024)",
+                     f"{title} (grid.pdf)", "Wind Power"]
+    docs = json.loads(run(capsys, "list", "--json", *lib)[1])
+    assert [d["title"] for d in docs] == [title, title, title, "Wind Power"]
+    assert [d["shown_title"] for d in docs] == shown
