@@ -54,6 +54,7 @@ class SearchParams:
     stopwords: str = "folio"  # a key of querytext.STOPWORD_LISTS
     query_repeats: bool = True  # a word said twice counts twice, as in Lucene's OR query
     candidates: int = 200  # hits taken from each side before fusing
+    normalise_depth: int = 200  # convex: each side's scores scaled from its rank-this score
 
 
 DEFAULT_PARAMS = SearchParams()
@@ -250,11 +251,8 @@ def semantic_ranks(db: apsw.Connection, embedder: Embedder, query: str, limit: i
     return vector_index(db).nearest(vector, limit, scope)
 
 
-NORMALISE_DEPTH = 200
-
-
-def _minmax(values: Sequence[float]) -> list[float]:
-    """Scale best-first scores to [0, 1], from the score at rank 200 (or the last) to the best.
+def _minmax(values: Sequence[float], depth: int) -> list[float]:
+    """Scale best-first scores to [0, 1], from the score at rank depth (or the last) to the best.
 
     Measuring the floor at a fixed rank, not at the end of the list, keeps the scale the same
     however many candidates a side returned (the coarse vector pass returns an approximate tail).
@@ -262,7 +260,7 @@ def _minmax(values: Sequence[float]) -> list[float]:
     if not values:
         return []
     high = values[0]
-    low = values[min(len(values), NORMALISE_DEPTH) - 1]
+    low = values[min(len(values), depth) - 1]
     return [max(0.0, (v - low) / (high - low)) if high > low else 1.0 for v in values]
 
 
@@ -277,9 +275,11 @@ def fuse(keyword: Sequence[tuple[int, float]], semantic: Sequence[tuple[int, flo
     scores: dict[int, float] = {}
     if params.fusion is Fusion.CONVEX:
         share = params.keyword_share
-        for (pid, _), value in zip(keyword, _minmax([s for _, s in keyword]), strict=True):
+        depth = params.normalise_depth
+        for (pid, _), value in zip(keyword, _minmax([s for _, s in keyword], depth), strict=True):
             scores[pid] = scores.get(pid, 0.0) + share * value
-        for (pid, _), value in zip(semantic, _minmax([1 - d for _, d in semantic]), strict=True):
+        for (pid, _), value in zip(semantic, _minmax([1 - d for _, d in semantic], depth),
+                                   strict=True):
             scores[pid] = scores.get(pid, 0.0) + (1 - share) * value
     else:
         for pid, rank in k_rank.items():

@@ -1,14 +1,20 @@
-"""Search latency at scale: p50/p95 of each mode at 10k, 100k and 300k passages, and disk size.
+"""Search latency at scale: p50/p95 of each mode at 10k, 100k and 300k passages, for each query
+set, and disk size; the keyword index's build time and memory on the first search.
 
-Run: .venv/bin/python tests/bench/search.py ../shared/data/scifact [--sizes 10000,100000,300000]
+Run: .venv/bin/python tests/bench/search.py ../shared/data/scifact ../shared/data/cranfield
+         [--sizes 10000,100000,300000] [--source-library DIR]
+
+The first dataset's library is the source; each dataset's test queries are a query set
+(Cranfield's are long questions, SciFact's short claims). --source-library copies an existing
+library folder instead (any Folio library with vectors).
 
 How the synthetic libraries are made: the real SciFact library that `folio eval` builds
 (~5k abstracts, real passages and their real MiniLM vectors) is copied over and over into one
 library file. Each copy of a passage keeps its text (so FTS5 posting lists grow as in a real
 library of similar prose) and gets its vector plus Gaussian noise (sigma 0.02 per dimension,
 then renormalised), so that no two vectors are equal. Documents hold 40 passages each.
-The queries are the SciFact test queries (their text), each timed end to end through
-Library.search, including embedding the query.
+The queries (their text) are each timed end to end through Library.search, including
+embedding the query.
 
 --cache DIR keeps the built libraries there (DIR/passages-SIZE, marked complete when built) and
 reuses them on the next run; without it they are built in a temporary folder and deleted.
@@ -24,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy, as core/__init__.py says
@@ -31,6 +38,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy, as core/__in
 import numpy as np
 
 from core import evaluation
+from core import keyword_index as keyword_module
 from core.library import Library
 from core.search import SearchMode
 from core.store import queries
@@ -43,7 +51,7 @@ def build(source: Library, target: Path, size: int, seed: int = 7) -> Library:
     rows = source.db.execute(
         f"SELECT p.text, p.context, p.heading_path, v.embedding FROM passages p "
         f"JOIN {queries.EMBEDDING_TABLE} v ON v.passage_id = p.id ORDER BY p.id").fetchall()
-    vectors = np.stack([np.frombuffer(r[3], dtype=np.float32) for r in rows])
+    vectors = np.stack([np.frombuffer(cast(bytes, r[3]), dtype=np.float32) for r in rows])
     rng = np.random.default_rng(seed)
     library = Library.open(target)
     db = library.db
@@ -93,7 +101,7 @@ def top10_agreement(library: Library, texts: list[str]) -> float:
     rows = library.db.execute(
         f"SELECT passage_id, embedding FROM {queries.EMBEDDING_TABLE}").fetchall()
     ids = np.array([r[0] for r in rows])
-    matrix = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+    matrix = np.stack([np.frombuffer(cast(bytes, r[1]), dtype=np.float32) for r in rows])
     shares = []
     for text in texts:
         exact = set(ids[np.argsort(-(matrix @ library.embedder.embed_query(text)))[:10]].tolist())
@@ -104,18 +112,23 @@ def top10_agreement(library: Library, texts: list[str]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("dataset", type=Path)
+    parser.add_argument("datasets", type=Path, nargs="+")
     parser.add_argument("--sizes", default="10000,100000,300000")
-    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--queries", type=int, default=200, help="per query set")
     parser.add_argument("--cache", type=Path, default=None,
                         help="keep the built libraries in this folder and reuse them")
+    parser.add_argument("--source-library", type=Path, default=None)
     parser.add_argument("--repeat", type=int, default=1, help="time each mode this many times")
     args = parser.parse_args()
-    dataset = evaluation.load(args.dataset, "test")
-    source = evaluation.library_for(dataset)
-    texts = list(dataset.queries.values())[:args.queries]
-    print("| passages | mode | p50 ms | p95 ms | library.db MB | semantic top-10 = exact |")
-    print("|---|---|---|---|---|---|")
+    sets = {d.name: list(evaluation.load(d, "test").queries.values())[:args.queries]
+            for d in args.datasets}
+    source = (Library.open(args.source_library) if args.source_library
+              else evaluation.library_for(evaluation.load(args.datasets[0], "test")))
+    print(f"source: {source.root} ({queries.count_rows(source.db, 'passages')} passages)")
+    print("| passages | queries | mode | p50 ms | p95 ms | library.db MB | semantic top-10 = exact "
+          "| load average |")
+    print("|---|---|---|---|---|---|---|---|")
+    builds = []
     for size in (int(s) for s in args.sizes.split(",")):
         with contextlib.ExitStack() as stack:
             if args.cache is None:
@@ -125,20 +138,31 @@ def main() -> None:
                 work = args.cache
             library = cached_build(source, work / f"passages-{size}", size)
             megabytes = os.path.getsize(library.db_path) / 2**20
-            agreement = top10_agreement(library, texts)
-            for _ in range(args.repeat):
-                for mode in SearchMode:
-                    library.search(texts[0], mode=mode)  # warm caches and the model
-                    times = []
-                    for text in texts:
-                        start = time.perf_counter()
-                        library.search(text, mode=mode, k=10)
-                        times.append((time.perf_counter() - start) * 1000)
-                    times.sort()
-                    p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
-                    print(f"| {size:,} | {mode.value} | {statistics.median(times):.1f} "
-                          f"| {p95:.1f} | {megabytes:.0f} | {agreement:.1%} |", flush=True)
+            start, cpu = time.perf_counter(), time.process_time()
+            index = keyword_module.keyword_index(library.db)
+            builds.append((size, time.perf_counter() - start, time.process_time() - cpu,
+                           index.nbytes / 2**20, os.getloadavg()[0]))
+            for name, texts in sets.items():
+                agreement = top10_agreement(library, texts)
+                for _ in range(args.repeat):
+                    for mode in SearchMode:
+                        library.search(texts[0], mode=mode)  # warm caches and the model
+                        times = []
+                        for text in texts:
+                            start = time.perf_counter()
+                            library.search(text, mode=mode, k=10)
+                            times.append((time.perf_counter() - start) * 1000)
+                        times.sort()
+                        p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
+                        load = os.getloadavg()
+                        print(f"| {size:,} | {name} | {mode.value} | {statistics.median(times):.1f} "
+                              f"| {p95:.1f} | {megabytes:.0f} | {agreement:.1%} "
+                              f"| {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} |", flush=True)
             library.close()
+    print("\n| passages | keyword index build s (wall) | (CPU) | index MB | load average |")
+    print("|---|---|---|---|---|")
+    for size, wall, cpu, mb, load1 in builds:
+        print(f"| {size:,} | {wall:.1f} | {cpu:.1f} | {mb:.0f} | {load1:.1f} |")
 
 
 if __name__ == "__main__":
