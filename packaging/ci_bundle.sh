@@ -1,7 +1,9 @@
 #!/bin/sh
 # Smoke test of the built bundle (dist/folio/) as a user without Python would run it: from dist/,
 # with a clean environment (no PYTHONPATH, no venv on PATH), a fresh HOME and FOLIO_HOME, offscreen
-# Qt. Runs self-check, add of a PDF, search --json finding its page, and gui --screenshot.
+# Qt. Runs self-check, add of a PDF, search --json finding its page, add of a scanned PDF (no text
+# layer: read by OCR with the bundled trained data) and search finding a word of it where it is
+# drawn, and gui --screenshot.
 # Fails on the first failure. Usage: packaging/ci_bundle.sh [--build]  (--build runs build.sh first)
 set -eu
 cd "$(dirname "$0")/.."
@@ -58,6 +60,51 @@ top = hits[0] if hits else {}
 print(f"top hit: {top.get('title')!r} page {top.get('page')} label {top.get('page_label')!r}")
 if top.get("title") != "ci-report" or "zirconium" not in top.get("text", "") or top.get("page") != 2:
     sys.exit("FAIL: the top hit is not page 2 of the added PDF")
+PY
+
+step "folio add --json (a scanned PDF: an image of text, no text layer, read by OCR)"
+# The scan is made with the tests' own scan maker (tests/fixtures/scans.py): text rendered at
+# 200 dpi, tilted 1 degree, speckled, put back as a JPEG; the word's true place goes to where.json.
+PYTHONPATH="$root" "$python" - "$work/docs/ci-scan.pdf" "$work/where.json" <<'PY'
+import json
+import sys
+from pathlib import Path
+
+from tests.fixtures import scans
+
+RARE = "quillmarrow"
+[page] = scans.make_scan_pdf(Path(sys.argv[1]), pages=1, dpi=200, angle=1.0, noise=10.0,
+                             rare=RARE)
+[where] = [w.rect for w in page.words if w.text == RARE]
+json.dump({"word": RARE, "rect": where}, open(sys.argv[2], "w", encoding="utf-8"))
+PY
+bundle add --json "$work/docs/ci-scan.pdf" > "$work/add-scan.json"
+cat "$work/add-scan.json"
+"$python" - "$work/add-scan.json" <<'PY'
+import json
+import sys
+
+[outcome] = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8") if line.strip()]
+if outcome["status"] != "added" or outcome["ocr_pages"] != 1:
+    sys.exit(f"FAIL: the scan was not read by OCR: {outcome}")
+PY
+
+step "folio search --json (a word of the scan, on its page, under its highlight)"
+bundle search --json quillmarrow > "$work/scan-hits.json"
+"$python" - "$work/scan-hits.json" "$work/where.json" <<'PY'
+import json
+import sys
+
+hits = json.load(open(sys.argv[1], encoding="utf-8"))
+where = json.load(open(sys.argv[2], encoding="utf-8"))
+top = hits[0] if hits else {}
+print(f"top hit: {top.get('title')!r} page {top.get('page')}: {top.get('text', '')[:60]!r}...")
+if top.get("title") != "ci-scan" or top.get("page") != 1 or where["word"] not in top.get("text", ""):
+    sys.exit("FAIL: the top hit is not the scanned page with the word")
+x0, y0, x1, y1 = where["rect"]
+cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+if not any(r["x0"] <= cx <= r["x1"] and r["y0"] <= cy <= r["y1"] for r in top["rects"]):
+    sys.exit(f"FAIL: no rectangle of the hit covers the word at {where['rect']}")
 PY
 
 step "folio gui --screenshot"
