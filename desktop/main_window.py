@@ -122,7 +122,8 @@ class MainWindow(QMainWindow):
         add_folder.triggered.connect(self.choose_folder)
         settings = QAction("&Settings…", self, shortcut=QKeySequence("Ctrl+,"))
         settings.triggered.connect(self.open_settings)
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence(QKeySequence.StandardKey.Quit))
+        # Not StandardKey.Quit: it is empty on Windows and on platforms without a desktop theme.
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence("Ctrl+Q"))
         quit_action.triggered.connect(self.close)
         for action in (add, add_folder, settings, quit_action):
             file_menu.addAction(action)
