@@ -14,10 +14,14 @@ from core.errors import IngestError
 from core.resources import resource_path
 from core.types import FailureKind, ReadOptions
 
-# The page is rendered for Tesseract at its scan's own resolution, within these bounds. Resampling
-# a scan hurts: a noisy 150 dpi scan read at 150 dpi had 0.05% character errors, at 200 dpi 3.2%
-# and at 300 dpi 11% (tests/fixtures/scans.py pages; docs/packaging.md has the figures). Above
-# 300 dpi Tesseract gains nothing and each page costs more time and memory.
+# The page is rendered for Tesseract at its scan's own resolution, within these bounds: resampling
+# a scan hurts. Character error rates on tests/fixtures/scans.py pages (text tilted 1-3 degrees,
+# grey noise), by scan resolution and OCR resolution:
+#   300 dpi scan: 0.04% at 300, 0.00% at 200      200 dpi scan: 0.24% at 200, 7.3% at 300
+#   150 dpi scan: 0.05% at 150, 3.2% at 200, 11% at 300      100 dpi scan: 0.6% at 100, 9.7% at 150
+# (upsampled noise turns into specks that Tesseract reads as punctuation). A finer scan is read at
+# 300 dpi, which already reads 11 pt text without errors: more would cost time and memory (2.3 s
+# CPU a page at 300 dpi, 1.9 at 200, on this shared machine at load average 19).
 OCR_MAX_DPI = 300
 OCR_MIN_DPI = 100
 # A page without any text is a scan when its images cover this share of it. Not half: a receipt,
@@ -169,14 +173,19 @@ def textpage(page: pymupdf.Page, options: ReadOptions) -> pymupdf.TextPage:
         return _ocr(page, folder, options, dpi)
     original = page.rotation
     readings: list[tuple[float, int, pymupdf.TextPage]] = []
-    try:
-        for turn in (90, 270, 0):
+    for turn in (90, 270, 0):
+        try:
             page.set_rotation((original + turn) % 360)  # in memory only: the file is not saved
+        except (RuntimeError, ValueError):  # a document that cannot be changed: read it as it is
+            break
+        try:
             made = _ocr(page, folder, options, dpi)
-            share, good = words_share(page, made)
-            readings.append((share, good, made))
-            if share >= GOOD_WORDS_SHARE:
-                break
-    finally:
-        page.set_rotation(original)
+        finally:
+            page.set_rotation(original)
+        share, good = words_share(page, made)
+        readings.append((share, good, made))
+        if share >= GOOD_WORDS_SHARE:
+            break
+    if not readings:
+        return _ocr(page, folder, options, dpi)
     return max(readings, key=lambda r: (r[1], r[0]))[2]

@@ -203,3 +203,25 @@ def test_a_scan_in_a_language_without_its_data_fails_naming_the_file(
     reason = outcome.reason or ""
     assert "deu.traineddata" in reason and str(resource_path("tessdata")) in reason
     assert "ocr-data-dir" in reason
+
+
+def test_even_sizes_gives_the_body_one_size_and_keeps_a_heading_larger() -> None:
+    def span(size: float, text: str) -> dict[str, Any]:
+        return {"size": size, "text": text}
+
+    lines = [{"spans": [span(13.5, "The committee met on Tuesday")]},
+             {"spans": [span(15.7, "to review the annual budget.")]},
+             {"spans": [span(14.6, "Expenses rose by 12 percent.")]},
+             {"spans": [span(22.0, "Minutes")]}]
+    page_dict = ocr.even_sizes({"blocks": [{"type": 0, "lines": lines}]})
+    sizes = [ln["spans"][0]["size"] for ln in page_dict["blocks"][0]["lines"]]
+    assert sizes[:3] == [ocr.OCR_BODY_SIZE] * 3
+    assert sizes[3] > 1.3 * ocr.OCR_BODY_SIZE
+
+
+def test_a_scan_stored_turned_with_a_rotate_entry_is_read_at_its_resolution_upright() -> None:
+    doc = pymupdf.open()
+    scans.add_scanned_page(doc, scans.prose(40, lines=6), dpi=200, quarter_turns=1)
+    page = doc[0]
+    assert page.rotation == 90 and ocr.scan_dpi(page) == 200
+    assert not ocr.looks_sideways(page)  # MuPDF renders it upright: no turning needed
