@@ -23,7 +23,7 @@ from pathlib import Path
 # Platforms that need no display server: the user chose one on purpose (tests, screenshots, VNC).
 HEADLESS = frozenset({"offscreen", "minimal", "minimalegl", "vnc", "linuxfb", "eglfs",
                       "vkkhrdisplay"})
-CLI_WORKS = "the command line works without a window: `folio --help`"
+CLI_WORKS = "the command line works without one (`folio --help`)"
 
 # soname -> (Debian/Ubuntu, Fedora, Arch) package. The xcb-util ones are what minimal desktops
 # and containers lack; the rest are there for a library that a stripped-down system removed.
@@ -165,8 +165,8 @@ def check_display(env: Mapping[str, str] | None = None, system: str | None = Non
         unset = (f"neither {needed[0]} nor {needed[1]} is set" if len(needed) > 1
                  else f"{needed[0]} is not set")
         chosen = f" for QT_QPA_PLATFORM={env['QT_QPA_PLATFORM']}" if requested else ""
-        return DisplayCheck(False, f"Folio cannot open its window: there is no display here"
-                            f"{chosen} ({unset}); {CLI_WORKS}.", False)
+        return DisplayCheck(False, f"Folio cannot open its window because there is no display "
+                            f"here{chosen} ({unset}); {CLI_WORKS}.", False)
     problems: list[str] = []
     for platform in candidates:
         if platform == "wayland" and not wayland:
@@ -182,15 +182,15 @@ def check_display(env: Mapping[str, str] | None = None, system: str | None = Non
             names = " and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 1
                                  else missing)
             what = "X11" if platform == "xcb" else "Wayland"
-            problems.append(f"the {what} librar{'ies' if len(missing) > 1 else 'y'} {names} "
-                            f"{'are' if len(missing) > 1 else 'is'} missing; install "
-                            f"{'them' if len(missing) > 1 else 'it'} with "
-                            f"{install_command(missing)}")
+            plural = len(missing) > 1
+            problems.append(f"the {what} librar{'ies' if plural else 'y'} {names} "
+                            f"{'are' if plural else 'is'} missing: install "
+                            f"{'them' if plural else 'it'} with {install_command(missing)}")
             continue
         if platform == "xcb" and not _x_server_answers(x11):
             problems.append(f"no X server answers at DISPLAY={x11}")
             continue
         where = f"WAYLAND_DISPLAY={wayland}" if platform == "wayland" else f"DISPLAY={x11}"
         return DisplayCheck(True, f"{platform} on {where}: the libraries Qt needs are there", True)
-    return DisplayCheck(False, f"Folio cannot open its window: {'; '.join(problems)}. "
-                        f"Meanwhile {CLI_WORKS}.", True)
+    return DisplayCheck(False, f"Folio cannot open its window because {'; and '.join(problems)}; "
+                        f"{CLI_WORKS}.", True)

@@ -75,6 +75,8 @@ class LibraryPanel(QWidget):
         # Until the library has said what it holds: neither "empty" nor a list (one state at a
         # time; a library of twenty documents must not flash the empty-library message).
         self.opening = QLabel("", self)
+        self.opening.setWordWrap(True)
+        self.opening.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.opening)
         self.stack.addWidget(self.empty)
@@ -161,6 +163,12 @@ class LibraryPanel(QWidget):
             if item is not None and item.text(0) == title:
                 return item.toolTip(column)
         return None
+
+    def set_adding_guide(self) -> None:
+        """An empty library's first start is adding the guide: say that, not "empty" beside it."""
+        if not self.documents:
+            self.opening.setText("Adding the Folio guide, a short manual to try questions on…")
+            self.stack.setCurrentWidget(self.opening)
 
     def status_of(self, title: str) -> str | None:
         """The status column of the document with title (for tests and the screenshot script)."""

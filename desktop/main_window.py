@@ -183,12 +183,12 @@ class MainWindow(QMainWindow):
         self.documents = documents
         self._documents_known = True
         self.library_panel.set_documents(documents)
-        if first and not self._ingests:
-            self.statusBar().showMessage("Ready", 5000)
         if self._sample_wanted:
             self._sample_wanted = False
             if not documents:
                 self._start_sample()
+        if first and not self._ingests:
+            self.statusBar().showMessage("Ready", 5000)
         self.documents_loaded.emit(documents)
 
     def choose_files(self) -> None:
@@ -244,7 +244,10 @@ class MainWindow(QMainWindow):
             return lib.ensure_sample(progress=lambda p: task.report(p, force=False))
         # No label up front: a guide already added once is not added again, and then nothing
         # is shown at all; the progress appears with the first file read.
-        return self._start_ingest(Task(work, "sample", PROGRESS_INTERVAL_S), None)
+        task = Task(work, "sample", PROGRESS_INTERVAL_S)
+        task.on_progress(lambda value: self.library_panel.set_adding_guide()
+                         if isinstance(value, AddProgress) else None)
+        return self._start_ingest(task, None)
 
     def _start_ingest(self, task: Task, label: str | None) -> Task:
         self._ingests.append(task)

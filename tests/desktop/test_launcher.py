@@ -90,8 +90,8 @@ def test_no_display_says_so_in_a_sentence_instead_of_aborting(tmp_path: Path,
     result = _launch(_stripped_env(tmp_path, folio_home))
     assert result.returncode == 1, (result.returncode, result.stderr)
     assert result.stderr.strip().splitlines() == [
-        "folio: Folio cannot open its window: there is no display here (DISPLAY is not set); "
-        "the command line works without a window: `folio --help`."]
+        "folio: Folio cannot open its window because there is no display here (DISPLAY is not "
+        "set); the command line works without one (`folio --help`)."]
     # Never a word from Qt: it was not loaded.
     assert "qt.qpa" not in result.stderr and "xcb" not in result.stderr
 
@@ -104,7 +104,7 @@ def test_missing_x11_libraries_are_named_with_the_command_that_installs_them(
     result = _launch(_stripped_env(tmp_path, folio_home, DISPLAY=":97"))
     assert result.returncode == 1, (result.returncode, result.stderr)
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("folio: Folio cannot open its window: ")
+    assert len(lines) == 1 and lines[0].startswith("folio: Folio cannot open its window because ")
     missing = _missing_xcb_extras()
     if missing:
         from desktop.display import PACKAGES
