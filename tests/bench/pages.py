@@ -149,8 +149,9 @@ def build_folio(files: Sequence[Path], cache: Path, key: str, rebuild: bool,
                                     if d.status.value == "indexed"},
                           {Path(d.original_path).name: d.error or "failed" for d in documents
                            if d.status.value != "indexed"}, None)
-    if root.exists() and (rebuild or not marker.exists()):
-        shutil.rmtree(root)  # an interrupted build, or asked for: start clean
+    if root.exists() and rebuild:
+        shutil.rmtree(root)
+    # An interrupted build resumes: add() finds the filings it already holds present.
     build_s = None
     if not marker.exists():
         library = Library.open(root)
