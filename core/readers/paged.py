@@ -109,6 +109,7 @@ class _Pages:
     tables: int = 0
     failed: list[int] = field(default_factory=list)
     slow_table_pages: list[int] = field(default_factory=list)
+    ocr_page_numbers: list[int] = field(default_factory=list)
     oversized_table_pages: list[int] = field(default_factory=list)
     ocr_error: IngestError | None = None
 
@@ -132,8 +133,9 @@ def _read_page(doc: pymupdf.Document, index: int, options: ReadOptions, found: _
                 found.ocr_error = exc
                 found.image_pages += 1
             else:
-                raw = page.get_text("dict", textpage=textpage, sort=False)
+                raw = ocr.even_sizes(page.get_text("dict", textpage=textpage, sort=False))
                 found.ocr_pages += 1
+                found.ocr_page_numbers.append(page_no)
                 what = "OCR"
     blocks = [part for b in layout.blocks_from_dict(raw, page_no)
               for part in layout.split_at_gaps(b)]
@@ -191,6 +193,25 @@ def _extract_pages(doc: pymupdf.Document, options: ReadOptions,
         if on_page is not None:
             on_page(index + 1, total, what)
     return found
+
+
+def _match_ocr_body_size(pages: list[list[layout.Block]], ocr_pages: list[int]) -> None:
+    """Give OCR'd pages the body size of the document's text pages.
+
+    ocr.even_sizes sets an OCR'd page's body to OCR_BODY_SIZE; beside text pages of a 9 pt body
+    it would then read as a heading size, so OCR'd lines are scaled to the text pages' body.
+    """
+    scanned = set(ocr_pages)
+    if not scanned or len(scanned) == len(pages):
+        return
+    body = headings.body_font_size([b for i, b in enumerate(pages) if i + 1 not in scanned])
+    if body <= 0:
+        return
+    factor = body / ocr.OCR_BODY_SIZE
+    for number in scanned:
+        for block in pages[number - 1]:
+            for line in block.lines:
+                line.size = round(line.size * factor, 1)
 
 
 def _page_list(numbers: list[int]) -> str:
@@ -290,6 +311,7 @@ def read(path: Path, title_hint: str, password: str | None = None,
         if removed:
             notes.append(f"{removed} running header, footer or page-number line(s) left out")
         tables.continue_headers(pages)
+        _match_ocr_body_size(pages, found.ocr_page_numbers)
         headings.mark_headings(pages, _outline(doc))
         pages = [layout.reading_order(blocks, width) for blocks, width in zip(pages, widths,
                                                                                 strict=True)]

@@ -153,11 +153,9 @@ def test_a_missing_language_is_named_and_only_the_scanned_pages_are_skipped(
     assert str(tmp_path) in note and str(resource_path("tessdata")) in note
 
 
-# Until core/readers/paged.py passes an OCR'd page's dict through ocr.even_sizes, Tesseract's
-# guessed font sizes (13.5-15.7 pt for this 11 pt text, against the text page's 11) make the
-# heading finder take the scanned page's lines for headings, and the rare word lands in a
-# heading path, not in a passage. Remove the mark with that change.
-@pytest.mark.xfail(strict=True, reason="paged.py does not call ocr.even_sizes yet")
+# Tesseract guesses font sizes (13.5-15.7 pt for this 11 pt text): without ocr.even_sizes and
+# the document's body size, the scanned page's lines became headings and the rare word landed
+# in a heading path, not in a passage.
 def test_search_finds_a_word_of_a_scan_on_its_page_and_the_hit_highlights_it(
         tmp_path: Path) -> None:
     doc = pymupdf.open()
