@@ -42,7 +42,7 @@ TOP_TEXT_CHARS = 300  # text above a continued table (a running header, "(contin
 _LEADER = re.compile(r"^[.·…_\s]{2,}$|^[.·…]$")
 _TRAILING_LEADER = re.compile(r"(?<=\S)[.·…]{3,}$")
 _VALUE = re.compile(
-    r"""^[(\[]?[-+–—−]?[$€£¥]?\s?[(\[]?[-+–—−]?\d[\d,]*(?:\.\d+)?\s?[)\]]?\s?%?[)\]]?
+    r"""^[~≈]?[(\[]?[-+–—−]?[$€£¥]?\s?[(\[]?[-+–—−]?\d[\d,]*(?:\.\d+)?\s?[)\]]?\s?%?[)\]]?
     (?:\s?(?:pts|bps|pp|x|bp|points|basis\ points))?(?:\s?\(\d\)|\*+)?$""",
     re.VERBOSE | re.IGNORECASE,
 )
@@ -471,6 +471,34 @@ def find_tables(page: pymupdf.Page, textpage: pymupdf.TextPage, page_no: int, *,
         blocks.append(layout.Block(page=page_no, lines=[], x0=grid.x0, y0=grid.y0, x1=grid.x1,
                                    y1=grid.y1, kind="table", table_text=text, chars=len(text)))
     return blocks
+
+
+def outside(blocks: list[layout.Block], page_tables: list[layout.Block]) -> list[layout.Block]:
+    """The text of blocks that no table holds: lines whose centre lies in a table are left out.
+
+    MuPDF's blocks do not follow a table's edges (a caption and the first rows can be one
+    block, a block can hold a table and the paragraph after it), so dropping whole blocks by
+    their centre loses text or repeats it; dropping lines keeps each word once.
+    """
+    if not page_tables:
+        return blocks
+    kept: list[layout.Block] = []
+    for block in blocks:
+        if block.kind == "table":
+            kept.append(block)
+            continue
+        lines = [ln for ln in block.lines if not any(
+            t.x0 - 1 <= (ln.rect.x0 + ln.rect.x1) / 2 <= t.x1 + 1
+            and t.y0 - 1 <= (ln.rect.y0 + ln.rect.y1) / 2 <= t.y1 + 1 for t in page_tables)]
+        if len(lines) == len(block.lines):
+            kept.append(block)
+        elif lines:
+            kept.append(layout.Block(
+                page=block.page, lines=lines, x0=min(ln.rect.x0 for ln in lines),
+                y0=min(ln.rect.y0 for ln in lines), x1=max(ln.rect.x1 for ln in lines),
+                y1=max(ln.rect.y1 for ln in lines), kind=block.kind, level=block.level,
+                chars=sum(len(ln.text) for ln in lines)))
+    return kept
 
 
 def _split(text: str) -> list[list[str]]:

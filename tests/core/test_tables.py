@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from pathlib import Path
 
 import pymupdf
@@ -219,3 +220,32 @@ def test_reading_a_10k_gives_table_passages_at_the_speed_of_the_text() -> None:
               if p.kind == "table" and "| Net income | $99,803 | $94,680 | $57,411 |" in p.text]
     assert 32 in [p.page for p in income]  # the statement of operations (and two more)
     assert not any("<br>" in p.text for p in result.paragraphs)
+
+
+@real
+@pytest.mark.parametrize(("name", "index"), [
+    ("SALESFORCE_2024Q2_EARNINGS.pdf", 1),  # one MuPDF block holds a caption, rows and more
+    ("AES_2016_10K.pdf", 103),  # blocks of wrapped labels that reach into a table
+])
+def test_outside_keeps_every_word_once(name: str, index: int) -> None:
+    with pymupdf.open(FILINGS / name) as doc:
+        page = doc[index]
+        textpage = page.get_textpage(flags=paged.TEXT_FLAGS)
+        raw = page.get_text("dict", textpage=textpage)
+        blocks = [part for b in layout.blocks_from_dict(raw, index + 1)
+                  for part in layout.split_at_gaps(b)]
+        found = tables.find_tables(page, textpage, index + 1)
+        words = [w[4] for w in page.get_text("words", textpage=textpage)]
+    assert found
+    kept = tables.outside(blocks, found)
+    have = Counter(w for b in kept for w in b.text.split())
+    for table in found:
+        have.update(table.table_text.replace("|", " ").split())
+    alphabetic = Counter(w for w in words if w.isalpha())
+    assert {w: n for w, n in alphabetic.items() if have[w] < n} == {}  # none lost
+    # dropping whole blocks whose centre lies in a table (paged._inside) loses words here
+    whole = Counter(w for b in blocks if not any(paged._inside(b, t) for t in found)
+                    for w in b.text.split())
+    for table in found:
+        whole.update(table.table_text.replace("|", " ").split())
+    assert any(whole[w] < n for w, n in alphabetic.items())
