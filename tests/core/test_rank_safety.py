@@ -149,7 +149,7 @@ def test_index_holds_exactly_what_fts5_indexes(libraries: dict[str, apsw.Connect
 
 @pytest.mark.parametrize("params", [
     replace(DEFAULT_PARAMS, bm25_k1=0.9, bm25_b=0.4, context_weight=1.0, stopwords="lucene",
-            query_repeats=False),
+            query_repeats=True),
     replace(DEFAULT_PARAMS, bm25_k1=1.5, bm25_b=0.9, context_weight=3.0, stopwords="none"),
 ], ids=["lucene-like", "heavy-title"])
 def test_other_knobs_are_exact_too(libraries: dict[str, apsw.Connection],
