@@ -398,6 +398,8 @@ class ReaderProcess:
                 return result
             if reply[0] == "failed":
                 raise IngestError(FailureKind(reply[1]), reply[2])
+            if self._process is not None:
+                self._process.join(timeout=1)  # the pipe may close before the exit is seen
             code = self._process.exitcode if self._process is not None else None
             self._stop()
             if code is not None and code == -getattr(signal, "SIGXCPU", 0):

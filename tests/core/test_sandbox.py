@@ -213,6 +213,8 @@ def _kill_parent_mid_read(mode: str, pdf: Path, tmp_path: Path) -> tuple[int, fl
     finally:
         if parent.poll() is None:
             parent.kill()
+        if "child" in locals() and not _gone(child):  # a failing test leaves no orphan behind
+            os.kill(child, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
