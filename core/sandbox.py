@@ -5,16 +5,19 @@ child is started once (with `spawn`, which is safe in a process that has threads
 a PyInstaller bundle) and reused for file after file; it is killed and started again after a
 file that broke it.
 
-Time is judged by progress, not by length: the child sends ("page", done, total, what) after
-every page of a paged document (PDF, EPUB, XPS, FB2), and the parent fails the file only when
-one page makes no progress for `page_timeout_s`, naming that page; a 2,000-page document read
-at a steady pace is never refused. Formats without pages (text, Markdown, HTML) keep a limit for
-the whole file. The child dies with its parent: PR_SET_PDEATHSIG on Linux (the child is always
-started from one long-lived thread, since the signal follows the thread that started it, not
-the process), and everywhere a watchdog thread waiting on the parent's multiprocessing
-sentinel. Its CPU limit (RLIMIT_CPU) follows its progress too: each page may use the wall-clock
-limit times the number of cores, so the limit never judges before the parent does and only
-ends a reader whose parent can no longer judge it (one spinning inside MuPDF, holding the GIL).
+Time is judged by progress, not by length: for a paged document (PDF, EPUB, XPS, FB2) the
+child sends ("page", 0, 0, "") when it starts reading and ("page", done, total, what) after
+every page, and the parent fails the file only when one page makes no progress for
+`page_timeout_s`, naming that page; a 2,000-page document read at a steady pace is never
+refused. After the last page, the wait for the result grows with the page count. Formats
+without pages (text, Markdown, HTML) keep a limit for the whole file.
+
+The child dies with its parent: PR_SET_PDEATHSIG on Linux (the child is always started from
+one long-lived thread, since the signal follows the thread that started it, not the process),
+and everywhere a watchdog thread waiting on the parent's multiprocessing sentinel. Its CPU
+limit (RLIMIT_CPU) follows its progress too: each page may use the wall-clock limit times the
+number of cores, so the limit never judges before the parent does and only ends a reader whose
+parent can no longer judge it (one spinning inside MuPDF, holding the GIL, with no PDEATHSIG).
 """
 
 from __future__ import annotations
