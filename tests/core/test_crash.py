@@ -47,8 +47,9 @@ def make_batch(folder: Path, notes: int = 3, paragraphs: int = 240) -> list[Path
 
 
 def folio(*args: str, timeout: float = 300, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*FOLIO, *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, **kwargs)  # type: ignore[call-overload]
+    done: subprocess.CompletedProcess[str] = subprocess.run(  # type: ignore[call-overload]
+        [*FOLIO, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, **kwargs)
+    return done
 
 
 def assert_consistent(root: Path) -> dict[str, int]:
