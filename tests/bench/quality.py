@@ -3,6 +3,7 @@ one table, each from a library built by the current code.
 
 Run: .venv/bin/python tests/bench/quality.py ../shared/data/scifact ../shared/data/cranfield
      [--fresh]  (build each library in a temporary folder, ignoring every cache)
+     [--library NAME=DIR]  (score an existing library folder for set NAME; the table says so)
 
 Without --fresh the libraries come from evaluation.library_for, whose cache key hashes the
 corpus, Folio's version, the model and the source of the readers, chunking, ingestion,
@@ -25,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from core import evaluation
+from core.library import Library
 from core.search import SearchMode
 
 
@@ -32,19 +34,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("datasets", type=Path, nargs="+")
     parser.add_argument("--fresh", action="store_true", help="build in a temporary folder")
+    parser.add_argument("--library", action="append", default=[], metavar="NAME=DIR")
     args = parser.parse_args()
+    given = dict(item.split("=", 1) for item in args.library)
     rows = []
     with tempfile.TemporaryDirectory(prefix="folio-quality-") as work:
         for directory in args.datasets:
             dataset = evaluation.load(directory, "test")
             start = time.perf_counter()
-            library = evaluation.library_for(dataset, Path(work) if args.fresh else None)
+            if dataset.name in given:
+                library = Library.open(Path(given[dataset.name]))
+                print(f"{dataset.name}: the given library {library.root}, not one built here",
+                      file=sys.stderr)
+            else:
+                library = evaluation.library_for(dataset, Path(work) if args.fresh else None)
             built = time.perf_counter() - start
             print(f"{dataset.name}: library {library.root.parent.name} ready in {built:.0f} s "
                   f"({len(library.documents())} documents)", file=sys.stderr, flush=True)
             with library:
                 for score in evaluation.evaluate(library, dataset, list(SearchMode)):
-                    rows.append((dataset.name, score))
+                    rows.append((dataset.name + (" (given library)" if dataset.name in given
+                                                 else ""), score))
     load = os.getloadavg()
     print("| set | mode | nDCG@10 | nDCG@10 (trec) | Recall@100 | MRR@10 | queries |")
     print("|---|---|---|---|---|---|---|")

@@ -4,6 +4,7 @@ stopwords, repeated words), then fusion (convex share, RRF k and weights).
 Run: .venv/bin/python tests/bench/tune_search.py ../shared/data/scifact ../shared/data/cranfield
      [--keyword-only]  (keyword knobs only, on one-passage-per-document libraries built in
                         seconds, no embedding)
+     [--library NAME=DIR]  (use an existing library folder for set NAME)
 
 A choice is made on SciFact's train split and Cranfield (which has one split) together: the
 objective is the mean of their nDCG@10, and a choice is only taken if neither set loses more
@@ -33,7 +34,9 @@ from core.library import Library
 from core.search import DEFAULT_PARAMS, SearchParams
 
 DEPTH = 200
-NOISE = 0.005  # nDCG@10; SciFact's split-to-split differences are of this size
+CHOOSING_SETS = 2  # figures are [SciFact train, Cranfield, SciFact test (reported only)]
+NOISE = 0.005
+SHOWN = 15  # nDCG@10; SciFact's split-to-split differences are of this size
 
 Lists = dict[str, list[int]]  # query id -> passage ids, best first
 
@@ -79,13 +82,13 @@ def choose(rows: Sequence[tuple[SearchParams, list[float]]],
            label: Callable[[SearchParams], str], title: str) -> SearchParams:
     """The params of the best mean over the choosing sets, among those within NOISE of each
     set's own best; prints the table (choosing figures, then the reported figures)."""
-    bests = [max(r[1][i] for r in rows) for i in range(len(rows[0][1]) // 2)]
+    bests = [max(r[1][i] for r in rows) for i in range(CHOOSING_SETS)]
     eligible = [r for r in rows if all(r[1][i] >= b - NOISE for i, b in enumerate(bests))]
     pool = eligible or list(rows)
     chosen = max(pool, key=lambda r: statistics.fmean(r[1][:len(bests)]))
     print(f"\n{title}\n| choice | SciFact train | Cranfield | mean | SciFact test |")
     print("|---|---|---|---|---|")
-    shown = sorted(rows, key=lambda r: -statistics.fmean(r[1][:len(bests)]))[:12]
+    shown = sorted(rows, key=lambda r: -statistics.fmean(r[1][:len(bests)]))[:SHOWN]
     for params, figures in shown if chosen in shown else [*shown, chosen]:
         mark = "**" if params is chosen[0] else ""
         mean = statistics.fmean(figures[:len(bests)])
@@ -116,7 +119,16 @@ def tune_keyword(sets: list[DevSet]) -> SearchParams:
     shipped = next(r for r in rows if r[0] == DEFAULT_PARAMS)
     print(f"\nshipped keyword defaults: SciFact train {shipped[1][0]:.4f}, Cranfield "
           f"{shipped[1][1]:.4f}, SciFact test {shipped[1][2]:.4f}")
-    return choose(rows, label, "BM25 knobs (keyword nDCG@10)")
+    chosen = choose(rows, label, "BM25 knobs (keyword nDCG@10)")
+    knobs = ("bm25_k1", "bm25_b", "context_weight", "stopwords", "query_repeats")
+    print("\nOne knob at a time from the choice (what differs from Lucene's BM25 among them)")
+    print("| changed | SciFact train | Cranfield | SciFact test |\n|---|---|---|---|")
+    for params, figures in rows:
+        changed = [k for k in knobs if getattr(params, k) != getattr(chosen, k)]
+        if len(changed) <= 1:
+            what = f"{changed[0]} = {getattr(params, changed[0])}" if changed else "(the choice)"
+            print(f"| {what} | {figures[0]:.4f} | {figures[1]:.4f} | {figures[2]:.4f} |")
+    return chosen
 
 
 def semantic_lists(library: Library, queries: dict[str, str],
@@ -177,7 +189,9 @@ def main() -> None:
     parser.add_argument("scifact", type=Path)
     parser.add_argument("cranfield", type=Path)
     parser.add_argument("--keyword-only", action="store_true")
+    parser.add_argument("--library", action="append", default=[], metavar="NAME=DIR")
     args = parser.parse_args()
+    given = dict(item.split("=", 1) for item in args.library)
     with tempfile.TemporaryDirectory(prefix="folio-tune-") as work:
         sets = []
         for directory in (args.scifact, args.cranfield):
@@ -186,7 +200,8 @@ def main() -> None:
                 db = evaluation.keyword_only_db(test, Path(work) / f"{directory.name}.db")
                 sets.append(DevSet(directory, db, None))
             else:
-                library = evaluation.library_for(test)
+                library = (Library.open(Path(given[test.name])) if test.name in given
+                           else evaluation.library_for(test))
                 sets.append(DevSet(directory, library.db, library))
         keyword = tune_keyword(sets)
         print(f"\nchosen keyword knobs: {keyword}")
