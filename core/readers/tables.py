@@ -39,6 +39,8 @@ _WRAPS = (",", " and", " of", " for", " to", " in", " from", "-")
 MAX_WORDS = 20_000  # a page with more words than this is not searched for tables
 TOP_TEXT_CHARS = 300  # text above a continued table (a running header, "(continued)")
 
+_LEADER_CHARS = frozenset(".·…_")
+_LEADER_ENDS = ("...", "…", "·", "___")
 _LEADER = re.compile(r"^[.·…_\s]{2,}$|^[.·…]$")
 _TRAILING_LEADER = re.compile(r"(?<=\S)[.·…]{3,}$")
 _VALUE = re.compile(
@@ -168,7 +170,7 @@ def _rows(words: list[tuple[Any, ...]]) -> list[_Row]:
         x0, y0, x1, y1, text = w[0], w[1], w[2], w[3], w[4]
         if x1 <= x0 or y1 <= y0:
             continue
-        if "." in text or "…" in text or "_" in text or "·" in text:
+        if text[0] in _LEADER_CHARS or text.endswith(_LEADER_ENDS):
             if _LEADER.match(text):
                 continue
             text = _TRAILING_LEADER.sub("", text)
@@ -229,7 +231,10 @@ def _cut(items: list[_Word], height: float) -> list[_Segment]:
 
 def _classify(row: _Row) -> None:
     """A data row is a label (or nothing) followed by values; a years row is a header of years."""
-    texts = [s.text for s in row.segments]
+    segments = row.segments
+    if len(segments) == 1 and len(segments[0].words) > 3:
+        return  # a line of prose
+    texts = [s.text for s in segments]
     values = [i for i, t in enumerate(texts) if _is_value(t)]
     if not values:
         if len(texts) >= 2 and all(_YEAR.match(t) for t in texts[1:]) and _YEAR.match(texts[-1]):
