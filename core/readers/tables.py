@@ -286,10 +286,10 @@ def _regions(rows: list[_Row]) -> list[tuple[int, int, float]]:
                     break
                 value_x0 = min(value_x0, row.value_x0)
                 last_data = j
-            elif row.kind == "years" or all(
+            elif row.kind == "years" or row.x1 <= value_x0 + 2 or all(
                     not _crosses(s, value_x0) and len(s.words) <= MAX_HEADER_WORDS
                     for s in row.segments):
-                pass  # a label row ("Net sales:"), a sub-header inside the table
+                pass  # a label row (a wrapped label, "Net sales:"), a sub-header
             else:
                 break
             j += 1
