@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,10 +43,12 @@ from PySide6.QtWidgets import (
 )
 
 from core.types import Rect
+from desktop.viewer_toolbar import ZOOM_STEP, ViewerToolbar, clamp_zoom
 
 HIGHLIGHT_FILL = QColor(255, 200, 0, 90)
 HIGHLIGHT_EDGE = QColor(230, 140, 0, 220)
-SCROLL_MARGIN_PX = 48  # room above the passage, so it is not glued to the top edge
+# A cited passage is scrolled to a third of the way down, so the heading above it shows too.
+CITED_AT = 1 / 3
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,20 @@ class PdfPageView(QPdfView):
         if self.zoomMode() is QPdfView.ZoomMode.FitToWidth and size.width() > 0:
             factor = (self.viewport().width() - margins.left() - margins.right()) / size.width()
             return size * factor
+        if self.zoomMode() is QPdfView.ZoomMode.FitInView:
+            room = self.viewport().size() - QSize(margins.left() + margins.right(),
+                                                  self.pageSpacing())
+            return size.scaled(room, Qt.AspectRatioMode.KeepAspectRatio)
         return QSizeF(doc.pagePointSize(index) * self._resolution() * self.zoomFactor()).toSize()
+
+    def effective_zoom(self) -> float:
+        """The zoom factor the pages are drawn at now, whatever the zoom mode."""
+        doc = self.document()
+        if self.zoomMode() is QPdfView.ZoomMode.Custom or doc is None or doc.pageCount() == 0:
+            return self.zoomFactor()
+        index = max(0, self.pageNavigator().currentPage())
+        points = doc.pagePointSize(index).width() * self._resolution()
+        return self._page_size(index).width() / points if points > 0 else self.zoomFactor()
 
     def page_geometry(self, index: int) -> QRect:
         """Where page index (0-based) sits in the scrolled document, in device-independent pixels."""
@@ -126,7 +141,8 @@ class PdfPageView(QPdfView):
         points = self.document().pagePointSize(first.page - 1)
         if page.isNull() or points.height() <= 0:
             return
-        y = page.y() + first.y0 * page.height() / points.height() - SCROLL_MARGIN_PX
+        top = page.y() + first.y0 * page.height() / points.height()
+        y = top - self.viewport().height() * CITED_AT
         self.verticalScrollBar().setValue(max(0, int(y)))
         self.viewport().update()
 
@@ -215,10 +231,21 @@ class Viewer(QWidget):
         self.find_bar = FindBar(self)
         self.find_bar.hide()
         self.find_bar.searched.connect(self.find_text)
+        self.toolbar = ViewerToolbar(
+            self, zoom_in=lambda: self.zoom_by(ZOOM_STEP),
+            zoom_out=lambda: self.zoom_by(1 / ZOOM_STEP),
+            actual_size=lambda: self.set_zoom(1.0), fit_width=self.fit_width,
+            fit_page=self.fit_page, previous=lambda: self.go_to_page(self.current_page - 1),
+            following=lambda: self.go_to_page(self.current_page + 1),
+            first=lambda: self.go_to_page(1),
+            last=lambda: self.go_to_page(self.pdf_document.pageCount()))
+        self.toolbar.page_entered.connect(self.go_to_label)
+        self.toolbar.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.title_label)
+        layout.addWidget(self.toolbar)
         layout.addWidget(self.find_bar)
         layout.addWidget(self.stack, 1)
         self.path: Path | None = None
@@ -242,6 +269,7 @@ class Viewer(QWidget):
             self.path = path
             self._find_index, self._find_pending = -1, None  # the matches were the old file's
         self.stack.setCurrentWidget(self.pdf_view)
+        self.toolbar.show()
         self.pdf_view.highlights = [r for r in rects if 1 <= r.page <= self.pdf_document.pageCount()]
         page = max(1, min(page, self.pdf_document.pageCount()))
         self.current_page = page
@@ -249,6 +277,7 @@ class Viewer(QWidget):
         self._set_title(title)
         # The layout is settled once the view has been laid out; scroll after that.
         QTimer.singleShot(0, self._scroll_pdf)
+        self._show_page_state()
         self.shown.emit(title, page)
         return True
 
@@ -267,6 +296,7 @@ class Viewer(QWidget):
         if self.text_view.toPlainText() != document.text:
             self.text_view.setPlainText(document.text)
         self.stack.setCurrentWidget(self.text_view)
+        self.toolbar.hide()
         self._set_title(document.title)
         self.highlight_text(passage)
         self.shown.emit(document.title, 0)
@@ -294,6 +324,7 @@ class Viewer(QWidget):
         self.pdf_view.highlights = []
         self.placeholder.setText(message)
         self.stack.setCurrentWidget(self.placeholder)
+        self.toolbar.hide()
         self.title_label.setText("No document open")
 
     def clear(self) -> None:
@@ -308,6 +339,87 @@ class Viewer(QWidget):
     def _on_page_changed(self, page: int) -> None:
         if self.stack.currentWidget() is self.pdf_view:
             self.current_page = page + 1
+            self._show_page_state()
+
+    # --- pages and zoom -----------------------------------------------------------------------
+
+    def page_label(self, page: int) -> str:
+        """The page's own label ("iv", "A-3") where the PDF has one, else its number."""
+        return self.pdf_document.pageLabel(page - 1) or str(page)
+
+    def _showing_pdf(self) -> bool:
+        return (self.stack.currentWidget() is self.pdf_view
+                and self.pdf_document.status() is QPdfDocument.Status.Ready)
+
+    def go_to_page(self, page: int) -> bool:
+        """Scroll so that page (1-based, kept within the document) starts at the top."""
+        if not self._showing_pdf():
+            return False
+        page = max(1, min(page, self.pdf_document.pageCount()))
+        self.current_page = page
+        self.pdf_view.pageNavigator().jump(page - 1, QPointF(), self.pdf_view.zoomFactor())
+        self.pdf_view.verticalScrollBar().setValue(self.pdf_view.page_geometry(page - 1).y())
+        self._show_page_state()
+        return True
+
+    def go_to_label(self, text: str) -> bool:
+        """Go to the page labelled text, or else to page number text; False if neither exists."""
+        text = text.strip()
+        labels = [self.page_label(p) for p in range(1, self.pdf_document.pageCount() + 1)]
+        if text in labels:
+            return self.go_to_page(labels.index(text) + 1)
+        lowered = [label.lower() for label in labels]
+        if text.lower() in lowered:
+            return self.go_to_page(lowered.index(text.lower()) + 1)
+        if text.isdigit() and 1 <= int(text) <= len(labels):
+            return self.go_to_page(int(text))
+        self._show_page_state(force=True)  # put the current page's label back
+        return False
+
+    def zoom(self) -> float:
+        return self.pdf_view.effective_zoom()
+
+    def zoom_by(self, step: float) -> None:
+        self.set_zoom(self.zoom() * step)
+
+    def set_zoom(self, factor: float) -> None:
+        def change() -> None:
+            self.pdf_view.setZoomMode(QPdfView.ZoomMode.Custom)
+            self.pdf_view.setZoomFactor(clamp_zoom(factor))
+        self._keeping_place(change)
+
+    def fit_width(self) -> None:
+        self._keeping_place(lambda: self.pdf_view.setZoomMode(QPdfView.ZoomMode.FitToWidth))
+
+    def fit_page(self) -> None:
+        self._keeping_place(lambda: self.pdf_view.setZoomMode(QPdfView.ZoomMode.FitInView))
+
+    def _keeping_place(self, change: Callable[[], object]) -> None:
+        """Apply a zoom change with the same point of the same page at the top of the view."""
+        if not self._showing_pdf():
+            change()
+            return
+        view = self.pdf_view
+        page = self.current_page
+        before = view.page_geometry(page - 1)
+        within = (view.verticalScrollBar().value() - before.y()) / max(1, before.height())
+        change()
+        after = view.page_geometry(page - 1)
+        view.verticalScrollBar().setValue(int(after.y() + within * after.height()))
+        self.current_page = page
+        self._show_page_state()
+        view.viewport().update()
+
+    def _show_page_state(self, force: bool = False) -> None:
+        if not self._showing_pdf():
+            return
+        if force:
+            self.toolbar.page_box.clearFocus()
+        page = self.current_page
+        self.toolbar.show_page(self.page_label(page), page, self.pdf_document.pageCount())
+        mode = {QPdfView.ZoomMode.FitToWidth: "width",
+                QPdfView.ZoomMode.FitInView: "page"}.get(self.pdf_view.zoomMode(), "")
+        self.toolbar.show_zoom(self.zoom(), mode)
 
     # --- find ---------------------------------------------------------------------------------
 
