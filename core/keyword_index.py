@@ -16,7 +16,7 @@ import weakref
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import apsw
 import numpy as np
@@ -25,6 +25,8 @@ import numpy.typing as npt
 from core.store import search_queries
 
 Rows = npt.NDArray[np.int64]
+Int32s = npt.NDArray[np.int32]
+Counts = npt.NDArray[Any]  # uint16, or uint32 for a segment with a count above 65,535
 
 
 @dataclass(frozen=True)
@@ -43,11 +45,12 @@ class _Segment:
     """Postings of some passages, by term id: rows (into the index's row arrays) and the
     term's count in each column, sorted by term id then row."""
 
-    def __init__(self, terms: npt.NDArray[np.int64], rows: Rows, columns: npt.NDArray[np.int8],
-                 counts: npt.NDArray[np.int64], vocabulary: int) -> None:
+    def __init__(self, terms: Int32s, rows: Int32s, columns: npt.NDArray[np.int8],
+                 counts: Int32s, vocabulary: int) -> None:
         """One entry per (term, row, column) with its count, in row order."""
         first_row = int(rows.min(initial=0))
-        key = terms * (int(rows.max(initial=0)) - first_row + 1) + (rows - first_row)
+        key = terms.astype(np.int64) * (int(rows.max(initial=0)) - first_row + 1) + (
+            rows - first_row)
         order = np.argsort(key, kind="stable")  # a row's context entry stays before its text's
         key, terms, rows = key[order], terms[order], rows[order]
         context = np.where(columns[order] == 0, counts[order], 0)
@@ -55,15 +58,17 @@ class _Segment:
         first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1]))) if len(
             key) else np.zeros(0, dtype=np.int64)
         self.rows = rows[first].astype(np.int32)
-        self.context = (np.add.reduceat(context, first) if len(first) else context).astype(
-            np.uint16)
-        self.text = (np.add.reduceat(text, first) if len(first) else text).astype(np.uint16)
+        context = np.add.reduceat(context, first) if len(first) else context
+        text = np.add.reduceat(text, first) if len(first) else text
+        # passages are token-budgeted, so a count fits 16 bits; a bare huge one gets 32
+        wide = max(int(context.max(initial=0)), int(text.max(initial=0))) > 0xFFFF
+        self.context = context.astype(np.uint32 if wide else np.uint16)
+        self.text = text.astype(np.uint32 if wide else np.uint16)
         self.starts = np.searchsorted(terms[first], np.arange(vocabulary + 1)).astype(np.int64)
 
-    def postings(self, term: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint16],
-                                           npt.NDArray[np.uint16]]:
+    def postings(self, term: int) -> tuple[Int32s, Counts, Counts]:
         if term + 1 >= len(self.starts):
-            empty = np.zeros(0, dtype=np.uint16)
+            empty = np.zeros(0, dtype=self.text.dtype)
             return np.zeros(0, dtype=np.int32), empty, empty
         start, end = int(self.starts[term]), int(self.starts[term + 1])
         return self.rows[start:end], self.context[start:end], self.text[start:end]
@@ -73,6 +78,7 @@ class _Segment:
         return int(self.rows.nbytes + self.context.nbytes + self.text.nbytes + self.starts.nbytes)
 
 
+FLUSH_POSTINGS = 1 << 20
 REBUILD_SHARE = 0.25  # more passages than this share in later segments: build one segment anew
 MAX_SEGMENTS = 8
 
@@ -117,9 +123,11 @@ class KeywordIndex:
         ids: list[int] = []
         documents: list[int] = []
         lengths: list[int] = []
+        sizes: list[int] = []
         terms: list[int] = []
         counts: list[int] = []
-        sizes: list[int] = []
+        term_arrays: list[npt.NDArray[np.int32]] = []
+        count_arrays: list[npt.NDArray[np.int32]] = []
         lookup = self.vocabulary.__getitem__
         for pid, document, context, text in passages:
             ids.append(pid)
@@ -131,13 +139,20 @@ class KeywordIndex:
                 terms.extend(map(lookup, found))
                 counts.extend(found.values())
                 sizes.append(len(found))
+            if len(terms) > FLUSH_POSTINGS:  # Python ints take 36 bytes each, int32s 4
+                term_arrays.append(np.asarray(terms, dtype=np.int32))
+                count_arrays.append(np.asarray(counts, dtype=np.int32))
+                terms, counts = [], []
         if not ids:
             return
+        term_arrays.append(np.asarray(terms, dtype=np.int32))
+        count_arrays.append(np.asarray(counts, dtype=np.int32))
         cells = np.arange(len(sizes), dtype=np.int64)  # (row, column) pairs in order
         sized = np.asarray(sizes, dtype=np.int64)
         self.segments.append(_Segment(
-            np.asarray(terms, dtype=np.int64), np.repeat(len(self.ids) + cells // 2, sized),
-            np.repeat((cells % 2).astype(np.int8), sized), np.asarray(counts, dtype=np.int64),
+            np.concatenate(term_arrays),
+            np.repeat((len(self.ids) + cells // 2).astype(np.int32), sized),
+            np.repeat((cells % 2).astype(np.int8), sized), np.concatenate(count_arrays),
             len(self.vocabulary)))
         self.ids = np.concatenate([self.ids, np.asarray(ids, dtype=np.int64)])
         self.documents = np.concatenate([self.documents, np.asarray(documents, dtype=np.int64)])
