@@ -12,7 +12,6 @@ time) and the memory it grows by. A file over a bound fails with its reason; the
 
 from __future__ import annotations
 
-import inspect
 import os
 import re
 import stat
@@ -242,11 +241,8 @@ class Ingestor:
             self._report(original, stage=stage, pages_done=done, pages_total=total)
 
         if self.reader is not None:
-            read: Callable[..., ReadResult] = self.reader.read
-            if _takes_on_page(read):
-                return read(stored, doc_type, title_hint, password, self.read_options,
-                            on_page=on_page)
-            return read(stored, doc_type, title_hint, password, self.read_options)
+            return self.reader.read(stored, doc_type, title_hint, password, self.read_options,
+                                    on_page)
         try:
             return read_document(stored, doc_type, title_hint, password, self.read_options,
                                  on_page)
@@ -459,14 +455,6 @@ class Ingestor:
             except apsw.Error:
                 doc_id = None
         return AddOutcome(original, AddStatus.FAILED, doc_id, name, 0, exc.message, read_s=read_s)
-
-
-def _takes_on_page(read: Callable[..., ReadResult]) -> bool:
-    """Whether ReaderProcess.read reports pages (on_page arrives with the page-timeout work)."""
-    try:
-        return "on_page" in inspect.signature(read).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def _checked(result: ReadResult) -> ReadResult:

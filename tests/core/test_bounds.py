@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -42,7 +42,8 @@ class FixedReader(ReaderProcess):
         self.results = results
 
     def read(self, path: Path, doc_type: str, title_hint: str, password: str | None = None,
-             options: ReadOptions | None = None, **_: Any) -> ReadResult:
+             options: ReadOptions | None = None,
+             on_page: Callable[[int, int, str], None] | None = None) -> ReadResult:
         return self.results[title_hint]
 
 
@@ -129,14 +130,18 @@ def test_chunking_over_its_time_budget_fails_that_file_and_the_batch_goes_on(
     assert library.search(FORM_WORD, mode="keyword").hits
 
 
-def test_progress_names_the_page_being_read(library: Library, docs_dir: Path) -> None:
+@pytest.mark.parametrize("where", ["reader child", "this process"])
+def test_progress_names_the_page_being_read(library: Library, docs_dir: Path,
+                                            where: str) -> None:
     from tests.fixtures.docs import make_report_pdf
 
     report = make_report_pdf(docs_dir)
     seen: list[AddProgress] = []
-    ingestor = Ingestor(library.db, library.store, library.embedder, library.max_file_bytes,
-                        seen.append, None, reader=None)  # read in this process
-    [outcome] = ingestor.add_all([report.path])
+    if where == "reader child":
+        [outcome] = library.add([report.path], progress=seen.append)
+    else:
+        [outcome] = Ingestor(library.db, library.store, library.embedder, library.max_file_bytes,
+                             seen.append, None, reader=None).add_all([report.path])
     assert outcome.status is AddStatus.ADDED
     pages = [(p.pages_done, p.pages_total) for p in seen if p.stage is AddStage.READING
              and p.pages_total]
