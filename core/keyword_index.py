@@ -10,12 +10,16 @@ and sums exact BM25 contributions: a few milliseconds at 300k passages, nothing 
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 import threading
 import weakref
+import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import apsw
@@ -66,6 +70,12 @@ class _Segment:
         self.text = text.astype(np.uint32 if wide else np.uint16)
         self.starts = np.searchsorted(terms[first], np.arange(vocabulary + 1)).astype(np.int64)
 
+    @classmethod
+    def of(cls, rows: Int32s, context: Counts, text: Counts, starts: Rows) -> _Segment:
+        segment = cls.__new__(cls)
+        segment.rows, segment.context, segment.text, segment.starts = rows, context, text, starts
+        return segment
+
     def postings(self, term: int) -> tuple[Int32s, Counts, Counts]:
         if term + 1 >= len(self.starts):
             empty = np.zeros(0, dtype=self.text.dtype)
@@ -79,6 +89,8 @@ class _Segment:
 
 
 FLUSH_POSTINGS = 1 << 20
+CACHE_NAME = "keyword-index.npz"
+CACHE_FORMAT = f"folio keyword index 1, tokenizer {search_queries.FTS_TOKENIZER}"
 REBUILD_SHARE = 0.25  # more passages than this share in later segments: build one segment anew
 MAX_SEGMENTS = 8
 
@@ -107,23 +119,28 @@ class KeywordIndex:
         self.documents: Rows = np.zeros(0, dtype=np.int64)
         self.lengths = np.zeros((2, 0), dtype=np.float64)
         self.alive = np.zeros(0, dtype=bool)
+        self.sizes: Rows = np.zeros(0, dtype=np.int64)  # UTF-8 bytes of context + text
         self.segments: list[_Segment] = []
         self._norms: dict[tuple[float, float, float, float], tuple[npt.NDArray[np.float64],
                                                                     float]] = {}
-        self._add(search_queries.passage_texts(db, None))
+        if not self._load(db):
+            self._add(search_queries.passage_texts(db, None))
+            self._save(db)
 
     # --- building ----------------------------------------------------------------------------
 
-    def _tokens(self, text: str, reason: int = apsw.FTS5_TOKENIZE_DOCUMENT) -> list[str]:
+    def _tokens(self, text: str | bytes, reason: int = apsw.FTS5_TOKENIZE_DOCUMENT) -> list[str]:
         """The tokens FTS5 indexes for text (without offsets or colocated tokens, strings)."""
-        return cast(list[str], self.tokenizer(text.encode("utf-8"), reason, None,
-                                              include_offsets=False, include_colocated=False))
+        utf8 = text.encode("utf-8") if isinstance(text, str) else text
+        return cast(list[str], self.tokenizer(utf8, reason, None, include_offsets=False,
+                                              include_colocated=False))
 
     def _add(self, passages: Iterable[tuple[int, int, str, str]]) -> None:
         ids: list[int] = []
         documents: list[int] = []
         lengths: list[int] = []
         sizes: list[int] = []
+        passage_bytes: list[int] = []
         terms: list[int] = []
         counts: list[int] = []
         term_arrays: list[npt.NDArray[np.int32]] = []
@@ -132,13 +149,17 @@ class KeywordIndex:
         for pid, document, context, text in passages:
             ids.append(pid)
             documents.append(document)
+            size = 0
             for value in (context, text):
-                tokens = self._tokens(value)
+                utf8 = value.encode("utf-8")
+                size += len(utf8)
+                tokens = self._tokens(utf8)
                 lengths.append(len(tokens))
                 found = Counter(tokens)
                 terms.extend(map(lookup, found))
                 counts.extend(found.values())
                 sizes.append(len(found))
+            passage_bytes.append(size)
             if len(terms) > FLUSH_POSTINGS:  # Python ints take 36 bytes each, int32s 4
                 term_arrays.append(np.asarray(terms, dtype=np.int32))
                 count_arrays.append(np.asarray(counts, dtype=np.int32))
@@ -159,7 +180,68 @@ class KeywordIndex:
         self.lengths = np.concatenate(
             [self.lengths, np.asarray(lengths, dtype=np.float64).reshape(-1, 2).T], axis=1)
         self.alive = np.concatenate([self.alive, np.ones(len(ids), dtype=bool)])
+        self.sizes = np.concatenate([self.sizes, np.asarray(passage_bytes, dtype=np.int64)])
         self._norms.clear()
+
+    # --- the copy on disk --------------------------------------------------------------------
+    # Building takes ~6-11 s of CPU at 100k passages (tokenizing every passage in Python), so a
+    # full build is saved next to the library file and the next connection or process loads
+    # it and patches what differs: passages whose (id, document id, UTF-8 size) are not the
+    # saved ones are tokenized again. Best effort: a library that cannot be written still
+    # searches, building in memory.
+
+    def _save(self, db: apsw.Connection) -> None:
+        path = _cache_path(db)
+        words = list(self.vocabulary)
+        if path is None or len(self.segments) != 1 or any("\n" in w for w in words):
+            return
+        segment = self.segments[0]
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        try:
+            with temporary.open("wb") as handle:
+                np.savez(handle, format=np.array(CACHE_FORMAT),
+                         vocabulary=np.frombuffer("\n".join(words).encode("utf-8"), np.uint8),
+                         rows=segment.rows, context=segment.context, text=segment.text,
+                         starts=segment.starts, ids=self.ids, documents=self.documents,
+                         lengths=self.lengths, sizes=self.sizes)
+            os.replace(temporary, path)
+        except OSError:
+            temporary.unlink(missing_ok=True)
+
+    def _forget(self) -> None:
+        self.vocabulary.clear()
+        self.segments = []
+        self.ids = self.documents = self.sizes = np.zeros(0, dtype=np.int64)
+        self.lengths = np.zeros((2, 0), dtype=np.float64)
+        self.alive = np.zeros(0, dtype=bool)
+
+    def _load(self, db: apsw.Connection) -> bool:
+        path = _cache_path(db)
+        if path is None or not path.exists():
+            return False
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if str(data["format"]) != CACHE_FORMAT:
+                    return False
+                words = bytes(data["vocabulary"]).decode("utf-8")
+                self.vocabulary.update(zip(words.split("\n") if words else [], itertools.count()))
+                self.segments = [_Segment.of(data["rows"], data["context"], data["text"],
+                                             data["starts"])]
+                self.ids, self.documents = data["ids"], data["documents"]
+                self.lengths, self.sizes = data["lengths"], data["sizes"]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError):
+            self._forget()
+            return False
+        self.alive = np.ones(len(self.ids), dtype=bool)
+        saved = set(zip(self.ids.tolist(), self.documents.tolist(), self.sizes.tolist(),
+                        strict=True))
+        changed = sorted({p for p, _, _ in saved ^ set(search_queries.passage_signatures(db))})
+        if len(changed) > REBUILD_SHARE * max(1, len(self.ids)):
+            self._forget()  # quicker to build anew (and save that)
+            return False
+        self._remove(changed)
+        self._add(search_queries.passage_texts(db, changed))
+        return True
 
     def _remove(self, ids: Sequence[int]) -> None:
         if ids:
@@ -277,6 +359,11 @@ class KeywordIndex:
 
     def rows_of_passages(self, ids: Sequence[int]) -> npt.NDArray[np.bool_]:
         return np.isin(self.ids, np.asarray(ids, dtype=np.int64)) & self.alive
+
+
+def _cache_path(db: apsw.Connection) -> Path | None:
+    name = db.filename
+    return Path(name).with_name(CACHE_NAME) if name else None
 
 
 _INDEXES: weakref.WeakKeyDictionary[apsw.Connection, KeywordIndex] = weakref.WeakKeyDictionary()

@@ -19,6 +19,8 @@ FTS_TOKENIZER = ("porter", ["unicode61", "remove_diacritics", "2"])  # as in mig
 # them, and the (id, document id) pairs that tell it what another connection changed.
 PASSAGE_TEXTS = "SELECT id, document_id, context, text FROM passages {where} ORDER BY id"
 PASSAGE_IDS = "SELECT id, document_id FROM passages"
+PASSAGE_SIGNATURES = ("SELECT id, document_id, octet_length(context) + octet_length(text) "
+                      "FROM passages")
 PASSAGE_CHANGE_LOG_SETUP = [
     "CREATE TEMP TABLE IF NOT EXISTS folio_passage_changes (passage_id INTEGER NOT NULL)",
     "CREATE TEMP TRIGGER IF NOT EXISTS folio_passage_insert AFTER INSERT ON main.passages "
@@ -96,6 +98,11 @@ def passage_texts(db: apsw.Connection,
 
 def passage_documents(db: apsw.Connection) -> list[tuple[int, int]]:
     return [(int(p), int(d)) for p, d in db.execute(PASSAGE_IDS)]
+
+
+def passage_signatures(db: apsw.Connection) -> list[tuple[int, int, int]]:
+    """(id, document id, UTF-8 bytes of context and text) of every passage."""
+    return [(int(p), int(d), int(n)) for p, d, n in db.execute(PASSAGE_SIGNATURES)]
 
 
 def install_passage_change_log(db: apsw.Connection) -> None:
