@@ -206,3 +206,37 @@ def test_scope_and_phrases_rank_by_the_same_bm25(libraries: dict[str, apsw.Conne
     holding = set(search_queries.phrase_matches(db, '"boundary layer"'))
     want = [(p, s) for p, s in reference.top(phrased, DEFAULT_PARAMS, 10**9) if p in holding]
     assert differences(search_module.keyword_ranks(db, phrased, DEPTH, None), want[:DEPTH]) == []
+
+
+def test_the_saved_index_is_loaded_patched_and_exact(libraries: dict[str, apsw.Connection],
+                                                     tmp_path: Path) -> None:
+    """A full build is saved beside the library; another connection loads it, tokenizes only
+    the passages that changed since, and scores exactly; a damaged copy is built anew."""
+    path = tmp_path / "library.db"
+    first = apsw.Connection(str(path))
+    with first.backup("main", libraries["cranfield"], "main") as backup:
+        backup.step()
+    keyword_module.keyword_index(first)
+    saved = tmp_path / keyword_module.CACHE_NAME
+    assert saved.exists()
+    first.close()
+    writer = apsw.Connection(str(path))
+    with write_transaction(writer):
+        writer.execute("DELETE FROM passages WHERE document_id IN (11, 12)")
+        writer.execute("INSERT INTO passages (document_id, ordinal, text, heading_path, context, "
+                       "page_start, page_end, token_count) VALUES (13, 1, ?, '', '', 1, 1, 0)",
+                       ("laminar boundary layer separation ahead of a forward facing step",))
+    writer.close()
+    second = apsw.Connection(str(path))
+    index = keyword_module.keyword_index(second)
+    assert len(index.segments) == 2 and int((~index.alive).sum()) >= 2  # loaded, then patched
+    reference = Exhaustive(second)
+    for text in list(every_query("cranfield"))[:60]:
+        got = search_module.keyword_ranks(second, text, DEPTH, None)
+        assert differences(got, reference.top(text, DEFAULT_PARAMS)) == [], text
+    second.close()
+    saved.write_bytes(b"not an index")
+    third = apsw.Connection(str(path))
+    assert len(keyword_module.keyword_index(third).segments) == 1  # built anew, and saved
+    assert search_module.keyword_ranks(third, "boundary layer", 5, None)
+    third.close()
