@@ -91,11 +91,6 @@ def _decode_label(label: str) -> str:
         return label
 
 
-def _inside(block: layout.Block, table: layout.Block) -> bool:
-    cx, cy = (block.x0 + block.x1) / 2, (block.y0 + block.y1) / 2
-    return table.x0 - 1 <= cx <= table.x1 + 1 and table.y0 - 1 <= cy <= table.y1 + 1
-
-
 @dataclass
 class _Pages:
     """What the page loop found: each page's blocks and size, and what it had to say."""
@@ -171,7 +166,7 @@ def _with_tables(page: pymupdf.Page, textpage: pymupdf.TextPage, page_no: int,
         found.oversized_table_pages.append(page_no)
         return blocks
     found.tables += len(page_tables)
-    return [b for b in blocks if not any(_inside(b, t) for t in page_tables)] + page_tables
+    return tables.outside(blocks, page_tables) + page_tables
 
 
 def _extract_pages(doc: pymupdf.Document, options: ReadOptions,
