@@ -249,6 +249,7 @@ class Viewer(QWidget):
         layout.addWidget(self.find_bar)
         layout.addWidget(self.stack, 1)
         self.path: Path | None = None
+        self.labels: list[str] = []  # of the open PDF's pages
         self.current_page = 0
         self._find_index = -1
         self._find_pending: bool | None = None  # waiting for a search's first match (backwards?)
@@ -268,6 +269,10 @@ class Viewer(QWidget):
                 return False
             self.path = path
             self._find_index, self._find_pending = -1, None  # the matches were the old file's
+            # Read once, now: QPdfDocument.pageLabel asks pdfium for the length outside its
+            # lock, which raced the page renderer's thread (a crash in QPdfView's paintEvent).
+            self.labels = [self.pdf_document.pageLabel(i) or str(i + 1)
+                           for i in range(self.pdf_document.pageCount())]
         self.stack.setCurrentWidget(self.pdf_view)
         self.toolbar.show()
         self.pdf_view.highlights = [r for r in rects if 1 <= r.page <= self.pdf_document.pageCount()]
@@ -345,7 +350,7 @@ class Viewer(QWidget):
 
     def page_label(self, page: int) -> str:
         """The page's own label ("iv", "A-3") where the PDF has one, else its number."""
-        return self.pdf_document.pageLabel(page - 1) or str(page)
+        return self.labels[page - 1] if 1 <= page <= len(self.labels) else str(page)
 
     def _showing_pdf(self) -> bool:
         return (self.stack.currentWidget() is self.pdf_view
@@ -365,7 +370,7 @@ class Viewer(QWidget):
     def go_to_label(self, text: str) -> bool:
         """Go to the page labelled text, or else to page number text; False if neither exists."""
         text = text.strip()
-        labels = [self.page_label(p) for p in range(1, self.pdf_document.pageCount() + 1)]
+        labels = self.labels
         if text in labels:
             return self.go_to_page(labels.index(text) + 1)
         lowered = [label.lower() for label in labels]
