@@ -42,12 +42,14 @@ from core.answer_types import (
     Turn,
 )
 from core.citations import CITATION, citation_of, cited_numbers
+from desktop.scope_chip import ScopeChip
 
 CITATION_MARKER = re.compile(CITATION.pattern + r"(?!\()", re.IGNORECASE)  # not a Markdown link
 MARKDOWN = (QTextDocument.MarkdownFeature.MarkdownDialectGitHub
             | QTextDocument.MarkdownFeature.MarkdownNoHTML)  # model output is untrusted
 RENDER_INTERVAL_MS = 50  # re-render a streaming answer at most this often
 TOOLTIP_CHARS = 600
+FOUND_BY = {"both": "keywords and meaning"}  # how a source was found, as a person reads it
 INTRO = ("Ask a question about your documents (Ctrl+L). Every answer cites the passages it "
          "used: click a citation to see it in the document, hover over it to read the passage.")
 
@@ -140,6 +142,7 @@ class ChatPanel(QWidget):
         self.input.setAcceptDrops(False)
         self.input.setFixedHeight(72)
         self.input.submitted.connect(self._on_submit)
+        self.scope_chip = ScopeChip(self)
         self.ask_button = QPushButton("Ask", self)
         self.ask_button.clicked.connect(self._on_submit)
         self.stop_button = QPushButton("Stop", self)
@@ -173,6 +176,7 @@ class ChatPanel(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(top)
         layout.addWidget(self.transcript, 1)
+        layout.addWidget(self.scope_chip)
         layout.addLayout(row)
         layout.addLayout(status_row)
         layout.addWidget(self.pull_bar)
@@ -197,6 +201,14 @@ class ChatPanel(QWidget):
         if question and not self.asking:
             self.input.clear()
             self.question_asked.emit(question)
+
+    def set_scope(self, ids: Sequence[int], titles: Sequence[str]) -> None:
+        """Ask the next questions within these documents only (until the chip is removed)."""
+        self.scope_chip.set_scope(ids, titles)
+
+    def scope(self) -> list[int] | None:
+        """The documents questions are asked within; None for the whole library."""
+        return list(self.scope_chip.ids) or None
 
     def begin_answer(self, question: str) -> None:
         self.set_asking(True)
@@ -429,7 +441,8 @@ def source_line(turn: int, c: Citation) -> str:
     """One line of the sources list: [n] title, p. label, why it was found (HTML, escaped)."""
     page = f"p. {c.page_display}" if c.rects or c.page_label else f"page {c.page}"
     return (f"<a href='cite:{turn}-{c.n}'>[{c.n}]</a> {html.escape(c.title)}, "
-            f"{html.escape(page)} <span style='color:gray'>— found by {html.escape(c.found_by)}"
+            f"{html.escape(page)} <span style='color:gray'>— found by "
+            f"{html.escape(FOUND_BY.get(c.found_by, c.found_by))}"
             "</span>")
 
 

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QKeySequence, QPalette, QShortcut
+from PySide6.QtCore import QPoint, Qt, QUrl, Signal
+from PySide6.QtGui import QBrush, QDesktopServices, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -28,6 +34,14 @@ from core.types import AddProgress, AddStage, DocStatus, Document
 DOC_ID_ROLE = Qt.ItemDataRole.UserRole
 # The PDF reader notes "12 page(s) read by OCR (eng)" on a document with scanned pages.
 _OCR_NOTE = re.compile(r"\b(\d+) page\(s\) read by OCR\b")
+SortKey = Callable[[Document, str], Any]  # a document and its shown title -> its sort key
+# What the sort box offers: a key, and whether the largest come first.
+SORTS: dict[str, tuple[SortKey, bool]] = {
+    "Title": (lambda d, shown: shown.casefold(), False),
+    "Newest first": (lambda d, shown: (d.added_at, d.id), True),  # ids break a tie
+    "Oldest first": (lambda d, shown: (d.added_at, d.id), False),
+    "Most pages": (lambda d, shown: d.pages, True),
+}
 EMPTY_TEXT = ("Your library is empty.\n\nDrop files or folders anywhere on this window, or press "
               "Ctrl+O to add PDF, EPUB, Markdown, text or HTML files.")
 
@@ -40,6 +54,8 @@ class LibraryPanel(QWidget):
     document_activated = Signal(int)
     remove_requested = Signal(int)
     cancel_requested = Signal()
+    ask_about_requested = Signal(list)  # list[int]: ask questions within these documents only
+    summary_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -51,13 +67,28 @@ class LibraryPanel(QWidget):
         self.tree.setWordWrap(True)
         self.tree.setAlternatingRowColors(True)
         self.tree.setAcceptDrops(False)  # drops go to the window, which takes them anywhere
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._on_context_menu)
         header = self.tree.header()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(False)
         self.tree.itemActivated.connect(self._on_item_activated)
-        self.tree.itemClicked.connect(self._on_item_activated)
+        self.tree.itemClicked.connect(self._on_item_clicked)
+
+        self.filter = QLineEdit(self)
+        self.filter.setPlaceholderText("Filter by title or file name")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self._apply_filter)
+        self.sort = QComboBox(self)
+        self.sort.addItems(list(SORTS))
+        self.sort.setToolTip("Sort the library")
+        self.sort.currentTextChanged.connect(lambda _text: self.set_documents(self.documents))
+        tools = QHBoxLayout()
+        tools.addWidget(self.filter, 1)
+        tools.addWidget(self.sort)
 
         self.empty = QWidget(self)
         empty_label = QLabel(EMPTY_TEXT, self.empty)
@@ -110,6 +141,7 @@ class LibraryPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(top)
+        layout.addLayout(tools)
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.progress_box)
 
@@ -122,20 +154,24 @@ class LibraryPanel(QWidget):
     # --- documents ----------------------------------------------------------------------------
 
     def set_documents(self, documents: Sequence[Document]) -> None:
-        selected = self.selected_id()
+        selected = set(self.selected_ids())
+        current = self.selected_id()
         self.documents = list(documents)
         self.shown = shown_titles(self.documents)  # alike titles get their file names added
         self.tree.clear()
         failed_brush = QBrush(self.palette().color(QPalette.ColorRole.PlaceholderText))
-        for doc in self.documents:
+        key, largest_first = SORTS.get(self.sort.currentText(), SORTS["Title"])
+        ordered = sorted(self.documents, key=lambda d: key(d, self.shown[d.id]),
+                         reverse=largest_first)
+        for doc in ordered:
             pages = str(doc.pages) if doc.pages else ""
             status = "Indexed" if doc.status is DocStatus.INDEXED else "Failed"
             if doc.status is DocStatus.INDEXED and ocr_pages(doc):
                 status = "Indexed · OCR"
             item = QTreeWidgetItem([self.shown[doc.id], pages, status])
             item.setData(0, DOC_ID_ROLE, doc.id)
-            item.setToolTip(0, f"{doc.title}\n{doc.original_path}\n{doc.passages} passages, "
-                               f"{doc.doc_type}")
+            item.setToolTip(0, f"{self.shown[doc.id]}\n{doc.original_path}\n{doc.passages} "
+                               f"passages, {doc.doc_type}, added {doc.added_at[:10]}")
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             if doc.status is DocStatus.FAILED:
                 item.setForeground(2, QBrush(Qt.GlobalColor.red))
@@ -152,9 +188,28 @@ class LibraryPanel(QWidget):
                 if child is not None:
                     child.setFirstColumnSpanned(True)
             item.setExpanded(True)
-            if doc.id == selected:
+            if doc.id == current:
                 self.tree.setCurrentItem(item)
+            item.setSelected(doc.id in selected)
+        self._apply_filter(self.filter.text())
         self.stack.setCurrentWidget(self.tree if self.documents else self.empty)
+
+    def _apply_filter(self, text: str) -> None:
+        """Hide the documents whose shown title and file name do not contain every word typed."""
+        words = text.casefold().split()
+        by_id = {d.id: d for d in self.documents}
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            doc = by_id.get(int(item.data(0, DOC_ID_ROLE))) if item is not None else None
+            if item is None or doc is None:
+                continue
+            haystack = f"{self.shown[doc.id]} {Path(doc.original_path).name}".casefold()
+            item.setHidden(not all(w in haystack for w in words))
+
+    def visible_titles(self) -> list[str]:
+        """The titles the list shows, top to bottom (for tests and the screenshot script)."""
+        items = (self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount()))
+        return [item.text(0) for item in items if item is not None and not item.isHidden()]
 
     def tooltip_of(self, title: str, column: int) -> str | None:
         """The tooltip of a document's cell (for tests)."""
@@ -183,25 +238,88 @@ class LibraryPanel(QWidget):
         value = None if item is None else item.data(0, DOC_ID_ROLE)
         return int(value) if value is not None else None
 
+    def selected_ids(self) -> list[int]:
+        """The selected documents, in the list's order (a failed file's reason row counts as
+        its document)."""
+        ids = [int(item.data(0, DOC_ID_ROLE)) for item in self.tree.selectedItems()
+               if item.data(0, DOC_ID_ROLE) is not None]
+        return list(dict.fromkeys(ids))
+
+    def select(self, doc_ids: Sequence[int]) -> None:
+        """Select these documents (as Ctrl+click would)."""
+        self.tree.clearSelection()
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            if item is not None and item.data(0, DOC_ID_ROLE) in doc_ids:
+                item.setSelected(True)
+
+    def _on_item_clicked(self, item: QTreeWidgetItem, column: int = 0) -> None:
+        # Ctrl+ and Shift+click choose documents (to ask about them); a plain click opens one.
+        if QApplication.keyboardModifiers() & (Qt.KeyboardModifier.ControlModifier
+                                               | Qt.KeyboardModifier.ShiftModifier):
+            return
+        self._on_item_activated(item, column)
+
     def _on_item_activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
         value = item.data(0, DOC_ID_ROLE)
         if value is not None:
             self.document_activated.emit(int(value))
 
-    def _confirm_remove(self) -> None:
-        doc_id = self.selected_id()
-        doc = next((d for d in self.documents if d.id == doc_id), None)
-        if doc is None:
+    # --- the context menu ---------------------------------------------------------------------
+
+    def _on_context_menu(self, point: QPoint) -> None:
+        item = self.tree.itemAt(point)
+        if item is None:
             return
+        if not item.isSelected():
+            self.tree.setCurrentItem(item)  # a right click outside the selection selects it
+        menu = self.context_menu()
+        if menu is not None:
+            menu.exec(self.tree.viewport().mapToGlobal(point))
+
+    def context_menu(self) -> QMenu | None:
+        """The menu for the selected documents: open, ask about, summarise, show, remove."""
+        docs = [d for i in self.selected_ids() for d in self.documents if d.id == i]
+        if not docs:
+            return None
+        one = docs[0] if len(docs) == 1 else None
+        menu = QMenu(self)
+        if one is not None:
+            menu.addAction("Open", lambda: self.document_activated.emit(one.id))
+        indexed = [d.id for d in docs if d.status is DocStatus.INDEXED]
+        ask = menu.addAction("Ask about this document" if one else
+                             f"Ask about these {len(docs)} documents",
+                             lambda: self.ask_about_requested.emit(indexed))
+        ask.setEnabled(bool(indexed))
+        if one is not None:
+            summary = menu.addAction("Summarise", lambda: self.summary_requested.emit(one.id))
+            summary.setEnabled(one.status is DocStatus.INDEXED)
+            menu.addAction("Show the file in the file manager", lambda: show_in_folder(one))
+        menu.addSeparator()
+        menu.addAction("Remove from the library…" if one else
+                       f"Remove {len(docs)} documents from the library…", self._confirm_remove)
+        return menu
+
+    def _confirm_remove(self) -> None:
+        ids = self.selected_ids()
+        docs = [d for i in ids for d in self.documents if d.id == i]
+        if not docs:
+            return
+        if len(docs) == 1:
+            doc = docs[0]
+            text = (f"Remove “{self.shown.get(doc.id, doc.title)}” from the library?\n\n"
+                    "Folio's copy and its index are deleted; "
+                    f"your file {doc.original_path} is not touched.")
+        else:
+            text = (f"Remove these {len(docs)} documents from the library?\n\n"
+                    "Folio's copies and their index are deleted; your files are not touched.")
         answer = QMessageBox.question(
-            self, "Remove document",
-            f"Remove “{self.shown.get(doc.id, doc.title)}” from the library?\n\n"
-            "Folio's copy and its index are deleted; "
-            f"your file {doc.original_path} is not touched.",
+            self, "Remove document", text,
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel)
         if answer == QMessageBox.StandardButton.Yes:
-            self.remove_requested.emit(doc.id)
+            for doc in docs:
+                self.remove_requested.emit(doc.id)
 
     # --- indexing progress --------------------------------------------------------------------
 
@@ -244,6 +362,13 @@ class LibraryPanel(QWidget):
     def set_cancelling(self) -> None:
         self.cancel_button.setEnabled(False)
         self.progress_label.setText("Cancelling…")
+
+
+def show_in_folder(doc: Document) -> bool:
+    """Open the folder of the document's original file in the file manager (the folder, not the
+    file: desktops have no common "select this file" call; the window title names it)."""
+    folder = Path(doc.original_path).parent
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
 
 def ocr_pages(doc: Document) -> int:

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QMessageBox,
-    QSplitter,
     QWidget,
 )
 
@@ -42,7 +41,9 @@ from core.resources import resource_path
 from core.types import AddOutcome, AddProgress, AddStatus
 from desktop import loading
 from desktop.chat_panel import ChatPanel
+from desktop.help_menu import HelpMenu
 from desktop.library_panel import LibraryPanel
+from desktop.panes import Panes
 from desktop.settings_dialog import AppSettings, SettingsDialog, SettingsValues
 from desktop.viewer import TextDocument, Viewer
 from desktop.workers import Task, Workers
@@ -89,10 +90,7 @@ class MainWindow(QMainWindow):
         self.library_panel = LibraryPanel(self)
         self.viewer = Viewer(self)
         self.chat = ChatPanel(self)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        for widget in (self.library_panel, self.viewer, self.chat):
-            self.splitter.addWidget(widget)
-        self.splitter.setStretchFactor(1, 1)
+        self.splitter = Panes((self.library_panel, self.viewer, self.chat), self)
         self.splitter.setSizes([300, 640, 420])
         self.setCentralWidget(self.splitter)
         self.resize(1360, 820)
@@ -110,6 +108,7 @@ class MainWindow(QMainWindow):
         # Neither "Ready" nor "empty" until the library has said what it holds.
         self._documents_known = False
         self._sample_wanted = False
+        self.focus_question()  # the first thing people do is type a question
         QTimer.singleShot(0, self._start)
 
     # --- building -----------------------------------------------------------------------------
@@ -134,6 +133,7 @@ class MainWindow(QMainWindow):
         ask.triggered.connect(self.focus_question)
         edit_menu.addAction(find)
         edit_menu.addAction(ask)
+        self.help_menu = HelpMenu(self, self.viewer, self.workers)
         # One Esc for the window: two shortcuts on one key would cancel each other out.
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self._on_escape)
 
@@ -146,6 +146,8 @@ class MainWindow(QMainWindow):
         lp.document_activated.connect(self.open_document)
         lp.remove_requested.connect(self.remove_document)
         lp.cancel_requested.connect(self.cancel_indexing)
+        lp.ask_about_requested.connect(self.ask_about)
+        lp.summary_requested.connect(self.summarise)
         self.chat.question_asked.connect(self.ask)
         self.chat.stop_requested.connect(self.stop_answer)
         self.chat.citation_clicked.connect(self.show_citation)
@@ -343,6 +345,17 @@ class MainWindow(QMainWindow):
     def focus_question(self) -> None:
         self.chat.input.setFocus()
 
+    def ask_about(self, doc_ids: list[int]) -> None:
+        """Ask the next questions within these documents only: a chip above the question box."""
+        titles = [self.library_panel.shown.get(i, f"document {i}") for i in doc_ids]
+        self.chat.set_scope(doc_ids, titles)
+        self.focus_question()
+
+    def summarise(self, doc_id: int) -> Task:
+        title = self.library_panel.shown.get(doc_id, f"document {doc_id}")
+        self.chat.set_scope([doc_id], [title])
+        return self.ask(f"Summarise “{title}”: what is it about, and what are its main points?")
+
     def ask(self, question: str) -> Task:
         """Ask in a worker; a question asked while one is answered stops the old one first."""
         if self._ask_task is not None:
@@ -352,10 +365,11 @@ class MainWindow(QMainWindow):
         host = self.settings.ollama_host or None
         model = self.settings.ollama_model or None
         k = self.settings.sources
+        scope = self.chat.scope()
 
         def work(lib: Library, task: Task) -> None:
             for event in lib.ask(question, conversation=conversation, model=model, host=host,
-                                 k=k, cancel=task.cancel):
+                                 k=k, scope=scope, cancel=task.cancel):
                 task.report(event)
 
         task = Task(work, "ask")

@@ -32,3 +32,18 @@ def make_long_pdf(directory: Path, pages: int, name: str = "long.pdf") -> Path:
     doc.save(path)
     doc.close()
     return path
+
+
+def make_titled_pdf(directory: Path, name: str, title: str, pages: int,
+                    paragraphs: list[str]) -> Path:
+    """A PDF whose metadata title is title, `pages` pages long, the paragraphs on its first page."""
+    doc = pymupdf.open()
+    for number in range(1, pages + 1):
+        page = doc.new_page(width=595, height=842)
+        text = "\n\n".join(paragraphs) if number == 1 else f"Page {number} of {title}."
+        page.insert_textbox(pymupdf.Rect(72, 72, 523, 770), text, fontsize=11, fontname="helv")
+    doc.set_metadata({"title": title})
+    path = directory / name
+    doc.save(path)
+    doc.close()
+    return path

@@ -21,7 +21,7 @@ from tests.desktop.conftest import WindowFactory
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "resources" / "sample"
 GUIDE = (SAMPLE / "folio-guide.md").read_text(encoding="utf-8")
-KEY = re.compile(r"^(?:(?:Ctrl|Shift|Alt|Meta)\+)*(?:[A-Z0-9,.]|F\d{1,2}|Esc|Enter|Delete|Del|"
+KEY = re.compile(r"^(?:(?:Ctrl|Shift|Alt|Meta)\+)*(?:[A-Z0-9,.+=-]|F\d{1,2}|Esc|Enter|Delete|Del|"
                  r"Tab|Home|End|PgUp|PgDown|Space|Backspace)$")
 TYPED_KEYS = {"Enter", "Shift+Enter"}  # handled by the question box itself, not a shortcut
 
@@ -49,6 +49,7 @@ def test_the_guide_shows_commands_and_keys_to_check() -> None:
     commands, keys = guide_commands(), guide_shortcuts()
     assert len(commands) >= 15 and "folio add --json report.pdf" in commands
     assert {"Ctrl+O", "Ctrl+L", "Ctrl+F", "Esc", "Enter"} <= set(keys)
+    assert {"Ctrl++", "Ctrl+-", "Ctrl+0", "PgDown", "PgUp", "Home", "End", "F1"} <= set(keys)
 
 
 @pytest.mark.parametrize("command", guide_commands())
