@@ -46,12 +46,13 @@ def load_document(library: Library, doc_id: int) -> LoadedDocument:
     return LoadedDocument(doc_id, doc.title, None, TextDocument(doc.title, text))
 
 
-def embedding_choices(library: Library, _task: Task) -> tuple[str, list[str]]:
-    """The library's embedding model and the ones it could switch to."""
+def embedding_choices(library: Library, _task: Task) -> tuple[str, list[tuple[str, str]]]:
+    """The library's embedding model and the (name, label) of those it could switch to."""
     from core.embedding import BUNDLED_MODEL, catalog_models
+    from desktop.settings_dialog import embedding_options
 
     try:
-        names = [str(m["model"]) for m in catalog_models()]
+        catalog = catalog_models()
     except Exception:  # fastembed's catalog is optional: offline the bundled model is enough
-        names = []
-    return library.embedding_model, [BUNDLED_MODEL, *names]
+        catalog = []
+    return library.embedding_model, embedding_options(catalog, BUNDLED_MODEL)

@@ -486,7 +486,8 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
-    def _fill_embedding(self, dialog: SettingsDialog, names: tuple[str, list[str]]) -> None:
+    def _fill_embedding(self, dialog: SettingsDialog,
+                        names: tuple[str, list[tuple[str, str]]]) -> None:
         current, choices = names
         self.embedding_model = current
         if dialog.initial.embedding_model == "…":

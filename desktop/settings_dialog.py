@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import (
@@ -24,6 +26,42 @@ from PySide6.QtWidgets import (
 
 DEFAULT_SOURCES = 6
 AUTOMATIC_MODEL = "Automatic (first installed)"
+# Not for a text library: image-and-text models (CLIP, SigLIP: their text side reads 64-77
+# tokens) and models that are one half of a pair (a query-only or document-only encoder).
+NOT_FOR_TEXT = re.compile(r"text\s*&\s*image|\bclip\b|siglip|query-side|document side",
+                          re.IGNORECASE)
+_LANGUAGES = re.compile(r"multi-?lingual(?: \([^)]*\))?|supports mixed [\w-]+|"
+                        r"(?:supports )?(?:English|Chinese)(?: only)?", re.IGNORECASE)
+
+
+def model_languages(description: str) -> str:
+    """The languages a fastembed catalog description names ("English", "Multilingual (~50
+    languages)", "Chinese and English")."""
+    found = _LANGUAGES.search(description)
+    if found is None:
+        return "languages not stated"
+    text = found.group(0)
+    mixed = re.match(r"supports mixed ([\w]+)-(\w+)", text, re.IGNORECASE)
+    if mixed:
+        return f"{mixed.group(1)} and {mixed.group(2)}"
+    text = re.sub(r"^supports |\s+only$", "", text, flags=re.IGNORECASE)
+    return text[0].upper() + text[1:]
+
+
+def embedding_options(catalog: Sequence[dict[str, Any]], bundled: str) -> list[tuple[str, str]]:
+    """(name, label) of the text embedding models one can switch to, the bundled one first;
+    the label gives the download size and the languages."""
+    options = [(bundled, f"{bundled} — bundled, English")]
+    for model in catalog:
+        name = str(model.get("model", ""))
+        description = str(model.get("description", ""))
+        if not name or name == bundled or NOT_FOR_TEXT.search(f"{name} {description}"):
+            continue
+        size = model.get("size_in_GB")
+        size_text = f"{float(size) * 1000:.0f} MB" if isinstance(size, int | float) and size < 1 \
+            else f"{float(size):.1f} GB" if isinstance(size, int | float) else "size unknown"
+        options.append((name, f"{name} — {size_text}, {model_languages(description)}"))
+    return options
 
 
 @dataclass(frozen=True)
@@ -148,10 +186,14 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
 
-    def set_embedding_models(self, names: Sequence[str]) -> None:
-        for name in names:
-            if self.embedding.findData(name) < 0:
-                self.embedding.addItem(name, name)
+    def set_embedding_models(self, options: Sequence[tuple[str, str]]) -> None:
+        """Offer these (name, label) models; the current one takes its label too."""
+        for name, label in options:
+            index = self.embedding.findData(name)
+            if index < 0:
+                self.embedding.addItem(label, name)
+            else:
+                self.embedding.setItemText(index, label)
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Library folder",
