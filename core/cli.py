@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import signal
 import sys
 import textwrap
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
 from core import __version__, cli_ask
 from core.errors import FolioError
+from core.expansion import expand, unsupported_reason
 from core.library import SETTINGS, Library, default_library_dir
 from core.search import Hit, SearchMode
 from core.titles import shown_titles
@@ -97,6 +100,34 @@ def _open_library(args: argparse.Namespace, first_run_sample: bool = True) -> Li
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    """Each file's outcome on stdout as it is done; what was passed over and the totals on
+    stderr (stdout stays one line per file for scripts; with --json, a skipped file is a line
+    of its own and there is no totals line: counting the lines gives them)."""
+    expansion = expand(Path(p) for p in args.paths)
+    for folder, unsupported in expansion.empty:
+        why = ("the folder is empty" if not unsupported else
+               f"none of its {unsupported} files is of a type Folio reads (PDF, EPUB, XPS, FB2, "
+               "Markdown, text, HTML)")
+        print(f"folio: nothing to add from {folder}: {why}.", file=sys.stderr)
+    if args.json:
+        for path in expansion.unsupported:
+            print(json.dumps(skipped_json(path), ensure_ascii=False), flush=True)
+    outcomes: list[AddOutcome] = []
+    if expansion.files:
+        added = _add_files(args, expansion.files)
+        if added is None:
+            return EXIT_FAILED
+        outcomes = added
+    if not args.json:
+        print(add_totals(outcomes, expansion.unsupported), file=sys.stderr)
+    failed = sum(1 for o in outcomes if o.status in (AddStatus.FAILED, AddStatus.CANCELLED))
+    # A folder that gave nothing fails like a file that is not there: the user named it to add
+    # documents, and a script must be able to tell that nothing came of it.
+    return EXIT_FAILED if failed or expansion.empty else EXIT_OK
+
+
+def _add_files(args: argparse.Namespace, files: list[Path]) -> list[AddOutcome] | None:
+    """Add files, printing each outcome as it is done; None when interrupted."""
     with _open_library(args) as library:
         bar = ProgressBar(sys.stderr)
 
@@ -115,17 +146,42 @@ def cmd_add(args: argparse.Namespace) -> int:
 
         cancel = threading.Event()
         try:
-            outcomes = library.add([Path(p) for p in args.paths], progress=bar.update,
-                                   cancel=cancel, on_outcome=on_outcome,
+            outcomes = library.add(files, progress=bar.update, cancel=cancel,
+                                   on_outcome=on_outcome,
                                    password_for=password_for if args.password else None)
         except KeyboardInterrupt:
             cancel.set()
             bar.clear()
             print("Interrupted: the document being indexed was left out.", file=sys.stderr)
-            return EXIT_FAILED
+            return None
         bar.clear()
-    failed = sum(1 for o in outcomes if o.status in (AddStatus.FAILED, AddStatus.CANCELLED))
-    return EXIT_FAILED if failed else EXIT_OK
+    return outcomes
+
+
+def skipped_json(path: Path) -> dict[str, object]:
+    """The `folio add --json` line of a file inside a folder passed over for its type."""
+    line = outcome_json(AddOutcome(os.path.abspath(path), AddStatus.FAILED,
+                                   reason=unsupported_reason(path)))
+    line["status"] = "skipped"
+    return line
+
+
+def add_totals(outcomes: Sequence[AddOutcome], unsupported: Sequence[Path]) -> str:
+    """ "12 added, 3 already present, 2 failed, 40 skipped: unsupported type (30 .docx, ...)" """
+    counts = Counter(o.status for o in outcomes)
+    parts = [f"{counts[AddStatus.ADDED]} added"]
+    parts += [f"{counts[status]} {status.value}" for status in (
+        AddStatus.REPLACED, AddStatus.PRESENT, AddStatus.FAILED, AddStatus.CANCELLED)
+        if counts[status]]
+    if unsupported:
+        kinds = Counter(p.suffix.lower() or "without extension" for p in unsupported)
+        common = sorted(kinds.items(), key=lambda item: (-item[1], item[0]))[:4]
+        shown = [f"{n} {kind}" for kind, n in common]
+        others = len(unsupported) - sum(n for _, n in common)
+        if others:
+            shown.append(f"{others} other")
+        parts.append(f"{len(unsupported)} skipped: unsupported type ({', '.join(shown)})")
+    return ", ".join(parts)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -310,7 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--json", action="store_true",
                      help="one JSON object per file, as each is done (JSON Lines): path, status, "
                           "document_id, title, pages, passages, tables, ocr_pages, read_s, "
-                          "chunk_s, embed_s (its share of its wave's, by passages), reason, notes")
+                          "chunk_s, embed_s (its share of its wave's, by passages), reason, notes; "
+                          "a file of a folder passed over for its type has status 'skipped'")
     add.set_defaults(func=cmd_add)
 
     lst = sub.add_parser("list", parents=[common], help="list the documents in the library")

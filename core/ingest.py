@@ -12,13 +12,14 @@ time) and the memory it grows by. A file over a bound fails with its reason; the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,8 +29,9 @@ import numpy as np
 from core import chunking
 from core.embedding import Embedder, Vectors
 from core.errors import IngestError
+from core.expansion import expand_paths, unsupported_reason
 from core.filestore import FileStore
-from core.readers import SUPPORTED_SUFFIXES, detect_type, read_document
+from core.readers import detect_type, read_document, sniff
 from core.sandbox import ReaderProcess
 from core.store import queries
 from core.store.connection import write_transaction
@@ -58,32 +60,6 @@ CHUNK_READ_FACTOR = 10.0
 CHUNK_MIN_S = 30.0
 CHUNK_MEMORY_BYTES = 2**30  # what chunking one document may add to this process's memory
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
-    """Every file of paths, once; folders are walked for supported, non-hidden files.
-
-    A file named directly is always tried (an unsupported one then fails with its reason);
-    inside a folder, other files are passed over. Symlinked folders are not followed.
-    """
-    seen: set[str] = set()
-    for path in paths:
-        if path.is_dir():
-            for folder, dirs, files in os.walk(path, followlinks=False):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    candidate = Path(folder) / name
-                    if name.startswith(".") or candidate.suffix.lower() not in SUPPORTED_SUFFIXES:
-                        continue
-                    key = os.path.abspath(candidate)
-                    if key not in seen:
-                        seen.add(key)
-                        yield candidate
-        else:
-            key = os.path.abspath(path)
-            if key not in seen:
-                seen.add(key)
-                yield path
 
 
 @dataclass
@@ -257,7 +233,7 @@ class Ingestor:
         """The document type of path, after the checks that need no reading."""
         try:
             st = path.stat()
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, NotADirectoryError) as exc:  # a mistyped path
             raise IngestError(FailureKind.NOT_FOUND, "The file was not found.") from exc
         except OSError as exc:
             raise IngestError(FailureKind.UNREADABLE,
@@ -280,10 +256,10 @@ class Ingestor:
                               f"The file cannot be read: {exc.strerror or exc}.") from exc
         doc_type = detect_type(path, head)
         if doc_type is None:
-            raise IngestError(
-                FailureKind.UNSUPPORTED,
-                f"Unsupported file type '{path.suffix or path.name}': Folio reads PDF, EPUB, XPS, "
-                "FB2, Markdown, text and HTML.")
+            raise IngestError(FailureKind.UNSUPPORTED, unsupported_reason(path))
+        wrong_name = sniff.mismatch(doc_type, head)  # a text file renamed .pdf, say
+        if wrong_name is not None:
+            raise IngestError(FailureKind.UNSUPPORTED, wrong_name)
         return doc_type
 
     def _present(self, sha256: str,
@@ -439,9 +415,17 @@ class Ingestor:
 
     def _failure(self, original: str, name: str, doc_type: str, exc: IngestError,
                  read_s: float = 0.0) -> AddOutcome:
-        """Record a failed file (replacing earlier failures of the same path) and say why."""
+        """Record a failed file (replacing earlier failures of the same path) and say why.
+
+        A path where no file is (a mistyped name, a file since moved) is not recorded: the
+        library lists documents, and Retry could never succeed; an earlier failure of that path
+        is forgotten with it. A storage failure is not the file's fault and is not kept either.
+        """
         doc_id: int | None = None
-        if exc.kind is not FailureKind.STORAGE:
+        if exc.kind is FailureKind.NOT_FOUND:
+            with contextlib.suppress(apsw.Error):  # the outcome says not found either way
+                self._forget_failures(original)
+        elif exc.kind is not FailureKind.STORAGE:
             try:
                 with write_transaction(self.db):
                     for doc in queries.documents_with_original_path(self.db, original):

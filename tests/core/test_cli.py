@@ -61,7 +61,7 @@ def test_add_exits_1_when_any_file_failed_and_reports_each(
         f"added: {note} — Rope care (1 passages)",
     ]
     code, out, _ = run(capsys, "list", "--library", str(tmp_path / "l"))
-    assert "failed" in out and "The file was not found." in out
+    assert "failed" not in out and str(missing) not in out  # a mistyped path is no document
 
 
 def test_add_json_prints_one_object_per_file_as_each_is_done(
@@ -84,14 +84,14 @@ def test_add_json_prints_one_object_per_file_as_each_is_done(
     assert [(line["path"], line["status"]) for line in lines] == [
         (str(report.path), "added"), (str(missing), "failed"), (str(note), "added")]
     pdf, failed, md = lines
-    assert failed["reason"] == "The file was not found." and failed["document_id"] is not None
+    assert failed["reason"] == "The file was not found." and failed["document_id"] is None
     assert (pdf["pages"], pdf["tables"], pdf["ocr_pages"], pdf["reason"]) == (
         report.page_count, 0, 0, None)
     assert pdf["title"] == report.title and pdf["passages"] > md["passages"] == 1
     assert pdf["read_s"] > 0 and pdf["embed_s"] > md["embed_s"] > 0
     _, out, _ = run(capsys, "list", "--json", "--library", lib)
     ids = {doc["original_path"]: doc["id"] for doc in json.loads(out)}
-    assert [line["document_id"] for line in lines] == [ids[line["path"]] for line in lines]
+    assert [line["document_id"] for line in lines] == [ids.get(line["path"]) for line in lines]
 
 
 def test_library_from_folio_home(folio_home: Path, tmp_path: Path,
@@ -212,3 +212,93 @@ def test_list_tells_apart_documents_with_the_same_title(
     docs = json.loads(run(capsys, "list", "--json", *lib)[1])
     assert [d["title"] for d in docs] == [title, title, title, "Wind Power"]
     assert [d["shown_title"] for d in docs] == shown
+
+
+def test_add_missing_file_says_not_found_exits_1_and_lists_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Issue 18, bug 6: a mistyped path became a permanent "failed" row.
+    lib = ["--library", str(tmp_path / "l")]
+    missing = tmp_path / "reprot.pdf"
+    code, out, err = run(capsys, "add", str(missing), *lib)
+    assert (code, out) == (1, f"failed: {missing}: The file was not found.\n")
+    assert err.splitlines()[-1] == "0 added, 1 failed"
+    assert run(capsys, "list", *lib)[1].startswith("The library is empty")
+
+
+def test_add_folder_counts_what_it_skipped_and_ends_with_totals(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Issue 18, bug 7: unsupported files were skipped without a word, and there was no totals
+    # line. The totals go to stderr: stdout stays one line per file for scripts.
+    lib = ["--library", str(tmp_path / "l")]
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    note = folder / "rope.md"
+    note.write_text(NOTE, encoding="utf-8")
+    (folder / "sails.txt").write_text("Reef the sails before the squall.\n", encoding="utf-8")
+    for name in ("a.docx", "b.docx", "c.DOCX", "photo.jpg", "README", ".DS_Store"):
+        (folder / name).write_bytes(b"PK\x03\x04")
+    bad = folder / "broken.pdf"
+    bad.write_text("just text", encoding="utf-8")
+    assert run(capsys, "add", str(note), *lib)[0] == 0
+    code, out, err = run(capsys, "add", str(folder), *lib)
+    assert code == 1  # broken.pdf failed
+    assert [line.split(":")[0] for line in out.splitlines()] == [
+        "failed", "already present", "added"]
+    assert err.splitlines()[-1] == ("1 added, 1 already present, 1 failed, 5 skipped: "
+                                    "unsupported type (3 .docx, 1 .jpg, 1 without extension)")
+    bad.unlink()
+    code, _, err = run(capsys, "add", str(folder), *lib)
+    assert code == 0 and err.splitlines()[-1].startswith("0 added, 2 already present, 5 skipped")
+
+
+def test_add_empty_folder_says_so_and_exits_1(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    # Issue 18, bug 7: an empty folder printed nothing and exited 0. It exits 1, as a file that
+    # is not there does: the user named it to add documents and nothing came of it.
+    lib = ["--library", str(tmp_path / "l")]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    others = tmp_path / "others"
+    others.mkdir()
+    (others / "sheet.xlsx").write_bytes(b"PK")
+    (others / "slides.pptx").write_bytes(b"PK")
+    code, out, err = run(capsys, "add", str(empty), *lib)
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [f"folio: nothing to add from {empty}: the folder is empty.",
+                                "0 added"]
+    code, out, err = run(capsys, "add", str(others), *lib)
+    assert (code, out) == (1, "")
+    assert err.splitlines()[0] == (
+        f"folio: nothing to add from {others}: none of its 2 files is of a type Folio reads "
+        "(PDF, EPUB, XPS, FB2, Markdown, text, HTML).")
+    note = tmp_path / "rope.md"
+    note.write_text(NOTE, encoding="utf-8")
+    code, out, err = run(capsys, "add", str(note), str(empty), *lib)
+    assert code == 1 and out.startswith("added:") and "nothing to add from" in err
+
+
+def test_add_json_gives_skipped_files_their_own_lines_and_no_totals(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "rope.md").write_text(NOTE, encoding="utf-8")
+    (folder / "letter.docx").write_bytes(b"PK")
+    code, out, err = run(capsys, "add", "--json", str(folder), "--library", str(tmp_path / "l"))
+    assert code == 0 and err == ""
+    skipped, added = (json.loads(line) for line in out.splitlines())
+    assert set(skipped) == set(added)
+    assert (skipped["path"], skipped["status"], skipped["document_id"]) == (
+        str(folder / "letter.docx"), "skipped", None)
+    assert skipped["reason"].startswith("Unsupported file type '.docx'")
+    assert added["status"] == "added"
+
+
+def test_add_text_renamed_pdf_says_what_it_is(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    # Issue 18, bug 8: it was "damaged beyond repair".
+    fake = tmp_path / "minutes.pdf"
+    fake.write_text("Minutes of the harbour board.\n\nThe lamp was lit at six.\n",
+                    encoding="utf-8")
+    code, out, _ = run(capsys, "add", str(fake), "--library", str(tmp_path / "l"))
+    assert (code, out) == (1, f"failed: {fake}: This is not a PDF: its first bytes show plain "
+                              "text. Rename it with the .txt ending to add it.\n")
