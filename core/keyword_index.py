@@ -89,7 +89,7 @@ class _Segment:
 
 
 FLUSH_POSTINGS = 1 << 20
-CACHE_NAME = "keyword-index.npz"
+CACHE_SUFFIX = ".keywords.npz"
 CACHE_FORMAT = f"folio keyword index 1, tokenizer {search_queries.FTS_TOKENIZER}"
 REBUILD_SHARE = 0.25  # more passages than this share in later segments: build one segment anew
 MAX_SEGMENTS = 8
@@ -334,7 +334,10 @@ class KeywordIndex:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         rows = np.concatenate(all_rows)
         summed = np.bincount(rows, weights=np.concatenate(all_scores), minlength=len(self.ids))
-        touched = np.flatnonzero(np.bincount(rows, minlength=len(self.ids))).astype(np.int64)
+        if bm25.context_weight > 0 and bm25.text_weight > 0:  # every contribution is > 0
+            touched = np.flatnonzero(summed).astype(np.int64)
+        else:
+            touched = np.flatnonzero(np.bincount(rows, minlength=len(self.ids))).astype(np.int64)
         return touched, summed[touched].astype(np.float64)
 
     def top(self, terms: dict[str, int], limit: int, bm25: Bm25, repeats: bool = True,
@@ -362,8 +365,9 @@ class KeywordIndex:
 
 
 def _cache_path(db: apsw.Connection) -> Path | None:
+    """library.db.keywords.npz beside library.db (None for an in-memory database)."""
     name = db.filename
-    return Path(name).with_name(CACHE_NAME) if name else None
+    return Path(name).with_name(Path(name).name + CACHE_SUFFIX) if name else None
 
 
 _INDEXES: weakref.WeakKeyDictionary[apsw.Connection, KeywordIndex] = weakref.WeakKeyDictionary()

@@ -217,7 +217,7 @@ def test_the_saved_index_is_loaded_patched_and_exact(libraries: dict[str, apsw.C
     with first.backup("main", libraries["cranfield"], "main") as backup:
         backup.step()
     keyword_module.keyword_index(first)
-    saved = tmp_path / keyword_module.CACHE_NAME
+    saved = tmp_path / f"library.db{keyword_module.CACHE_SUFFIX}"
     assert saved.exists()
     first.close()
     writer = apsw.Connection(str(path))
