@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import threading
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +28,7 @@ BUNDLED_MAX_TOKENS = 256  # the model was trained on 256; longer input embeds wo
 BATCH_TOKENS = 1024
 MAX_BATCH = 32
 MAX_TOKENS_CAP = 512
+HUB_TIMEOUT_S = 4.0  # how long the model hub is given to answer before a download
 
 Vectors = npt.NDArray[np.float32]
 
@@ -131,13 +137,11 @@ class Embedder:
                     self._model = TextEmbedding(self.name, specific_model_path=str(model_dir),
                                                 threads=self._threads)
                 else:
-                    self._model = TextEmbedding(
-                        self.name,
-                        cache_dir=None if self._cache_dir is None else str(self._cache_dir),
-                        threads=self._threads,
-                    )
+                    self._model = self._cached_or_downloaded()
                     model_dir = Path(self._model.model._model_dir)
                     self.max_tokens = _max_tokens_of(model_dir)
+            except EmbeddingModelError:
+                raise
             except Exception as exc:  # fastembed raises many kinds for a failed download
                 self._model = None
                 raise EmbeddingModelError(
@@ -147,6 +151,38 @@ class Embedder:
                     + f": {exc}"
                 ) from exc
             self._tokenizer = _plain_tokenizer(model_dir)
+
+    def _cached_or_downloaded(self) -> Any:
+        """The catalog model from the cache, else downloaded; fails at once when it cannot be.
+
+        fastembed retries a failed download with sleeps of 3, 9 and 27 s: 40 s of "Loading…"
+        on a machine that is offline. The cache is tried first (quietly: fastembed logs a
+        missing model as an error), then the hub is asked once, briefly, whether it answers.
+        """
+        from fastembed import TextEmbedding
+        from loguru import logger
+
+        cache = None if self._cache_dir is None else str(self._cache_dir)
+        logger.disable("fastembed")
+        try:
+            return TextEmbedding(self.name, cache_dir=cache, threads=self._threads,
+                                 local_files_only=True)
+        except Exception:  # not in the cache (or only part of it)
+            pass
+        finally:
+            logger.enable("fastembed")
+        problem = download_problem()
+        if problem is not None:
+            size = next((m.get("size_in_GB") for m in catalog_models()
+                         if m["model"] == self.name), None)
+            download = ("a download" if not isinstance(size, int | float) else
+                        f"a {size * 1000:.0f} MB download" if size < 1 else
+                        f"a {size:g} GB download")
+            raise EmbeddingModelError(
+                f"'{self.name}' is not on this computer yet ({download}) and cannot be "
+                f"downloaded now: {problem}. Connect to the internet and choose it again; the "
+                "library keeps its current model.")
+        return TextEmbedding(self.name, cache_dir=cache, threads=self._threads)
 
     @property
     def tokenizer(self) -> Tokenizer:
@@ -213,6 +249,42 @@ class Embedder:
                     cache = None if self._cache_dir is None else str(self._cache_dir)
                     self._single = TextEmbedding(self.name, cache_dir=cache, threads=1)
             return self._single
+
+
+def download_problem(timeout_s: float = HUB_TIMEOUT_S) -> str | None:
+    """Why a model cannot be downloaded now (offline, the hub unreachable); None if the hub
+    answers. At most about timeout_s: a name lookup that hangs is not waited for."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "TRUE", "YES", "ON"}:
+        return "downloads are turned off (HF_HUB_OFFLINE is set)"
+    endpoint = os.environ.get("HF_ENDPOINT", "").strip().rstrip("/") or "https://huggingface.co"
+    host = urllib.parse.urlsplit(endpoint).hostname or endpoint
+    answer: list[str | None] = []
+
+    def probe() -> None:
+        try:  # urllib honours the proxy settings, as the download does
+            urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"),
+                                   timeout=timeout_s).close()
+            answer.append(None)
+        except urllib.error.HTTPError:  # any answer at all: the hub is reachable
+            answer.append(None)
+        except (OSError, ValueError) as exc:  # URLError is an OSError
+            answer.append(_unreachable(host, exc, timeout_s))
+
+    thread = threading.Thread(target=probe, name="folio-hub-probe", daemon=True)
+    thread.start()
+    thread.join(timeout_s + 0.5)
+    return answer[0] if answer else f"{host} did not answer within {timeout_s:g} s"
+
+
+def _unreachable(host: str, exc: BaseException, timeout_s: float) -> str:
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, socket.gaierror):
+        return f"{host} cannot be found (is this computer offline?)"
+    if isinstance(reason, ConnectionRefusedError):
+        return f"{host} refused the connection"
+    if isinstance(reason, TimeoutError):
+        return f"{host} did not answer within {timeout_s:g} s"
+    return f"{host} cannot be reached ({reason})"
 
 
 def _batches(order: list[int], lengths: list[int], batch_tokens: int) -> list[list[int]]:

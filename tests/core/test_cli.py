@@ -302,3 +302,25 @@ def test_add_text_renamed_pdf_says_what_it_is(tmp_path: Path,
     code, out, _ = run(capsys, "add", str(fake), "--library", str(tmp_path / "l"))
     assert (code, out) == (1, f"failed: {fake}: This is not a PDF: its first bytes show plain "
                               "text. Rename it with the .txt ending to add it.\n")
+
+
+def test_config_embedding_model_that_cannot_be_downloaded_fails_at_once(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 18, bug 8: offline, the change took 40 s of retries before its error.
+    import time
+
+    from tests.ollama_server import refused_host
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # not the user's models
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", refused_host())
+    lib = ["--library", str(tmp_path / "l")]
+    started = time.monotonic()
+    code, out, err = run(capsys, "config", "embedding-model", "BAAI/bge-small-en-v1.5", *lib)
+    assert time.monotonic() - started < 8
+    assert (code, out) == (1, "")
+    assert err.splitlines()[-1] == (
+        "folio: 'BAAI/bge-small-en-v1.5' is not on this computer yet (a 67 MB download) and "
+        "cannot be downloaded now: 127.0.0.1 refused the connection. Connect to the internet "
+        "and choose it again; the library keeps its current model.")
+    assert run(capsys, "config", "embedding-model", *lib)[1].strip() == "folio/all-MiniLM-L6-v2-int8"
