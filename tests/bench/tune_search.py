@@ -5,6 +5,7 @@ Run: .venv/bin/python tests/bench/tune_search.py ../shared/data/scifact ../share
      [--keyword-only]  (keyword knobs only, on one-passage-per-document libraries built in
                         seconds, no embedding)
      [--library NAME=DIR]  (use an existing library folder for set NAME)
+     [--fusion-only]  (fusion knobs over the shipped BM25 knobs, without the 216-setting grid)
 
 A choice is made on SciFact's train split and Cranfield (which has one split) together: the
 objective is the mean of their nDCG@10, and a choice is only taken if neither set loses more
@@ -190,6 +191,7 @@ def main() -> None:
     parser.add_argument("cranfield", type=Path)
     parser.add_argument("--keyword-only", action="store_true")
     parser.add_argument("--library", action="append", default=[], metavar="NAME=DIR")
+    parser.add_argument("--fusion-only", action="store_true")
     args = parser.parse_args()
     given = dict(item.split("=", 1) for item in args.library)
     with tempfile.TemporaryDirectory(prefix="folio-tune-") as work:
@@ -203,7 +205,7 @@ def main() -> None:
                 library = (Library.open(Path(given[test.name])) if test.name in given
                            else evaluation.library_for(test))
                 sets.append(DevSet(directory, library.db, library))
-        keyword = tune_keyword(sets)
+        keyword = DEFAULT_PARAMS if args.fusion_only else tune_keyword(sets)
         print(f"\nchosen keyword knobs: {keyword}")
         if not args.keyword_only:
             fused = tune_fusion(sets, keyword)
