@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from core.titles import shown_titles
 from core.types import AddProgress, AddStage, DocStatus, Document
+from desktop import failed_actions
 
 DOC_ID_ROLE = Qt.ItemDataRole.UserRole
 # The PDF reader notes "12 page(s) read by OCR (eng)" on a document with scanned pages.
@@ -55,6 +56,7 @@ class LibraryPanel(QWidget):
     sample_requested = Signal()
     document_activated = Signal(int)
     remove_requested = Signal(int)
+    retry_requested = Signal(list)  # list[Path]: a failed file to read again
     cancel_requested = Signal()
     ask_about_requested = Signal(list)  # list[int]: ask questions within these documents only
     summary_requested = Signal(int)
@@ -185,6 +187,9 @@ class LibraryPanel(QWidget):
             elif doc.notes:
                 item.setToolTip(2, doc.notes)
             self.tree.addTopLevelItem(item)
+            if doc.status is DocStatus.FAILED:  # Retry and Remove in its status cell
+                failed_actions.attach(self.tree, item, doc, self.retry_requested.emit,
+                                      self.remove_requested.emit)
             for i in range(item.childCount()):
                 child = item.child(i)
                 if child is not None:

@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
             lambda: self.add_paths([resource_path("sample", name) for name in SAMPLE_FILES]))
         lp.document_activated.connect(self.open_document)
         lp.remove_requested.connect(self.remove_document)
+        lp.retry_requested.connect(self.add_paths)
         lp.cancel_requested.connect(self.cancel_indexing)
         lp.ask_about_requested.connect(self.ask_about)
         lp.summary_requested.connect(self.summarise)
