@@ -2,9 +2,12 @@
 
     xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python tests/desktop/screenshots.py docs
 
-Saves screenshot-empty.png, screenshot-indexing.png, screenshot-answer.png and
-screenshot-citation.png: a fresh library, a 120-page PDF being indexed, an answer with its
-citations (extractive unless an Ollama runs at $OLLAMA_HOST), and citation [1] in the viewer.
+Saves screenshot-empty.png, screenshot-indexing.png, screenshot-answer.png,
+screenshot-citation.png and screenshot-library.png: a fresh library, a 120-page PDF being
+indexed, an answer with its citations (extractive unless an Ollama runs at $OLLAMA_HOST),
+citation [1] in the viewer with its page and zoom controls, and the library list sorted by
+pages with two documents chosen to ask about (the chip above the question box).
+Offscreen works too (QT_QPA_PLATFORM=offscreen): the window is grabbed, not the screen.
 """
 
 from __future__ import annotations
@@ -83,6 +86,13 @@ def main(out: Path) -> int:
         window.chat.click_citation(1)
         wait(lambda: bool(shown), settle_s=1.0)
         window.grab().save(str(out / "screenshot-citation.png"))
+
+        panel.sort.setCurrentText("Most pages")
+        chosen = [d.id for d in window.documents if d.title != "Folio user guide"]
+        panel.select(chosen)
+        window.ask_about(chosen)
+        wait(lambda: window.chat.scope_chip.isVisible(), settle_s=0.5)
+        window.grab().save(str(out / "screenshot-library.png"))
         window.close()
     return 0
 
