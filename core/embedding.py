@@ -173,15 +173,7 @@ class Embedder:
             logger.enable("fastembed")
         problem = download_problem()
         if problem is not None:
-            size = next((m.get("size_in_GB") for m in catalog_models()
-                         if m["model"] == self.name), None)
-            download = ("a download" if not isinstance(size, int | float) else
-                        f"a {size * 1000:.0f} MB download" if size < 1 else
-                        f"a {size:g} GB download")
-            raise EmbeddingModelError(
-                f"'{self.name}' is not on this computer yet ({download}) and cannot be "
-                f"downloaded now: {problem}. Connect to the internet and choose it again; the "
-                "library keeps its current model.")
+            raise EmbeddingModelError(_not_downloadable(self.name, problem))
         return TextEmbedding(self.name, cache_dir=cache, threads=self._threads)
 
     @property
@@ -249,6 +241,37 @@ class Embedder:
                     cache = None if self._cache_dir is None else str(self._cache_dir)
                     self._single = TextEmbedding(self.name, cache_dir=cache, threads=1)
             return self._single
+
+
+def model_problem(name: str, cache_dir: Path | None) -> str | None:
+    """Why the model cannot be used now, as a sentence; None when it can (bundled, cached or
+    downloadable). Cheap enough to ask when the user picks a model: no model is loaded."""
+    if name == BUNDLED_MODEL:
+        return None
+    description = next((m for m in catalog_models() if m["model"] == name), None)
+    if description is None:
+        return f"'{name}' is not an embedding model fastembed knows."
+    problem = download_problem()
+    if problem is None:
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    repo = (description.get("sources") or {}).get("hf")
+    files = [description.get("model_file"), *description.get("additional_files", [])]
+    if repo and all(isinstance(f, str) and isinstance(try_to_load_from_cache(
+            repo, f, cache_dir=None if cache_dir is None else str(cache_dir)), str)
+            for f in files):
+        return None
+    return _not_downloadable(name, problem)
+
+
+def _not_downloadable(name: str, problem: str) -> str:
+    size = next((m.get("size_in_GB") for m in catalog_models() if m["model"] == name), None)
+    download = ("a download" if not isinstance(size, int | float) else
+                f"a {size * 1000:.0f} MB download" if size < 1 else f"a {size:g} GB download")
+    return (f"'{name}' is not on this computer yet ({download}) and cannot be downloaded now: "
+            f"{problem}. Connect to the internet and choose it again; the library keeps its "
+            "current model.")
 
 
 def download_problem(timeout_s: float = HUB_TIMEOUT_S) -> str | None:

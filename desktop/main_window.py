@@ -267,6 +267,8 @@ class MainWindow(QMainWindow):
             self.refresh_documents()
 
     def _on_ingest_done(self, outcomes: list[AddOutcome] | None) -> None:
+        if isinstance(outcomes, bool):  # a change of embedding model: its own message says it
+            return
         outcomes = outcomes or []
         if not outcomes and not self._ingests_asked_by_user():
             self.refresh_documents()
@@ -483,9 +485,24 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(current, self.library_root, models, passages, self)
         self.workers.read(Task(loading.embedding_choices, "models")
                           .on_success(lambda names: self._fill_embedding(dialog, names)))
-        dialog.accepted.connect(lambda: self.apply_settings(dialog.values(), current))
+        # dialog.initial, not current: the library's model is filled in once it is known, and
+        # "…" against it read as a change of model (Loading… for the model already in use).
+        dialog.accepted.connect(lambda: self.apply_settings(dialog.values(), dialog.initial))
+        dialog.embedding_check_requested.connect(lambda name: self._check_embedding(dialog, name))
         dialog.open()
         return dialog
+
+    def _check_embedding(self, dialog: SettingsDialog, name: str) -> None:
+        """Can the picked model be loaded (bundled, cached or downloadable)? The dialog is told."""
+        def work(_lib: object, _task: Task) -> str | None:
+            from core.embedding import model_problem
+            from core.library import model_cache_dir
+
+            return model_problem(name, model_cache_dir())
+        self.workers.read(Task(work, "embedding-check")
+                          .on_success(lambda problem: dialog.embedding_checked(name, problem or ""))
+                          .on_failure(lambda _message: dialog.embedding_checked(name, "")),
+                          needs_library=False)
 
     def _fill_embedding(self, dialog: SettingsDialog,
                         names: tuple[str, list[tuple[str, str]]]) -> None:

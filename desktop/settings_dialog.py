@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QMetaMethod, QSettings, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -133,6 +133,10 @@ class AppSettings:
 class SettingsDialog(QDialog):
     """Edits SettingsValues; asks before a change of embedding model (it re-embeds everything)."""
 
+    # A model was picked: can it be loaded now? The answer comes back by embedding_checked(), so
+    # a model that cannot be downloaded is said here, where it was chosen, and not taken.
+    embedding_check_requested = Signal(str)
+
     def __init__(self, values: SettingsValues, default_library: Path, chat_models: Sequence[str],
                  passages: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -170,6 +174,12 @@ class SettingsDialog(QDialog):
         self.embedding = QComboBox(self)
         self.embedding.addItem(values.embedding_model, values.embedding_model)
         self.embedding.setToolTip("Changing it re-embeds every passage of the library")
+        self.embedding_problem = QLabel(self)
+        self.embedding_problem.setWordWrap(True)
+        self.embedding_problem.hide()
+        self._embedding_checked: dict[str, str] = {}  # model -> why it cannot be used ("": it can)
+        self._accept_when_checked = False
+        self.embedding.currentIndexChanged.connect(self._on_embedding_picked)
 
         form = QFormLayout(self)
         form.addRow("Library folder:", library_row)
@@ -177,6 +187,7 @@ class SettingsDialog(QDialog):
         form.addRow("Ollama model:", self.model)
         form.addRow("Sources per answer:", self.sources)
         form.addRow("Embedding model:", self.embedding)
+        form.addRow("", self.embedding_problem)
         note = QLabel("A new library folder takes effect at once; an empty one starts empty.", self)
         note.setWordWrap(True)
         form.addRow(note)
@@ -184,6 +195,7 @@ class SettingsDialog(QDialog):
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
         form.addRow(buttons)
 
     def set_embedding_models(self, options: Sequence[tuple[str, str]]) -> None:
@@ -213,9 +225,47 @@ class SettingsDialog(QDialog):
             ollama_model=str(model or ""), sources=self.sources.value(),
             embedding_model=str(self.embedding.currentData() or self.initial.embedding_model))
 
+    def _on_embedding_picked(self, _index: int) -> None:
+        name = str(self.embedding.currentData() or "")
+        self._accept_when_checked = False
+        self.ok_button.setEnabled(True)
+        if not name or name == self.initial.embedding_model:
+            self.embedding_problem.hide()
+        elif name in self._embedding_checked:
+            self._show_embedding_problem(self._embedding_checked[name])
+        elif self.isSignalConnected(QMetaMethod.fromSignal(self.embedding_check_requested)):
+            self.embedding_problem.setStyleSheet("")
+            self.embedding_problem.setText(f"Checking that {name} can be loaded…")
+            self.embedding_problem.show()
+            self.embedding_check_requested.emit(name)
+
+    def embedding_checked(self, name: str, problem: str) -> None:
+        """The answer to embedding_check_requested: why name cannot be used, or "" if it can."""
+        self._embedding_checked[name] = problem
+        if name != self.embedding.currentData():
+            return
+        self._show_embedding_problem(problem)
+        if self._accept_when_checked:  # OK was pressed while the check ran
+            self._accept_when_checked = False
+            self.ok_button.setEnabled(True)
+            if not problem:
+                self.accept()
+
+    def _show_embedding_problem(self, problem: str) -> None:
+        self.embedding_problem.setStyleSheet("color: red;" if problem else "")
+        self.embedding_problem.setText(problem)
+        self.embedding_problem.setVisible(bool(problem))
+
     def accept(self) -> None:
         chosen = self.values().embedding_model
         if chosen != self.initial.embedding_model:
+            if self.embedding_problem.isVisible() and chosen not in self._embedding_checked:
+                self._accept_when_checked = True  # still checking: accept when it answers
+                self.ok_button.setEnabled(False)
+                return
+            if self._embedding_checked.get(chosen):  # shown under the list; the dialog stays
+                self.embedding.setFocus()
+                return
             answer = QMessageBox.question(
                 self, "Change the embedding model",
                 f"Switching to {chosen} re-embeds all {self.passages} passages of the library "
