@@ -539,6 +539,12 @@ def main() -> None:
     if args.misses:
         out = args.cache / f"misses-{key}.txt"
         causes = explain_misses(index, questions, results["Folio"]["doc"], out)
+        print("\nFolio's misses across the library (hit@5): the first five pages found")
+        for question, result in zip(questions, results["Folio"]["library"], strict=True):
+            if not result[1] and question["document"] in index.doc_ids:
+                found = folio_pages(index, question["question"], None)[:5]
+                print(f"  {question['id']} (on {question['pages']}): "
+                      + ", ".join(f"{name.split('_')[0]} p{page}" for name, page in found))
         print("\nFolio's passages: " + passage_census(index.library, list(index.doc_ids.values())
                                                      if index.scope is None else index.scope))
         print(f"\nWhy Folio misses within the document (hit@5), details in {out}:")
