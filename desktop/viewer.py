@@ -60,10 +60,17 @@ class TextDocument:
 
 
 class PdfPageView(QPdfView):
-    """QPdfView that draws the highlighted passage's rectangles over the pages.
+    """QPdfView that draws the highlighted passage's rectangles, and find's current match, over
+    the pages.
 
     QPdfView keeps its page layout private, so page_geometry() recomputes it the way qpdfview.cpp
     does (MultiPage, FitToWidth); tests/desktop check the drawn rectangles against the rendering.
+    It is given no QPdfSearchModel. With one, QPdfView::paintEvent asks it for each painted
+    page's results, and resultsOnPage searches a page not searched yet there and then, so rows
+    are inserted mid-paint; countChanged then ran Viewer._go_to_match inside the paint, whose
+    jump to the match scrolled and re-laid-out the view while paintEvent was still going over
+    its pages: a garbage page number, a segfault in about one find test run in three. The
+    current match is drawn here instead, like a cited passage; nothing in paint touches the model.
     """
 
     def __init__(self, parent: QWidget) -> None:
@@ -71,6 +78,7 @@ class PdfPageView(QPdfView):
         self.setPageMode(QPdfView.PageMode.MultiPage)
         self.setZoomMode(QPdfView.ZoomMode.FitToWidth)
         self.highlights: list[Rect] = []  # 1-based pages, PDF points from the top-left
+        self.match: list[Rect] = []  # find's current match, the same way
 
     def _resolution(self) -> float:
         screen = self.screen() or QGuiApplication.primaryScreen()
@@ -133,10 +141,23 @@ class PdfPageView(QPdfView):
     def highlight_viewport_rects(self) -> list[QRectF]:
         return [self.to_viewport(r) for r in self.highlights]
 
+    def match_viewport_rects(self) -> list[QRectF]:
+        return [self.to_viewport(r) for r in self.match]
+
+    def show_match(self, rects: Sequence[Rect]) -> None:
+        """Highlight find's current match (nothing for no rects), scrolled to like a passage."""
+        self.match = list(rects)
+        self.scroll_to(self.match)
+        self.viewport().update()
+
     def scroll_to_highlight(self) -> None:
-        if not self.highlights:
+        self.scroll_to(self.highlights)
+
+    def scroll_to(self, rects: Sequence[Rect]) -> None:
+        """Scroll the first of rects to a third of the way down the view."""
+        if not rects:
             return
-        first = min(self.highlights, key=lambda r: (r.page, r.y0))
+        first = min(rects, key=lambda r: (r.page, r.y0))
         page = self.page_geometry(first.page - 1)
         points = self.document().pagePointSize(first.page - 1)
         if page.isNull() or points.height() <= 0:
@@ -148,13 +169,13 @@ class PdfPageView(QPdfView):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
-        if not self.highlights:
+        if not self.highlights and not self.match:
             return
         painter = QPainter(self.viewport())
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(HIGHLIGHT_EDGE)
         painter.setBrush(HIGHLIGHT_FILL)
-        for rect in self.highlight_viewport_rects():
+        for rect in self.highlight_viewport_rects() + self.match_viewport_rects():
             if not rect.isNull():
                 painter.drawRoundedRect(rect.adjusted(-2, -1, 2, 1), 2, 2)
         painter.end()
@@ -215,9 +236,9 @@ class Viewer(QWidget):
         self.pdf_document = QPdfDocument(self)
         self.pdf_view = PdfPageView(self)
         self.pdf_view.setDocument(self.pdf_document)
+        # Only the source of the matches: the view draws the current one itself (PdfPageView).
         self.search_model = QPdfSearchModel(self)
         self.search_model.setDocument(self.pdf_document)
-        self.pdf_view.setSearchModel(self.search_model)
         self.text_view = QPlainTextEdit(self)
         self.text_view.setReadOnly(True)
         self.text_view.setAcceptDrops(False)
@@ -231,6 +252,7 @@ class Viewer(QWidget):
         self.find_bar = FindBar(self)
         self.find_bar.hide()
         self.find_bar.searched.connect(self.find_text)
+        self.find_bar.closed.connect(self._clear_match)
         self.toolbar = ViewerToolbar(
             self, zoom_in=lambda: self.zoom_by(ZOOM_STEP),
             zoom_out=lambda: self.zoom_by(1 / ZOOM_STEP),
@@ -269,6 +291,7 @@ class Viewer(QWidget):
                 return False
             self.path = path
             self._find_index, self._find_pending = -1, None  # the matches were the old file's
+            self.pdf_view.match = []
             # Read once, now: QPdfDocument.pageLabel asks pdfium for the length outside its
             # lock, which raced the page renderer's thread (a crash in QPdfView's paintEvent).
             self.labels = [self.pdf_document.pageLabel(i) or str(i + 1)
@@ -297,6 +320,7 @@ class Viewer(QWidget):
         """Show a non-PDF document as plain text, with passage selected and scrolled to."""
         self.path = None
         self.pdf_view.highlights = []
+        self.pdf_view.match = []
         self.current_page = 0
         if self.text_view.toPlainText() != document.text:
             self.text_view.setPlainText(document.text)
@@ -327,6 +351,7 @@ class Viewer(QWidget):
     def show_message(self, message: str) -> None:
         self.path = None
         self.pdf_view.highlights = []
+        self.pdf_view.match = []
         self.placeholder.setText(message)
         self.stack.setCurrentWidget(self.placeholder)
         self.toolbar.hide()
@@ -462,6 +487,7 @@ class Viewer(QWidget):
         if self.search_model.searchString() != text:
             self._find_index = -1
             self._find_pending = None
+            self._clear_match()
             self.search_model.setSearchString(text)
             if not text:
                 self.find_bar.status.clear()
@@ -486,11 +512,21 @@ class Viewer(QWidget):
         step = -1 if backwards else 1
         self._find_index = (self._find_index + step) % count
         link = self.search_model.resultAtIndex(self._find_index)
-        self.pdf_view.setCurrentSearchResultIndex(self._find_index)
-        self.pdf_view.pageNavigator().jump(link)
-        self.current_page = link.page() + 1
+        if link.page() < 0:  # the model was reset meanwhile: no such result (any more)
+            self._clear_match()
+            return
+        page = link.page() + 1
+        self.pdf_view.show_match([Rect(page, r.left(), r.top(), r.right(), r.bottom())
+                                  for r in link.rectangles()])  # PDF points from the top-left
+        self.current_page = page  # the scroll may have put the next page under the 40% line
+        self._show_page_state()
         self._show_find_count()
         self.found.emit(self._find_index, count)
+
+    def _clear_match(self) -> None:
+        if self.pdf_view.match:
+            self.pdf_view.match = []
+            self.pdf_view.viewport().update()
 
     def _show_find_count(self) -> None:
         count = self.search_model.count()
