@@ -86,22 +86,33 @@ def _sentence(doc_type: str, kind: str, suffix: str | None) -> str:
     return f"This is not {claimed}: its first bytes show {kind}.{action}"
 
 
+def _zip_names(head: bytes) -> list[str]:
+    """The entry names of the ZIP local file headers that head holds (the first KiB)."""
+    names: list[str] = []
+    at = head.find(b"PK\x03\x04")
+    while at >= 0 and at + 30 <= len(head):
+        name_len = int.from_bytes(head[at + 26:at + 28], "little")
+        names.append(head[at + 30:at + 30 + name_len].decode("utf-8", "replace"))
+        at = head.find(b"PK\x03\x04", at + 30 + name_len)
+    return names
+
+
 def _zip_kind(head: bytes) -> tuple[str, str | None]:
-    """What a ZIP file holds, from the name of its first entry (the first KiB shows it)."""
+    """What a ZIP file holds, from the names of its first entries; "a ZIP archive" when they
+    say nothing ([Content_Types].xml starts Office files and XPS documents alike)."""
     if b"mimetypeapplication/epub+zip" in head:
         return "an EPUB book", ".epub"
-    if b"FixedDocSeq" in head or b".fdseq" in head:
-        return "an XPS document", ".xps"
-    if b"word/" in head:
-        return "a Word document (.docx)", None
-    if b"xl/" in head:
-        return "an Excel workbook (.xlsx)", None
-    if b"ppt/" in head:
-        return "a PowerPoint presentation (.pptx)", None
-    if b"[Content_Types].xml" in head:
-        return "a Microsoft Office document", None
     if b"mimetypeapplication/vnd.oasis.opendocument" in head:
         return "an OpenDocument file (.odt, .ods or .odp)", None
+    names = _zip_names(head)
+    if any("FixedDocSeq" in n or n.endswith(".fdseq") or n.startswith("Documents/")
+           for n in names):
+        return "an XPS document", ".xps"
+    for prefix, kind in (("word/", "a Word document (.docx)"),
+                         ("xl/", "an Excel workbook (.xlsx)"),
+                         ("ppt/", "a PowerPoint presentation (.pptx)")):
+        if any(n.startswith(prefix) for n in names):
+            return kind, None
     return "a ZIP archive", None
 
 

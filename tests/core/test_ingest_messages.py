@@ -99,3 +99,25 @@ def test_a_folder_names_what_it_passed_over(tmp_path: Path) -> None:
     assert expansion.unsupported == [folder / "letter.docx", folder / "sub" / "photo.JPG",
                                      only_others / "sheet.xlsx"]
     assert expansion.empty == [(empty, 0), (only_others, 1)]
+
+
+def test_an_xps_whose_content_types_fill_the_first_kib_is_not_refused(tmp_path: Path) -> None:
+    """XPS and Office files both start with [Content_Types].xml; when it compresses past the
+    first KiB, nothing there says which: the file goes to the reader, not refused."""
+    from core.readers import sniff
+
+    book = tmp_path / "scan.xps"
+    overrides = "".join(f'<Override PartName="/Documents/1/Pages/{n}.fpage" '
+                        f'ContentType="application/vnd.ms-package.xps-fixedpage+xml"/>'
+                        for n in range(60))
+    with zipfile.ZipFile(book, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("[Content_Types].xml", f"<Types>{overrides}</Types>")
+        archive.writestr("FixedDocSeq.fdseq", "<FixedDocumentSequence/>")
+    head = book.read_bytes()[:1024]
+    assert b"FixedDocSeq" not in head
+    assert sniff.mismatch("xps", head) is None
+    word = tmp_path / "letter.xps"
+    with zipfile.ZipFile(word, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<w:document/>")
+    assert "Word document" in str(sniff.mismatch("xps", word.read_bytes()[:1024]))
