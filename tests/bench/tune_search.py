@@ -6,6 +6,9 @@ Run: .venv/bin/python tests/bench/tune_search.py ../shared/data/scifact ../share
                         seconds, no embedding)
      [--library NAME=DIR]  (use an existing library folder for set NAME)
      [--fusion-only]  (fusion knobs over the shipped BM25 knobs, without the 216-setting grid)
+     [--fusion-grid]  (with --fusion-only: fusions core/search.py does not have, measured on the
+                       same lists: z-score or top-score scaling, deeper statistics, a keyword
+                       share by query length, documents' best passages; docs/search-quality.md)
 
 A choice is made on SciFact's train split and Cranfield (which has one split) together: the
 objective is the mean of their nDCG@10, and a choice is only taken if neither set loses more
@@ -17,16 +20,19 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import statistics
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import apsw
+import numpy as np
+import numpy.typing as npt
 
 from core import evaluation, querytext
 from core import search as search_module
@@ -65,14 +71,14 @@ class DevSet:
 
 
 def keyword_lists(db: apsw.Connection, queries: dict[str, str], params: SearchParams,
-                  scores: dict[str, list[float]] | None = None) -> Lists:
+                  scores: dict[str, list[float]] | None = None, depth: int = DEPTH) -> Lists:
     index = keyword_index(db)
     bm25 = Bm25(params.bm25_k1, params.bm25_b, params.context_weight, params.text_weight)
     stop = querytext.STOPWORD_LISTS[params.stopwords]
     out: Lists = {}
     for qid, text in queries.items():
         terms = index.query_terms(querytext.parse(text, stop).scored_words())
-        hits = index.top(terms, DEPTH, bm25, params.query_repeats)
+        hits = index.top(terms, depth, bm25, params.query_repeats)
         out[qid] = [p for p, _ in hits]
         if scores is not None:
             scores[qid] = [s for _, s in hits]
@@ -133,10 +139,10 @@ def tune_keyword(sets: list[DevSet]) -> SearchParams:
 
 
 def semantic_lists(library: Library, queries: dict[str, str],
-                   scores: dict[str, list[float]]) -> Lists:
+                   scores: dict[str, list[float]], depth: int = DEPTH) -> Lists:
     out: Lists = {}
     for qid, text in queries.items():
-        hits = search_module.semantic_ranks(library.db, library.embedder, text, DEPTH, None)
+        hits = search_module.semantic_ranks(library.db, library.embedder, text, depth, None)
         out[qid] = [p for p, _ in hits]
         scores[qid] = [1.0 - d for _, d in hits]
     return out
@@ -185,6 +191,129 @@ def tune_fusion(sets: list[DevSet], keyword: SearchParams) -> SearchParams:
     return choose(rows, label, "Fusion (hybrid nDCG@10)")
 
 
+GRID_DEPTH = 1000  # hits of each side kept for --fusion-grid (statistics up to this rank)
+
+
+def _scaled(scores: npt.NDArray[np.float64], how: str, depth: int) -> npt.NDArray[np.float64]:
+    """Best-first scores scaled by the top `depth` of them: min-max (the shipped way), z-score,
+    or divided by the best."""
+    if not len(scores):
+        return scores
+    top = scores[:depth]
+    if how == "minmax":
+        spread = top[0] - top[-1]
+        return np.maximum(0.0, (scores - top[-1]) / spread) if spread > 0 else np.ones_like(scores)
+    if how == "z":
+        sd = float(top.std())
+        return (scores - top.mean()) / sd if sd > 0 else np.zeros_like(scores)
+    return scores / top[0] if top[0] > 0 else scores
+
+
+@dataclass(frozen=True)
+class GridFusion:
+    """One candidate fusion: convex share of each side's scaled score, fused over each side's
+    top `fused` hits; a hit missing on one side takes that side's rank-`fused` score (or, with
+    by_document, every passage takes each side's best score of its document, as a document
+    ranking does). share_slope: share = share - slope * ln(query words / 8), in [0.05, 0.95]."""
+
+    label: str
+    how: str = "minmax"
+    depth: int = 200
+    share: float = 0.5
+    fused: int = 200
+    share_slope: float = 0.0
+    by_document: bool = False
+
+
+def grid_order(fusion: GridFusion, words: int, keyword: tuple[list[int], list[float]],
+               semantic: tuple[list[int], list[float]], doc_of: dict[int, str]) -> list[int]:
+    share = min(0.95, max(0.05, fusion.share - fusion.share_slope * math.log(max(words, 1) / 8)))
+    sides = []
+    for ids, scores in (keyword, semantic):
+        scaled = _scaled(np.asarray(scores, dtype=np.float64), fusion.how, fusion.depth)
+        ids, scaled = ids[:fusion.fused], scaled[:fusion.fused]
+        floor = float(scaled[-1]) if len(scaled) else 0.0
+        by_passage = dict(zip(ids, scaled.tolist(), strict=True))
+        by_doc: dict[str, float] = {}
+        for pid, value in by_passage.items():
+            by_doc.setdefault(doc_of[pid], value)
+        sides.append((by_passage, by_doc, floor))
+    if not keyword[0]:
+        share = 0.0
+    fused: dict[int, float] = {}
+    for pid in {*sides[0][0], *sides[1][0]}:
+        values = [by_doc.get(doc_of[pid], floor) if fusion.by_document
+                  else by_passage.get(pid, floor) for by_passage, by_doc, floor in sides]
+        fused[pid] = share * values[0] + (1 - share) * values[1]
+    return sorted(fused, key=lambda pid: (-fused[pid], pid))
+
+
+GRID = [
+    GridFusion("shipped: min-max from rank 200, share 0.5"),
+    GridFusion("min-max, share 0.45", share=0.45),
+    GridFusion("min-max, share 0.55", share=0.55),
+    GridFusion("min-max from rank 1000, share 0.45", depth=1000, share=0.45),
+    GridFusion("divided by the top score, share 0.45", how="top", share=0.45),
+    GridFusion("divided by the top score, share 0.5", how="top"),
+    GridFusion("z-score of the top 200, share 0.5", how="z"),
+    GridFusion("z-score of the top 200, share 0.45", how="z", share=0.45),
+    GridFusion("z-score of the top 1000, share 0.45", how="z", depth=1000, share=0.45),
+    GridFusion("z-score of the top 1000, share 0.5", how="z", depth=1000),
+    GridFusion("z-score of the top 1000, share 0.45, fused over 1000", how="z", depth=1000,
+               share=0.45, fused=1000),
+    GridFusion("z 200, share 0.5 - 0.1 ln(words/8)", how="z", share_slope=0.1),
+    GridFusion("z 200, share 0.5 - 0.2 ln(words/8)", how="z", share_slope=0.2),
+    GridFusion("z 200, share 0.5 + 0.1 ln(words/8)", how="z", share_slope=-0.1),
+    GridFusion("z 200, share 0.45 - 0.1 ln(words/8)", how="z", share=0.45, share_slope=0.1),
+    GridFusion("min-max, share 0.5 - 0.1 ln(words/8)", share_slope=0.1),
+    GridFusion("z 200, share 0.5, documents' best passages", how="z", by_document=True),
+    GridFusion("z 1000, share 0.45, documents' best passages", how="z", depth=1000, share=0.45,
+               by_document=True),
+]
+
+
+def fusion_grid(sets: list[DevSet]) -> None:
+    """Each GRID fusion on SciFact train, Cranfield and SciFact test, with the per-query
+    difference from the shipped fusion and its standard error."""
+    stop = querytext.STOPWORD_LISTS[DEFAULT_PARAMS.stopwords]
+    prepared = []
+    for dev, which in ((sets[0], "choose"), (sets[1], "choose"), (sets[0], "report")):
+        assert dev.library is not None
+        dataset = getattr(dev, which)
+        k_scores: dict[str, list[float]] = {}
+        s_scores: dict[str, list[float]] = {}
+        k_lists = keyword_lists(dev.db, dataset.queries, DEFAULT_PARAMS, k_scores, GRID_DEPTH)
+        s_lists = semantic_lists(dev.library, dataset.queries, s_scores, GRID_DEPTH)
+        words = {q: len(querytext.parse(t, stop).scored_words())
+                 for q, t in dataset.queries.items()}
+        prepared.append((dev, dataset, k_lists, k_scores, s_lists, s_scores, words))
+
+    def per_query(fusion: GridFusion, linear: bool = False) -> list[npt.NDArray[np.float64]]:
+        out = []
+        for dev, dataset, k_lists, k_scores, s_lists, s_scores, words in prepared:
+            values = []
+            for q in dataset.queries:
+                order = grid_order(fusion, words[q], (k_lists[q], k_scores[q]),
+                                   (s_lists[q], s_scores[q]), dev.doc_of)
+                ranked = list(dict.fromkeys(dev.doc_of[p] for p in order[:100]))
+                values.append(evaluation.ndcg_at_10(ranked, dataset.qrels[q], linear))
+            out.append(np.asarray(values))
+        return out
+
+    shipped = per_query(GRID[0])
+    print("\nFusions not in core/search.py (hybrid nDCG@10; in brackets the mean per-query "
+          "difference from the shipped fusion and its standard error)")
+    print("| fusion | SciFact train | Cranfield | SciFact test | Cranfield (trec) |")
+    print("|---|---|---|---|---|")
+    for fusion in GRID:
+        figures = per_query(fusion)
+        cells = [f"{f.mean():.4f} ({(f - b).mean():+.4f} ± "
+                 f"{(f - b).std(ddof=1) / math.sqrt(len(f)):.4f})"
+                 for f, b in zip(figures, shipped, strict=True)]
+        trec = per_query(fusion, linear=True)[1].mean()
+        print(f"| {fusion.label} | {' | '.join(cells)} | {trec:.4f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("scifact", type=Path)
@@ -192,6 +321,7 @@ def main() -> None:
     parser.add_argument("--keyword-only", action="store_true")
     parser.add_argument("--library", action="append", default=[], metavar="NAME=DIR")
     parser.add_argument("--fusion-only", action="store_true")
+    parser.add_argument("--fusion-grid", action="store_true")
     args = parser.parse_args()
     given = dict(item.split("=", 1) for item in args.library)
     with tempfile.TemporaryDirectory(prefix="folio-tune-") as work:
@@ -207,7 +337,9 @@ def main() -> None:
                 sets.append(DevSet(directory, library.db, library))
         keyword = DEFAULT_PARAMS if args.fusion_only else tune_keyword(sets)
         print(f"\nchosen keyword knobs: {keyword}")
-        if not args.keyword_only:
+        if args.fusion_grid:
+            fusion_grid(sets)
+        elif not args.keyword_only:
             fused = tune_fusion(sets, keyword)
             print(f"\nchosen: {fused}")
 
