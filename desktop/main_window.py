@@ -32,27 +32,26 @@ from core.answer_types import (
     AskFailed,
     Citation,
     OllamaStatus,
-    PullProgress,
     SourcesFound,
     Token,
 )
 from core.readers import SUPPORTED_SUFFIXES
 from core.resources import resource_path
 from core.types import AddOutcome, AddProgress, AddStatus
-from desktop import loading
+from desktop import loading, window_settings
 from desktop.chat_panel import ChatPanel
 from desktop.help_menu import HelpMenu
 from desktop.library_panel import LibraryPanel
 from desktop.panes import Panes
-from desktop.settings_dialog import AppSettings, SettingsDialog, SettingsValues
+from desktop.settings_dialog import AppSettings, SettingsDialog
 from desktop.viewer import TextDocument, Viewer
+from desktop.window_settings import PROGRESS_INTERVAL_S
 from desktop.workers import Task, Workers
 
 if TYPE_CHECKING:
     from core.library import Library
 
 ICON = resource_path("icons", "folio.svg")
-PROGRESS_INTERVAL_S = 0.1  # indexing progress reaches the GUI at most ten times a second
 STOPPED = "Stopped."
 
 
@@ -153,7 +152,7 @@ class MainWindow(QMainWindow):
         self.chat.stop_requested.connect(self.stop_answer)
         self.chat.citation_clicked.connect(self.show_citation)
         self.chat.conversation_selected.connect(self.open_conversation)
-        self.chat.pull_requested.connect(self.pull_model)
+        self.chat.pull_requested.connect(lambda name: window_settings.pull_model(self, name))
         self.chat.status_refresh_requested.connect(self.check_ollama)
 
     def _restore_layout(self) -> None:
@@ -219,7 +218,7 @@ class MainWindow(QMainWindow):
             return lib.add(paths, progress=lambda p: task.report(p, force=False),
                            cancel=task.cancel, on_outcome=task.report, password_for=password_for)
         task = Task(work, "add", PROGRESS_INTERVAL_S).on_question(self.ask_password)
-        return self._start_ingest(task, f"Adding {len(paths)} item(s)…")
+        return self.start_ingest(task, f"Adding {len(paths)} item(s)…")
 
     def ask_password(self, path: object) -> str | None:
         """The password of a protected file, asked in a dialog; used for this reading only."""
@@ -250,9 +249,9 @@ class MainWindow(QMainWindow):
         task = Task(work, "sample", PROGRESS_INTERVAL_S)
         task.on_progress(lambda value: self.library_panel.set_adding_guide()
                          if isinstance(value, AddProgress) else None)
-        return self._start_ingest(task, None)
+        return self.start_ingest(task, None)
 
-    def _start_ingest(self, task: Task, label: str | None) -> Task:
+    def start_ingest(self, task: Task, label: str | None) -> Task:
         self._ingests.append(task)
         if label is not None:
             self.library_panel.set_starting(label)
@@ -452,77 +451,10 @@ class MainWindow(QMainWindow):
         self.chat.set_ollama_status(status)
         self.ollama_checked.emit(status)
 
-    def pull_model(self, name: str) -> None:
-        host = self.settings.ollama_host or None
-
-        def work(lib: Library, task: Task) -> bool:
-            return lib.pull_model(name, host, progress=lambda p: task.report(p, force=False),
-                                  cancel=task.cancel)
-
-        def progressed(value: object) -> None:
-            if isinstance(value, PullProgress):
-                self.chat.set_pull_progress(value)
-
-        def failed(message: str) -> None:
-            self.chat.set_pull_progress(None, message)
-
-        def pulled(_ok: object) -> None:
-            self.chat.set_pull_progress(None)
-            self.check_ollama()
-
-        self.chat.set_pull_progress(PullProgress(f"Pulling {name}"))
-        self.workers.read(Task(work, "pull", PROGRESS_INTERVAL_S).on_progress(progressed)
-                          .on_failure(failed).on_success(pulled))
-
     # --- settings -----------------------------------------------------------------------------
 
     def open_settings(self) -> SettingsDialog:
-        current = SettingsValues(self.settings.library, self.settings.ollama_host,
-                                 self.settings.ollama_model, self.settings.sources,
-                                 self.embedding_model or "…")
-        models = [m.name for m in (self.ollama.models if self.ollama else ()) if m.chat]
-        passages = sum(getattr(d, "passages", 0) for d in self.documents)
-        dialog = SettingsDialog(current, self.library_root, models, passages, self)
-        self.workers.read(Task(loading.embedding_choices, "models")
-                          .on_success(lambda names: self._fill_embedding(dialog, names)))
-        # dialog.initial, not current: the library's model is filled in once it is known, and
-        # "…" against it read as a change of model (Loading… for the model already in use).
-        dialog.accepted.connect(lambda: self.apply_settings(dialog.values(), dialog.initial))
-        dialog.embedding_check_requested.connect(lambda name: self._check_embedding(dialog, name))
-        dialog.open()
-        return dialog
-
-    def _check_embedding(self, dialog: SettingsDialog, name: str) -> None:
-        """Can the picked model be loaded (bundled, cached or downloadable)? The dialog is told."""
-        def work(_lib: object, _task: Task) -> str | None:
-            from core.embedding import model_problem
-            from core.library import model_cache_dir
-
-            return model_problem(name, model_cache_dir())
-        self.workers.read(Task(work, "embedding-check")
-                          .on_success(lambda problem: dialog.embedding_checked(name, problem or ""))
-                          .on_failure(lambda _message: dialog.embedding_checked(name, "")),
-                          needs_library=False)
-
-    def _fill_embedding(self, dialog: SettingsDialog,
-                        names: tuple[str, list[tuple[str, str]]]) -> None:
-        current, choices = names
-        self.embedding_model = current
-        if dialog.initial.embedding_model == "…":
-            dialog.initial = SettingsValues(**{**dialog.initial.__dict__,
-                                               "embedding_model": current})
-            dialog.embedding.setItemText(0, current)
-            dialog.embedding.setItemData(0, current)
-        dialog.set_embedding_models(choices)
-
-    def apply_settings(self, values: SettingsValues, before: SettingsValues) -> None:
-        self.settings.save(values)
-        if values.library != before.library:
-            self.switch_library(loading.library_dir(values.library))
-        if (values.ollama_host, values.ollama_model) != (before.ollama_host, before.ollama_model):
-            self.check_ollama()
-        if values.embedding_model not in (before.embedding_model, "…"):
-            self.change_embedding_model(values.embedding_model)
+        return window_settings.open_settings(self)
 
     def switch_library(self, root: Path) -> None:
         self.cancel_indexing()
@@ -533,22 +465,6 @@ class MainWindow(QMainWindow):
         self.viewer.clear()
         self.chat.show_conversation(None, [])
         self._start()
-
-    def change_embedding_model(self, name: str) -> Task:
-        def work(lib: Library, task: Task) -> bool:
-            return lib.set_embedding_model(
-                name, progress=lambda done, total: task.report((done, total), force=False),
-                cancel=task.cancel)
-
-        def progressed(value: object) -> None:
-            if isinstance(value, tuple):
-                done, total = value
-                self.library_panel.set_progress(AddProgress(0, 1, f"Re-embedding for {name}",
-                                                            done, total, 0))
-        task = Task(work, "embedding-model", PROGRESS_INTERVAL_S).on_progress(progressed)
-        task.on_success(lambda ok: self.statusBar().showMessage(
-            f"Embedding model: {name}." if ok else "Embedding model unchanged.", 10000))
-        return self._start_ingest(task, f"Loading {name}…")
 
     # --- window events ------------------------------------------------------------------------
 

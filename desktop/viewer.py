@@ -20,29 +20,24 @@ from PySide6.QtCore import (
 from PySide6.QtGui import (
     QColor,
     QGuiApplication,
-    QKeySequence,
     QPainter,
     QPaintEvent,
-    QShortcut,
     QTextCharFormat,
     QTextCursor,
-    QTextDocument,
 )
 from PySide6.QtPdf import QPdfDocument, QPdfSearchModel
 from PySide6.QtPdfWidgets import QPdfView
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPlainTextEdit,
     QStackedWidget,
     QTextEdit,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from core.types import Rect
+from desktop.viewer_find import DocumentFind
 from desktop.viewer_toolbar import ZOOM_STEP, ViewerToolbar, clamp_zoom
 
 HIGHLIGHT_FILL = QColor(255, 200, 0, 90)
@@ -67,10 +62,11 @@ class PdfPageView(QPdfView):
     does (MultiPage, FitToWidth); tests/desktop check the drawn rectangles against the rendering.
     It is given no QPdfSearchModel. With one, QPdfView::paintEvent asks it for each painted
     page's results, and resultsOnPage searches a page not searched yet there and then, so rows
-    are inserted mid-paint; countChanged then ran Viewer._go_to_match inside the paint, whose
-    jump to the match scrolled and re-laid-out the view while paintEvent was still going over
-    its pages: a garbage page number, a segfault in about one find test run in three. The
-    current match is drawn here instead, like a cited passage; nothing in paint touches the model.
+    are inserted mid-paint; countChanged then ran find's go-to-match (viewer_find) inside the
+    paint, whose jump to the match scrolled and re-laid-out the view while paintEvent was still
+    going over its pages: a garbage page number, a segfault in about one find test run in three.
+    The current match is drawn here instead, like a cited passage; nothing in paint touches the
+    model.
     """
 
     def __init__(self, parent: QWidget) -> None:
@@ -181,47 +177,6 @@ class PdfPageView(QPdfView):
         painter.end()
 
 
-class FindBar(QWidget):
-    """Ctrl+F: a search field over the open document."""
-
-    searched = Signal(str, bool)  # text, backwards
-    closed = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.field = QLineEdit(self)
-        self.field.setPlaceholderText("Find in document")
-        self.field.setClearButtonEnabled(True)
-        self.status = QLabel(self)
-        previous, following, close = QToolButton(self), QToolButton(self), QToolButton(self)
-        previous.setText("↑")
-        previous.setToolTip("Previous match (Shift+Enter)")
-        following.setText("↓")
-        following.setToolTip("Next match (Enter)")
-        close.setText("✕")
-        close.setToolTip("Close (Esc)")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 2, 4, 2)
-        for widget in (self.field, previous, following, self.status, close):
-            layout.addWidget(widget)
-        self.field.returnPressed.connect(lambda: self.searched.emit(self.field.text(), False))
-        self.field.textChanged.connect(lambda text: self.searched.emit(text, False))
-        previous.clicked.connect(lambda: self.searched.emit(self.field.text(), True))
-        following.clicked.connect(lambda: self.searched.emit(self.field.text(), False))
-        close.clicked.connect(self.close_bar)
-        QShortcut(QKeySequence("Shift+Return"), self.field,
-                  lambda: self.searched.emit(self.field.text(), True))
-
-    def open_bar(self) -> None:
-        self.show()
-        self.field.setFocus()
-        self.field.selectAll()
-
-    def close_bar(self) -> None:
-        self.hide()
-        self.closed.emit()
-
-
 class Viewer(QWidget):
     """Shows one document: a PDF with QPdfView, anything else as plain text."""
 
@@ -249,10 +204,10 @@ class Viewer(QWidget):
         self.stack = QStackedWidget(self)
         for widget in (self.placeholder, self.pdf_view, self.text_view):
             self.stack.addWidget(widget)
-        self.find_bar = FindBar(self)
-        self.find_bar.hide()
-        self.find_bar.searched.connect(self.find_text)
-        self.find_bar.closed.connect(self._clear_match)
+        self.finder = DocumentFind(self, self.search_model, self.stack, self.pdf_view,
+                                   self.text_view, self._on_match_page)
+        self.finder.found.connect(self.found)
+        self.find_bar = self.finder.bar
         self.toolbar = ViewerToolbar(
             self, zoom_in=lambda: self.zoom_by(ZOOM_STEP),
             zoom_out=lambda: self.zoom_by(1 / ZOOM_STEP),
@@ -273,10 +228,6 @@ class Viewer(QWidget):
         self.path: Path | None = None
         self.labels: list[str] = []  # of the open PDF's pages
         self.current_page = 0
-        self._find_index = -1
-        self._find_pending: bool | None = None  # waiting for a search's first match (backwards?)
-        self.search_model.countChanged.connect(self._on_search_count_changed)
-        self.search_model.statusChanged.connect(self._on_search_status_changed)
         self.pdf_view.pageNavigator().currentPageChanged.connect(self._on_page_changed)
 
     # --- opening ------------------------------------------------------------------------------
@@ -290,8 +241,7 @@ class Viewer(QWidget):
                 self.show_message(f"Cannot open {path.name}: {error.name}.")
                 return False
             self.path = path
-            self._find_index, self._find_pending = -1, None  # the matches were the old file's
-            self.pdf_view.match = []
+            self.finder.forget()  # the matches were the old file's
             # Read once, now: QPdfDocument.pageLabel asks pdfium for the length outside its
             # lock, which raced the page renderer's thread (a crash in QPdfView's paintEvent).
             self.labels = [self.pdf_document.pageLabel(i) or str(i + 1)
@@ -459,99 +409,11 @@ class Viewer(QWidget):
 
     def find_text(self, text: str, backwards: bool = False) -> bool:
         """Go to the next (or previous) match of text; False when there is none."""
-        if self.stack.currentWidget() is self.text_view:
-            return self._find_in_text(text, backwards)
-        if self.stack.currentWidget() is self.pdf_view:
-            return self._find_in_pdf(text, backwards)
-        return False
+        return self.finder.find_text(text, backwards)
 
-    def _find_in_text(self, text: str, backwards: bool) -> bool:
-        if not text:
-            self.find_bar.status.clear()
-            return False
-        flags = QTextDocument.FindFlag.FindBackward if backwards else QTextDocument.FindFlag(0)
-        found = self.text_view.find(text, flags)
-        if not found:  # wrap around
-            cursor = self.text_view.textCursor()
-            cursor.movePosition(QTextCursor.MoveOperation.End if backwards
-                                else QTextCursor.MoveOperation.Start)
-            self.text_view.setTextCursor(cursor)
-            found = self.text_view.find(text, flags)
-        self.find_bar.status.setText("" if found else "Not found")
-        return found
-
-    def _find_in_pdf(self, text: str, backwards: bool) -> bool:
-        """Go to the next match; a new text starts a search that QPdfSearchModel runs in the
-        background (rows arrive later, page by page), so the first match is gone to when it
-        arrives and "Not found" is said only once the search has finished."""
-        if self.search_model.searchString() != text:
-            self._find_index = -1
-            self._find_pending = None
-            self._clear_match()
-            self.search_model.setSearchString(text)
-            if not text:
-                self.find_bar.status.clear()
-                return False
-            if self.search_model.count() == 0:
-                self._find_pending = backwards
-                self.find_bar.status.setText("Searching…")
-                return False
-        if not text:
-            self.find_bar.status.clear()
-            return False
-        if self.search_model.count() == 0:
-            if self._find_pending is None:  # the search has finished with nothing
-                self.find_bar.status.setText("Not found")
-                self.found.emit(-1, 0)
-            return False
-        self._go_to_match(backwards)
-        return True
-
-    def _go_to_match(self, backwards: bool) -> None:
-        count = self.search_model.count()
-        step = -1 if backwards else 1
-        self._find_index = (self._find_index + step) % count
-        link = self.search_model.resultAtIndex(self._find_index)
-        if link.page() < 0:  # the model was reset meanwhile: no such result (any more)
-            self._clear_match()
-            return
-        page = link.page() + 1
-        self.pdf_view.show_match([Rect(page, r.left(), r.top(), r.right(), r.bottom())
-                                  for r in link.rectangles()])  # PDF points from the top-left
+    def _on_match_page(self, page: int) -> None:
         self.current_page = page  # the scroll may have put the next page under the 40% line
         self._show_page_state()
-        self._show_find_count()
-        self.found.emit(self._find_index, count)
-
-    def _clear_match(self) -> None:
-        if self.pdf_view.match:
-            self.pdf_view.match = []
-            self.pdf_view.viewport().update()
-
-    def _show_find_count(self) -> None:
-        count = self.search_model.count()
-        more = "+" if self.search_model.status() is QPdfSearchModel.Status.Searching else ""
-        self.find_bar.status.setText(f"{self._find_index + 1} of {count}{more}")
-
-    def _on_search_count_changed(self) -> None:
-        if not self.search_model.searchString() or self.search_model.count() == 0:
-            return
-        if self._find_pending is not None:  # the first match of a search that was waited for
-            backwards, self._find_pending = self._find_pending, None
-            self._go_to_match(backwards)
-        elif self._find_index >= 0:
-            self._show_find_count()
-
-    def _on_search_status_changed(self) -> None:
-        if self.search_model.status() is not QPdfSearchModel.Status.Finished:
-            return
-        if self._find_pending is not None and self.search_model.count() == 0:
-            self._find_pending = None
-            if self.search_model.searchString():
-                self.find_bar.status.setText("Not found")
-                self.found.emit(-1, 0)
-        elif self._find_index >= 0:
-            self._show_find_count()
 
 
 def locate(text: str, passage: str | None) -> tuple[int, int] | None:

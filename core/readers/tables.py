@@ -26,6 +26,17 @@ import pymupdf
 
 from core.readers import layout
 
+# Written by table_text; kept importable from here, where core.readers.paged and the tests look.
+from core.readers.table_text import (
+    TOP_TEXT_CHARS,
+    continue_headers,
+    header_of,
+    markdown,
+    outside,
+)
+
+__all__ = ["TOP_TEXT_CHARS", "continue_headers", "find_tables", "header_of", "markdown", "outside"]
+
 GAP_RATIO = 0.6  # a gap wider than this many word heights separates two cells of a row
 ROW_GAP_RATIO = 3.2  # rows further apart than this many line heights do not share a table
 HEADER_GAP_RATIO = 2.6  # the same, between a header row and the row below it
@@ -37,7 +48,6 @@ MIN_FILL = 0.25  # at least this share of a table's cells hold something
 MAX_GROWTH = 4.0  # a table's Markdown is at most this many times the characters of its words
 _WRAPS = (",", " and", " of", " for", " to", " in", " from", "-")
 MAX_WORDS = 20_000  # a page with more words than this is not searched for tables
-TOP_TEXT_CHARS = 300  # text above a continued table (a running header, "(continued)")
 
 _LEADER_CHARS = frozenset(".·…_")
 _LEADER_ENDS = ("...", "…", "·", "___")
@@ -426,18 +436,6 @@ def _is_contents(grid: _Grid) -> bool:
     return all(a <= b for a, b in itertools.pairwise(pages))
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
-def markdown(header: list[str], body: list[list[str]]) -> str:
-    """A Markdown table: the header row, the rule, the body rows."""
-    lines = ["| " + " | ".join(_cell(c) for c in header) + " |",
-             "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in body]
-    return "\n".join(lines)
-
-
 def _acceptable(grid: _Grid) -> bool:
     cells = len(grid.header) * (len(grid.body) + 1)
     filled = sum(1 for c in grid.header if c) + sum(1 for r in grid.body for c in r if c)
@@ -449,9 +447,10 @@ def find_tables(page: pymupdf.Page, textpage: pymupdf.TextPage, page_no: int, *,
                 deadline: float | None = None) -> list[layout.Block]:
     """The tables of page as Blocks of kind "table" (table_text is Markdown, bbox the table's).
 
-    textpage is the page's one text page (already extracted by the caller); blocks of the page
-    whose centre lies inside a returned table's bbox are dropped by the caller. deadline (a
-    time.monotonic() value) stops the search when passed: the tables found so far are returned.
+    textpage is the page's one text page (already extracted by the caller); the caller leaves
+    out of the page's other blocks the lines whose centre lies inside a returned table's bbox
+    (outside). deadline (a time.monotonic() value) stops the search when passed: the tables
+    found so far are returned.
     """
     try:
         words = page.get_text("words", textpage=textpage, sort=False)
@@ -476,74 +475,3 @@ def find_tables(page: pymupdf.Page, textpage: pymupdf.TextPage, page_no: int, *,
         blocks.append(layout.Block(page=page_no, lines=[], x0=grid.x0, y0=grid.y0, x1=grid.x1,
                                    y1=grid.y1, kind="table", table_text=text, chars=len(text)))
     return blocks
-
-
-def outside(blocks: list[layout.Block], page_tables: list[layout.Block]) -> list[layout.Block]:
-    """The text of blocks that no table holds: lines whose centre lies in a table are left out.
-
-    MuPDF's blocks do not follow a table's edges (a caption and the first rows can be one
-    block, a block can hold a table and the paragraph after it), so dropping whole blocks by
-    their centre loses text or repeats it; dropping lines keeps each word once.
-    """
-    if not page_tables:
-        return blocks
-    kept: list[layout.Block] = []
-    for block in blocks:
-        if block.kind == "table":
-            kept.append(block)
-            continue
-        lines = [ln for ln in block.lines if not any(
-            t.x0 - 1 <= (ln.rect.x0 + ln.rect.x1) / 2 <= t.x1 + 1
-            and t.y0 - 1 <= (ln.rect.y0 + ln.rect.y1) / 2 <= t.y1 + 1 for t in page_tables)]
-        if len(lines) == len(block.lines):
-            kept.append(block)
-        elif lines:
-            kept.append(layout.Block(
-                page=block.page, lines=lines, x0=min(ln.rect.x0 for ln in lines),
-                y0=min(ln.rect.y0 for ln in lines), x1=max(ln.rect.x1 for ln in lines),
-                y1=max(ln.rect.y1 for ln in lines), kind=block.kind, level=block.level,
-                chars=sum(len(ln.text) for ln in lines)))
-    return kept
-
-
-def _split(text: str) -> list[list[str]]:
-    return [[c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line)[1:-1]]
-            for line in text.split("\n")]
-
-
-def header_of(block: layout.Block) -> list[str]:
-    """The header cells of a table block."""
-    return _split(block.table_text.split("\n", 1)[0])[0]
-
-
-def continue_headers(pages: list[list[layout.Block]]) -> None:
-    """Give a table continued from the page before the header row of the table it continues.
-
-    A page's first table continues the previous page's last table when that one ends its page
-    and this one starts the next (at most TOP_TEXT_CHARS of text below the one, above the
-    other: a running footer or header, "(continued)"), has the same number
-    of columns and has no header of its own (an empty header row). Its empty header row is
-    replaced by the previous table's, in place; pages are processed in order, so a table
-    running over three pages keeps its header on all of them.
-    """
-    previous: layout.Block | None = None
-    for blocks in pages:
-        page_tables = sorted((b for b in blocks if b.kind == "table"), key=lambda b: b.y0)
-        if page_tables and previous is not None:
-            first = page_tables[0]
-            above = sum(len(b.text) for b in blocks
-                        if b.kind != "table" and b.y1 <= first.y0 + 1)
-            own = header_of(first)
-            prev_header = header_of(previous)
-            if (above <= TOP_TEXT_CHARS and not any(own) and len(own) == len(prev_header)
-                    and any(prev_header)):
-                body = first.table_text.split("\n", 2)[2] if first.table_text.count("\n") >= 2 \
-                    else ""
-                first.table_text = markdown(prev_header, []) + ("\n" + body if body else "")
-                first.chars = len(first.table_text)
-        if page_tables:
-            last = page_tables[-1]
-            below = sum(len(b.text) for b in blocks if b.kind != "table" and b.y0 >= last.y1 - 1)
-            previous = last if below <= TOP_TEXT_CHARS else None
-        else:
-            previous = None  # a page without a table between them: not a continuation
