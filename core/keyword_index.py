@@ -10,10 +10,12 @@ and sums exact BM25 contributions: a few milliseconds at 300k passages, nothing 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
 import threading
+import time
 import weakref
 import zipfile
 from collections import Counter, defaultdict
@@ -26,6 +28,7 @@ import apsw
 import numpy as np
 import numpy.typing as npt
 
+from core.paths import KEYWORD_INDEX_SUFFIX, PRIVATE_FILE_MODE
 from core.store import search_queries
 
 Rows = npt.NDArray[np.int64]
@@ -89,7 +92,8 @@ class _Segment:
 
 
 FLUSH_POSTINGS = 1 << 20
-CACHE_SUFFIX = ".keywords.npz"
+CACHE_SUFFIX = KEYWORD_INDEX_SUFFIX  # library.db.keywords.npz, kept 0600 like library.db
+STALE_TEMPORARY_S = 3600  # where a writer's pid cannot be asked after (Windows)
 CACHE_FORMAT = f"folio keyword index 1, tokenizer {search_queries.FTS_TOKENIZER}"
 REBUILD_SHARE = 0.25  # more passages than this share in later segments: build one segment anew
 MAX_SEGMENTS = 8
@@ -123,6 +127,7 @@ class KeywordIndex:
         self.segments: list[_Segment] = []
         self._norms: dict[tuple[float, float, float, float], tuple[npt.NDArray[np.float64],
                                                                     float]] = {}
+        _sweep_temporaries(_cache_path(db))
         if not self._load(db):
             self._add(search_queries.passage_texts(db, None))
             self._save(db)
@@ -198,7 +203,10 @@ class KeywordIndex:
         segment = self.segments[0]
         temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
         try:
-            with temporary.open("wb") as handle:
+            # 0600 from the start, whatever the umask: it holds every word of the library
+            temporary.unlink(missing_ok=True)  # a crashed earlier writer of this pid and thread
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+            with os.fdopen(os.open(temporary, flags, PRIVATE_FILE_MODE), "wb") as handle:
                 np.savez(handle, format=np.array(CACHE_FORMAT),
                          vocabulary=np.frombuffer("\n".join(words).encode("utf-8"), np.uint8),
                          rows=segment.rows, context=segment.context, text=segment.text,
@@ -368,6 +376,37 @@ def _cache_path(db: apsw.Connection) -> Path | None:
     """library.db.keywords.npz beside library.db (None for an in-memory database)."""
     name = db.filename
     return Path(name).with_name(Path(name).name + CACHE_SUFFIX) if name else None
+
+
+def _sweep_temporaries(path: Path | None) -> None:
+    """Remove the half-written copies (.library.db.keywords.npz.PID.TID) that writers which
+    died mid-save left behind: those of a pid no longer running (on Windows, where a pid cannot
+    be asked after without opening the process, those untouched for an hour)."""
+    if path is None:
+        return
+    prefix = f".{path.name}."
+    with contextlib.suppress(OSError):
+        for temporary in path.parent.glob(f"{prefix}*"):
+            pid_text = temporary.name[len(prefix):].split(".")[0]
+            if not pid_text.isdigit() or int(pid_text) == os.getpid():
+                continue
+            with contextlib.suppress(OSError):
+                if os.name == "posix":
+                    if _running(int(pid_text)):
+                        continue
+                elif time.time() - temporary.stat().st_mtime < STALE_TEMPORARY_S:
+                    continue
+                temporary.unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # POSIX only: signal 0 asks, it sends nothing
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 _INDEXES: weakref.WeakKeyDictionary[apsw.Connection, KeywordIndex] = weakref.WeakKeyDictionary()

@@ -20,6 +20,8 @@ def default_library_dir() -> Path:
 # The library holds the text of every document and question: only its owner reads it.
 PRIVATE_DIR_MODE, PRIVATE_FILE_MODE = 0o700, 0o600
 DB_SUFFIXES = ("", "-wal", "-shm", "-journal")
+# The saved keyword index (core/keyword_index.py) beside library.db: every word of the library.
+KEYWORD_INDEX_SUFFIX = ".keywords.npz"
 
 
 def make_private_dir(path: Path) -> None:
@@ -35,7 +37,8 @@ def create_private_file(path: Path) -> None:
 
 
 def tighten_library(root: Path, db_path: Path) -> list[Path]:
-    """The library folder 0700, the database and its -wal/-shm 0600; what was changed.
+    """The library folder 0700, the database, its -wal/-shm and its saved keyword index 0600;
+    what was changed.
 
     Only bits are taken away, never given; a path that is not this user's to change (another
     user's shared library) is left as it is.
@@ -44,7 +47,8 @@ def tighten_library(root: Path, db_path: Path) -> list[Path]:
         return []  # Windows: the per-user profile folder is already private
     changed: list[Path] = []
     targets = [(root, PRIVATE_DIR_MODE), (root / "files", PRIVATE_DIR_MODE)]
-    targets += [(Path(f"{db_path}{suffix}"), PRIVATE_FILE_MODE) for suffix in DB_SUFFIXES]
+    targets += [(Path(f"{db_path}{suffix}"), PRIVATE_FILE_MODE)
+                for suffix in (*DB_SUFFIXES, KEYWORD_INDEX_SUFFIX)]
     for path, allowed in targets:
         try:
             mode = path.stat().st_mode & 0o7777

@@ -87,3 +87,20 @@ def test_keep_permissions_is_on_or_off(library: Library) -> None:
     with pytest.raises(FolioError, match="keep-permissions must be 'on' or 'off'"):
         library.set_setting("keep-permissions", "yes")
     assert library.settings()["keep-permissions"] == "off"
+
+
+def test_the_saved_keyword_index_is_private_and_tightened(tmp_path: Path, docs_dir: Path) -> None:
+    """library.db.keywords.npz holds every word of the library: 0600 when it is written, and
+    brought to 0600 when a library is opened, as library.db is."""
+    root = tmp_path / "library"
+    note = docs_dir / "rope.md"
+    note.write_text(NOTE, encoding="utf-8")
+    saved = root / "library.db.keywords.npz"
+    with Library.open(root) as library:
+        library.add([note])
+        assert library.search("rope", mode="keyword").hits  # the index is built and saved
+        assert saved.exists() and mode(saved) == 0o600
+    saved.chmod(0o644)  # as an older Folio left it
+    with Library.open(root) as library:
+        assert mode(saved) == 0o600
+        assert library.tighten_permissions() == []
