@@ -61,9 +61,9 @@ START_TIMEOUT_S = 60.0  # a cold start imports PyMuPDF, slow on a busy machine
 _MEMORY_WORDS = ("memory", "malloc", "cannot allocate", "out of mem")
 _PR_SET_PDEATHSIG = 1
 _DIED: tuple[Any, ...] = ("died",)
-# Whether the child asks Linux to kill it with its parent; a test turns it off to check the
-# watchdog that other systems rely on.
-USE_PDEATHSIG = sys.platform.startswith("linux")
+# Whether a child asks Linux to kill it with its parent (ReaderProcess's pdeathsig; a test
+# turns it off to check the watchdog that other systems rely on).
+HAS_PDEATHSIG = sys.platform.startswith("linux")
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,9 @@ class _CpuBudget:
     the process even while MuPDF holds the GIL. No core file: RLIMIT_CORE is 0.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cores: int | None = None) -> None:
+        """cores: what a second of waiting may use in CPU seconds (None: the cores this
+        process may run on)."""
         try:
             import resource
         except ImportError:  # Windows: the parent and the watchdog are all there is
@@ -138,7 +140,7 @@ class _CpuBudget:
         self._hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        self._cores = _cores()
+        self._cores = cores if cores is not None else _cores()
 
     def allow(self, wait_s: float) -> None:
         if self._hard is None:
@@ -202,11 +204,12 @@ def _read(request: tuple[Any, ...], limits: Limits, on_page: PageCallback) -> tu
         return ("failed", FailureKind.DAMAGED.value, f"The file could not be read ({detail}).")
 
 
-def _serve(conn: multiprocessing.connection.Connection, limits: Limits, pdeathsig: bool) -> None:
+def _serve(conn: multiprocessing.connection.Connection, limits: Limits, pdeathsig: bool,
+           cpu_cores: int | None) -> None:
     """The child's loop: read one file per request, report its pages, reply with the result."""
     _die_with_parent(pdeathsig)
     _limit_memory(limits.memory_mb)
-    budget = _CpuBudget()
+    budget = _CpuBudget(cpu_cores)
     _send(conn, ("ready",))
     while True:
         try:
@@ -279,8 +282,14 @@ def _run_jobs(jobs: queue.SimpleQueue[_Job]) -> None:
 class ReaderProcess:
     """The child that reads documents; one request at a time (a lock serialises callers)."""
 
-    def __init__(self, limits: Limits = Limits()) -> None:
+    def __init__(self, limits: Limits = Limits(), pdeathsig: bool = HAS_PDEATHSIG,
+                 cpu_cores: int | None = None) -> None:
+        """pdeathsig: the child asks Linux to kill it with this process (else only its
+        watchdog thread ends an orphan). cpu_cores: the cores its CPU limit allows for (None:
+        those it may run on; a test pins it)."""
         self.limits = limits
+        self.pdeathsig = pdeathsig
+        self.cpu_cores = cpu_cores
         self._process: BaseProcess | None = None
         self._conn: multiprocessing.connection.Connection | None = None
         self._lock = threading.Lock()
@@ -310,7 +319,8 @@ class ReaderProcess:
         self._stop()
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
-        process = context.Process(target=_serve, args=(child, self.limits, USE_PDEATHSIG),
+        process = context.Process(target=_serve, args=(child, self.limits, self.pdeathsig,
+                                                      self.cpu_cores),
                                   name="folio-reader", daemon=True)
 
         def start() -> None:
