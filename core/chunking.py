@@ -4,7 +4,9 @@ A paragraph longer than the budget is split only at sentence ends (a single sent
 than the budget, rare outside tables and code, is split at clause and then word boundaries).
 Tables and code are split at row or line boundaries, a table repeating its header row when
 it is small. The work is linear in the text, whatever a reader returns: nothing longer than
-LONG_CHARS is tokenized whole, and the tokenizer is given at most COUNT_CHARS per call.
+LONG_CHARS is tokenized whole, and the tokenizer is given at most COUNT_CHARS per call. What
+it makes is told to the caller's check as it grows (the characters of the passages made so
+far), so that the caller can bound it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ LONG_CHARS = 20_000  # a paragraph or sentence longer than this is cut at spaces
 COUNT_CHARS = 500_000  # characters per tokenizer call, which bounds the tokenizer's memory
 HEADER_SHARE = 0.5  # a table header is repeated in each piece only up to this share of the budget
 FIND_SLACK = 1_000
+PIECE_JOINER = "\n\n"  # between the paragraphs (or parts) of one passage
 
 _ABBREVIATIONS = {
     "e.g", "i.e", "etc", "vs", "cf", "fig", "figs", "eq", "eqs", "no", "nos", "vol", "pp", "p",
@@ -35,6 +38,7 @@ _LAST_WORD = re.compile(r"(\S+)[.!?…][\"'”’)\]]*$")
 _WORD_LOOKBACK = 64  # longer than any abbreviation with its closing quotes
 
 CountTokens = Callable[[Sequence[str]], list[int]]
+Check = Callable[[int], None]  # given the characters of the passages made so far; may raise
 
 
 def split_sentences(text: str) -> list[str]:
@@ -192,11 +196,24 @@ def _units_of(paragraph: Paragraph, budget: int,
     return units, "\n", "", 0
 
 
+class _Made:
+    """The characters of the passages made so far (pieces waiting to be packed included),
+    handed to the caller's check each time chunking looks up."""
+
+    def __init__(self, check: Check) -> None:
+        self.chars = 0
+        self._check = check
+
+    def __call__(self) -> None:
+        self._check(self.chars)
+
+
 def _pieces_of(paragraph: Paragraph, tokens: int | None, budget: int, count: CountTokens,
-               check: Callable[[], None]) -> list[_Piece]:
+               check: _Made) -> list[_Piece]:
     """The paragraph whole if it fits (tokens None: too long to have been counted), else its
     sentence- or row-aligned parts packed up to the budget."""
     if tokens is not None and tokens <= budget:
+        check.chars += len(paragraph.text)
         return [_Piece(paragraph.text, tokens, paragraph, paragraph.rects, paragraph.span)]
     text = paragraph.text
     units, joiner, header, header_tokens = _units_of(paragraph, budget, count)
@@ -232,13 +249,16 @@ def _pieces_of(paragraph: Paragraph, tokens: int | None, budget: int, count: Cou
         start = found if found >= 0 else cursor
         end = min(total, start + len(body))
         cursor = end
+        check.chars += len(piece_text)
+        if len(pieces) % 256 == 255:  # a header repeated in each piece grows what is made
+            check()
         pieces.append(_Piece(piece_text, header_tokens + sum(counts[i] for i in group), paragraph,
                              _slice_rects(paragraph.rects, start, end, total),
                              _slice_span(paragraph.span, start, end, total)))
     return pieces
 
 
-def _no_check() -> None:
+def _no_check(made: int) -> None:
     return None
 
 
@@ -247,18 +267,20 @@ def chunk(
     count: CountTokens,
     budget_for: Callable[[tuple[str, ...]], int],
     label_of: Callable[[int], str | None],
-    check: Callable[[], None] = _no_check,
+    check: Check = _no_check,
 ) -> list[Passage]:
     """Pack paragraphs into passages; budget_for(headings) is the text budget of a section.
 
-    The work is linear in the text. check() is called every so often; it may raise to stop
-    (the caller's time limit).
+    The work is linear in the text. check(made) is called every so often, between tokenizer
+    calls, with the characters of the passages made so far (at the end, their total); it may
+    raise to stop (the caller's limits on time and on what chunking makes).
     """
     if not paragraphs:
         return []
+    made = _Made(check)
     # A paragraph too long to be counted whole is never given to the tokenizer whole.
     measured = counted(count, [p.text if len(p.text) <= LONG_CHARS else "" for p in paragraphs],
-                       check)
+                       made)
     paragraph_tokens = [n if len(p.text) <= LONG_CHARS else None
                         for p, n in zip(paragraphs, measured, strict=True)]
     passages: list[Passage] = []
@@ -269,20 +291,22 @@ def chunk(
         nonlocal current, used
         if current:
             passages.append(_passage(len(passages), current, label_of))
+            made.chars += len(PIECE_JOINER) * (len(current) - 1)
         current, used = [], 0
 
     for index, (paragraph, tokens) in enumerate(zip(paragraphs, paragraph_tokens, strict=True)):
         if index % 64 == 0:
-            check()
+            made()
         budget = budget_for(paragraph.headings)
         if current and current[0].paragraph.headings != paragraph.headings:
             flush()
-        for piece in _pieces_of(paragraph, tokens, budget, count, check):
+        for piece in _pieces_of(paragraph, tokens, budget, count, made):
             if current and used + piece.tokens > budget:
                 flush()
             current.append(piece)
             used += piece.tokens
     flush()
+    made()
     return passages
 
 
@@ -292,7 +316,7 @@ def _passage(ordinal: int, pieces: list[_Piece], label_of: Callable[[int], str |
     spans = [p.span for p in pieces if p.span is not None]
     return Passage(
         ordinal=ordinal,
-        text="\n\n".join(p.text for p in pieces),
+        text=PIECE_JOINER.join(p.text for p in pieces),
         headings=pieces[0].paragraph.headings,
         page_start=min(pages),
         page_end=max(pages),

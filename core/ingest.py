@@ -7,16 +7,21 @@ and a cancel discards every document of the wave being embedded, leaving no trac
 
 The reader child has its own limits; what it returns is bounded here, in this process, before
 and while it is chunked: its text size, the time chunking takes (a multiple of the reading
-time) and the memory it grows by. A file over a bound fails with its reason; the batch goes on.
+time) and the text chunking makes (a multiple of the text it was given). A file over a bound
+fails with its reason; the batch goes on.
+
+What chunking makes is measured, not this process's memory: in the app, reader threads load
+or build the search indexes (a gigabyte at 100k passages) while a file is chunked, and a
+bound on the process's growth would fail that file for a search's memory.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import stat
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -58,7 +63,14 @@ EMBED_SLICE = 2048  # passages per embed_passages call: its token counts and vec
 # CHUNK_MIN_S: on the filings it takes a quarter of the reading time or less.
 CHUNK_READ_FACTOR = 10.0
 CHUNK_MIN_S = 30.0
-CHUNK_MEMORY_BYTES = 2**30  # what chunking one document may add to this process's memory
+# The passages' text may be CHUNK_OUTPUT_FACTOR times the document's, and never less than
+# CHUNK_OUTPUT_MIN_CHARS: packing adds a separator between paragraphs and a table's header row
+# repeated in each piece (at most half of each piece's tokens, but its characters are not
+# bounded: a word over 100 characters is one token). Prose makes passages about as long as
+# itself. With max-text-mb (32 M characters) this bounds what chunking holds to some hundreds
+# of MB, whatever the other threads of the process hold (a search loading its indexes).
+CHUNK_OUTPUT_FACTOR = 8.0
+CHUNK_OUTPUT_MIN_CHARS = 10**6
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -96,11 +108,13 @@ class Ingestor:
                  read_options: ReadOptions | None = None,
                  chunk_read_factor: float = CHUNK_READ_FACTOR,
                  chunk_min_s: float = CHUNK_MIN_S,
-                 chunk_memory_bytes: int = CHUNK_MEMORY_BYTES) -> None:
+                 chunk_output_factor: float = CHUNK_OUTPUT_FACTOR,
+                 chunk_output_min_chars: int = CHUNK_OUTPUT_MIN_CHARS) -> None:
         self.db = db
         self.chunk_read_factor = chunk_read_factor
         self.chunk_min_s = chunk_min_s
-        self.chunk_memory_bytes = chunk_memory_bytes
+        self.chunk_output_factor = chunk_output_factor
+        self.chunk_output_min_chars = chunk_output_min_chars
         self.read_options = read_options or ReadOptions()
         self.max_text_chars = max_text_chars
         self.reader = reader  # None: read in this process (trusted input, benchmarks)
@@ -111,6 +125,7 @@ class Ingestor:
         self.progress = progress
         self.cancel = cancel or threading.Event()
         self.files_done = 0
+        self.files_read = 0  # files_done and the files of the wave waiting for their vectors
         self.files_total = 0
         self.passages_written = 0
 
@@ -118,7 +133,8 @@ class Ingestor:
                 stage: AddStage | None = None, pages_done: int = 0, pages_total: int = 0) -> None:
         if self.progress is not None:
             self.progress(AddProgress(self.files_done, self.files_total, path, done, total,
-                                      self.passages_written, pages_done, pages_total, stage))
+                                      self.passages_written, pages_done, pages_total, stage,
+                                      self.files_read))
 
     def add_all(self, paths: Iterable[Path],
                 on_outcome: Callable[[AddOutcome], None] | None = None) -> list[AddOutcome]:
@@ -128,12 +144,17 @@ class Ingestor:
         wave: list[_Entry] = []
 
         def flush() -> None:
-            for outcome in self._finish_wave(wave):
+            # One report for the wave, once it is written: reported file by file, the files
+            # still to be counted would fall back to "read" and the bar would go back.
+            finished = self._finish_wave(wave)
+            for outcome in finished:
                 outcomes.append(outcome)
-                self.files_done += 1
-                self._report(None)
                 if on_outcome is not None:
                     on_outcome(outcome)
+            self.files_done += len(finished)
+            self.files_read = self.files_done
+            if finished:
+                self._report(None)
             wave.clear()
 
         for path in files:
@@ -141,6 +162,7 @@ class Ingestor:
                 break
             self._report(os.path.abspath(path), stage=AddStage.READING)
             wave.append(self._prepare(path, wave))
+            self.files_read += 1
             if sum(len(e.passages) for e in wave if isinstance(e, _Prepared)) >= WAVE_PASSAGES:
                 flush()
         flush()
@@ -283,9 +305,11 @@ class Ingestor:
                 header_tokens[headings] = self.embedder.count_tokens(header)
             return self.embedder.max_tokens - SPECIAL_TOKENS - header_tokens[headings]
 
+        given = sum(len(p.text) for p in result.paragraphs)
         try:
             passages = chunking.chunk(result.paragraphs, self.embedder.count_tokens_batch,
-                                      budget_for, result.label_of, self._chunk_check(read_s))
+                                      budget_for, result.label_of,
+                                      self._chunk_check(read_s, given))
         except MemoryError as exc:  # what it held is freed as the exception unwinds
             raise IngestError(FailureKind.TOO_LARGE, "Splitting the text into passages needed "
                               "more memory than this computer has left; the file was left "
@@ -294,14 +318,16 @@ class Ingestor:
             raise IngestError(FailureKind.NO_TEXT, "The file contains no text.")
         return passages, [chunking.context_header(result.title, p.headings) for p in passages]
 
-    def _chunk_check(self, read_s: float) -> Callable[[], None]:
-        """What chunking calls now and then: it raises when the caller cancels, or when the
-        document costs more time or memory than its budget."""
+    def _chunk_check(self, read_s: float, given_chars: int) -> chunking.Check:
+        """What chunking calls now and then with the characters of passages it has made: it
+        raises when the caller cancels, or when the document costs more time than its budget
+        or makes more text than a multiple of its own."""
         limit_s = max(self.chunk_min_s, self.chunk_read_factor * read_s)
         deadline = time.monotonic() + limit_s
-        baseline = _rss_bytes()
+        limit_chars = max(self.chunk_output_min_chars,
+                          math.ceil(self.chunk_output_factor * given_chars))
 
-        def check() -> None:
+        def check(made_chars: int) -> None:
             if self.cancel.is_set():
                 raise _Cancelled
             if time.monotonic() > deadline:
@@ -310,12 +336,12 @@ class Ingestor:
                                   f"{limit_s:g} s (reading it took {read_s:.1f} s); the file "
                                   "was left out. Its text is probably not prose (a form or a "
                                   "table read as millions of characters?).")
-            grown = _rss_bytes() - baseline
-            if grown > self.chunk_memory_bytes:
+            if made_chars > limit_chars:
                 raise IngestError(FailureKind.TOO_LARGE,
-                                  f"Splitting the text into passages needed more than "
-                                  f"{self.chunk_memory_bytes / 2**30:g} GB of memory; the file "
-                                  "was left out.")
+                                  f"Splitting the text into passages made more than "
+                                  f"{limit_chars / max(1, given_chars):.0f} times the document's "
+                                  f"{given_chars:,} characters (a table repeating a huge "
+                                  "header row?); the file was left out.")
 
         return check
 
@@ -464,21 +490,6 @@ def _checked(result: ReadResult) -> ReadResult:
     if changed or title is not result.title:
         result = replace(result, title=title, paragraphs=paragraphs)
     return result
-
-
-def _rss_bytes() -> int:
-    """This process's resident memory now (its peak where the system tells no more)."""
-    try:
-        with open("/proc/self/statm", "rb") as handle:
-            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError, AttributeError):
-        pass
-    try:
-        import resource
-    except ImportError:  # Windows: no bound on memory here, the time bound still holds
-        return 0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024
 
 
 def _write_failure(exc: apsw.Error) -> str:

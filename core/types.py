@@ -158,7 +158,10 @@ class AddStage(StrEnum):
 @dataclass(frozen=True, slots=True)
 class AddProgress:
     """Reported while adding: files done of files total, passages embedded in the current wave,
-    and, while a file is read, its pages read of its pages (pages_total 0: not known)."""
+    and, while a file is read, its pages read of its pages (pages_total 0: not known).
+
+    files_read counts the files read and split so far (0: not told): those past files_done are
+    the wave waiting for its vectors, written together when the wave is embedded."""
 
     files_done: int
     files_total: int
@@ -169,3 +172,4 @@ class AddProgress:
     pages_done: int = 0
     pages_total: int = 0
     stage: AddStage | None = None
+    files_read: int = 0

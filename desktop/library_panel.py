@@ -369,19 +369,30 @@ class LibraryPanel(QWidget):
 
 
 def job_fraction(progress: AddProgress) -> float:
-    """How much of an add job is done: files done, plus the current file's part (reading its
-    pages the first fifth, embedding its passages the rest: embedding takes most of the time)."""
+    """How much of an add job is done: files done, plus the current files' part (reading a file
+    its first fifth, embedding its passages the rest: embedding takes most of the time).
+
+    Files are embedded in waves of several small files: the files of the wave already read
+    (files_read past files_done) count as read while the next is read, and the wave's
+    embedding moves all of them together, so the bar never goes back from file to file.
+    """
     if progress.files_total <= 0:
         return 0.0
-    current = 0.0
-    if progress.stage in (AddStage.READING, AddStage.OCR) and progress.pages_total:
-        current = READ_SHARE * progress.pages_done / progress.pages_total
-    elif progress.stage is AddStage.CHUNKING:
-        current = READ_SHARE
-    elif progress.passages_total:
-        current = READ_SHARE + (1 - READ_SHARE) * progress.passages_done / progress.passages_total
-    done = min(progress.files_done, progress.files_total) + min(1.0, current)
-    return min(1.0, done / progress.files_total)
+    done = min(progress.files_done, progress.files_total)
+    waiting = max(0, min(progress.files_read, progress.files_total) - done)
+    if progress.stage is AddStage.EMBEDDING or (progress.stage is None
+                                                 and progress.passages_total):
+        # the wave's passages: every file of the wave is that far into its embedding
+        embedded = min(1.0, progress.passages_done / max(1, progress.passages_total))
+        files = done + max(1, waiting) * (READ_SHARE + (1 - READ_SHARE) * embedded)
+    else:
+        read = 0.0  # of the file being read
+        if progress.stage in (AddStage.READING, AddStage.OCR) and progress.pages_total:
+            read = min(1.0, progress.pages_done / progress.pages_total)
+        elif progress.stage is AddStage.CHUNKING:
+            read = 1.0
+        files = done + READ_SHARE * (waiting + read)  # the same sum as the next file starts
+    return min(1.0, files / progress.files_total)
 
 
 def show_in_folder(doc: Document) -> bool:

@@ -130,6 +130,41 @@ def test_chunking_over_its_time_budget_fails_that_file_and_the_batch_goes_on(
     assert library.search(FORM_WORD, mode="keyword").hits
 
 
+def test_chunking_tells_its_check_what_it_has_made(embedder: Embedder) -> None:
+    # What replaced the process's memory as the bound: the characters of the passages made.
+    result = huge_table_result(rows=8, header_chars=30_000, cell_chars=20_000)
+    made: list[int] = []
+    passages = chunk(result.paragraphs, embedder.count_tokens_batch, lambda h: BUDGET,
+                     result.label_of, made.append)
+    assert len(made) > 3 and made == sorted(made)  # told as it grows, between tokenizer calls
+    assert made[-1] == sum(len(p.text) for p in passages)
+
+
+def test_chunking_that_makes_many_times_its_text_fails_that_file_and_the_batch_goes_on(
+        library: Library, docs_dir: Path, embedder: Embedder) -> None:
+    # A header row of 19,000 characters that is a single token (a word over 100 characters is
+    # one [UNK]) is small enough to repeat in each piece of short rows: the passages would
+    # hold more than 40 times the table (as the end of this test shows).
+    header = "| " + "x" * 19_000 + " |\n|---|---|"
+    assert embedder.count_tokens(header) < BUDGET // 4
+    rows = "\n".join(f"|{n % 10}|{n % 7}|" for n in range(20_000))
+    table = ReadResult(title="Wide header", page_count=1, page_labels=["1"], paragraphs=[
+        Paragraph(text=f"{header}\n{rows}", page=1, kind="table")])
+    wide, after = _files(docs_dir, "wide", "after")
+    results = {"wide": table, "after": _prose(f"The {FORM_WORD} lamp is lit.")}
+    outcomes = _ingestor(library, results).add_all([wide, after])
+    assert [o.status for o in outcomes] == [AddStatus.FAILED, AddStatus.ADDED]
+    assert outcomes[0].reason is not None
+    assert outcomes[0].reason.startswith("Splitting the text into passages made more than ")
+    assert f"times the document's {len(table.paragraphs[0].text):,} characters" in outcomes[0].reason
+    failed = next(d for d in library.documents() if d.status.value == "failed")
+    assert failed.error_kind == "too_large"
+    assert library.search(FORM_WORD, mode="keyword").hits
+    # Unbounded, chunking would indeed have made that much: it was the bound, nothing else.
+    made = chunk(table.paragraphs, embedder.count_tokens_batch, lambda h: BUDGET, table.label_of)
+    assert sum(len(p.text) for p in made) > 40 * len(table.paragraphs[0].text)
+
+
 @pytest.mark.parametrize("where", ["reader child", "this process"])
 def test_progress_names_the_page_being_read(library: Library, docs_dir: Path,
                                             where: str) -> None:
