@@ -218,9 +218,9 @@ def _serve(conn: multiprocessing.connection.Connection, limits: Limits, pdeathsi
             return
         paged = READER_MODULES.get(request[1]) == "paged"
         if paged:
-            # PyMuPDF (with its layout model: 480 MB of address space) is imported on the first
-            # paged file, so that a reader of text files stays small; the import must not count
-            # against page 1, so the parent hears when reading starts.
+            # PyMuPDF (480 MB of address space with the layout package it imports) is imported
+            # on the first paged file, so that a reader of text files stays small; the import
+            # must not count against page 1, so the parent hears when reading starts.
             budget.allow(limits.wait_s(True, -1, 0))
             importlib.import_module("core.readers.paged")
             _send(conn, ("page", 0, 0, ""))

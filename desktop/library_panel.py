@@ -338,7 +338,8 @@ class LibraryPanel(QWidget):
         self.progress_box.show()
         self.cancel_button.setEnabled(True)
         name = Path(progress.current_path).name if progress.current_path else ""
-        files = f"file {min(progress.files_done + 1, progress.files_total)} of {progress.files_total}"
+        current = min(max(progress.files_done, progress.files_read) + 1, progress.files_total)
+        files = f"file {current} of {progress.files_total}"
         if name:
             files = f"{name} ({files})"
         reading = progress.stage in (AddStage.READING, AddStage.OCR)
