@@ -61,8 +61,10 @@ def resolve_host(setting: str | None) -> str:
     if "://" not in host:
         host = "http://" + host
     scheme, rest = host.split("://", 1)
-    if ":" not in rest.split("/", 1)[0]:
-        rest = rest.replace("/", ":11434/", 1) if "/" in rest else rest + ":11434"
+    if ":" not in rest.split("/", 1)[0].rsplit("]", 1)[-1]:
+        # Ollama's own default port, but an https URL without one is a proxy on 443
+        port = ":443" if scheme == "https" else ":11434"
+        rest = rest.replace("/", f"{port}/", 1) if "/" in rest else rest + port
     url = f"{scheme}://{rest.replace('0.0.0.0', '127.0.0.1', 1)}"
     try:
         parts = urllib.parse.urlsplit(url)

@@ -165,6 +165,18 @@ def test_an_ollama_host_that_is_not_an_address_is_refused_with_a_sentence(
         assert run(capsys, "config", "ollama-host", good, "--library", lib)[0] == 0, good
 
 
+@pytest.mark.parametrize(("given", "url"), [
+    ("gpu-box", "http://gpu-box:11434"),
+    ("http://[::1]", "http://[::1]:11434"),
+    ("https://ollama.example.com", "https://ollama.example.com:443"),  # a proxy, not :11434
+    ("https://ollama.example.com:8443/", "https://ollama.example.com:8443"),
+])
+def test_an_ollama_host_without_a_port_gets_the_port_its_scheme_means(given: str, url: str) -> None:
+    from core.llm import resolve_host
+
+    assert resolve_host(given) == url
+
+
 def test_search_in_a_document_that_does_not_exist_says_so(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lib = str(tmp_path / "l")
