@@ -236,7 +236,7 @@ def test_catalog_model_that_cannot_be_downloaded_is_refused_clearly(
     before = snapshot(library)
     monkeypatch.setattr(library_module, "model_cache_dir", lambda: tmp_path / "empty-cache")
     monkeypatch.setattr(socket.socket, "connect", _refuse)
-    with pytest.raises(EmbeddingModelError, match="cannot be downloaded now.*keeps its current"):
+    with pytest.raises(EmbeddingModelError, match=r"cannot be downloaded now.*keeps its current"):
         library.set_embedding_model("BAAI/bge-small-en-v1.5")
     assert snapshot(library) == before
 
