@@ -16,7 +16,6 @@ import math
 import os
 import threading
 import time
-import weakref
 import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -28,6 +27,7 @@ import apsw
 import numpy as np
 import numpy.typing as npt
 
+from core.connection_cache import ConnectionCache
 from core.paths import KEYWORD_INDEX_SUFFIX, PRIVATE_FILE_MODE
 from core.store import search_queries
 
@@ -409,14 +409,9 @@ def _running(pid: int) -> bool:
     return True
 
 
-_INDEXES: weakref.WeakKeyDictionary[apsw.Connection, KeywordIndex] = weakref.WeakKeyDictionary()
-_LOCK = threading.Lock()
+_KEYWORD_INDEXES: ConnectionCache[KeywordIndex] = ConnectionCache(KeywordIndex)
 
 
 def keyword_index(db: apsw.Connection) -> KeywordIndex:
     """The in-memory keyword index of the library behind db, built or brought up to date."""
-    with _LOCK:
-        index = _INDEXES.get(db)
-        index = KeywordIndex(db) if index is None else index.refresh(db)
-        _INDEXES[db] = index
-        return index
+    return _KEYWORD_INDEXES.get(db)

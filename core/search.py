@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core import querytext
+from core.connection_cache import ConnectionCache
 from core.embedding import Embedder
 from core.errors import FolioError
 from core.keyword_index import Bm25, keyword_index
@@ -238,17 +238,13 @@ def _unit_rows(matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return matrix
 
 
-_INDEXES: weakref.WeakKeyDictionary[apsw.Connection, VectorIndex] = weakref.WeakKeyDictionary()
-_INDEXES_LOCK = threading.Lock()
+_VECTOR_INDEXES: ConnectionCache[VectorIndex] = ConnectionCache(VectorIndex)
+_POOL_LOCK = threading.Lock()
 
 
 def vector_index(db: apsw.Connection) -> VectorIndex:
     """The in-memory vector index of the library behind db, loaded or brought up to date."""
-    with _INDEXES_LOCK:
-        index = _INDEXES.get(db)
-        index = VectorIndex(db) if index is None else index.refresh(db)
-        _INDEXES[db] = index
-        return index
+    return _VECTOR_INDEXES.get(db)
 
 
 def semantic_ranks(db: apsw.Connection, embedder: Embedder, query: str, limit: int,
@@ -305,7 +301,7 @@ _POOL: list[ThreadPoolExecutor] = []
 
 
 def _embedding_pool() -> ThreadPoolExecutor:
-    with _INDEXES_LOCK:
+    with _POOL_LOCK:
         if not _POOL:
             _POOL.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="folio-embed"))
         return _POOL[0]

@@ -13,6 +13,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
+from core.answer_types import Answer
 from desktop.app import make_window
 from desktop.main_window import MainWindow
 from tests.ollama_server import refused_host
@@ -61,3 +62,16 @@ def add_and_wait(qtbot, window: MainWindow, paths: Sequence[Path]) -> list:
     with qtbot.waitSignal(window.documents_loaded, timeout=STARTUP_TIMEOUT_MS):
         window.refresh_documents()
     return list(blocker.args[0])
+
+
+ANSWER_TIMEOUT_MS = 30_000
+
+
+def ask_and_wait(qtbot, window: MainWindow, question: str) -> Answer:
+    """Ask question in the window's panel, as a person types it, and wait for the answer."""
+    with qtbot.waitSignal(window.answer_finished, timeout=ANSWER_TIMEOUT_MS) as blocker:
+        window.chat.input.setPlainText(question)
+        window.chat._on_submit()
+    answer = blocker.args[0]
+    assert isinstance(answer, Answer), answer
+    return answer

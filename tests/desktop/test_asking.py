@@ -9,20 +9,9 @@ from PySide6.QtGui import QDesktopServices
 
 from core.answer_types import Answer, AnswerMode, Citation
 from core.types import Rect
-from tests.desktop.conftest import add_and_wait
+from tests.desktop.conftest import ANSWER_TIMEOUT_MS, add_and_wait, ask_and_wait
 from tests.fixtures.docs import make_markdown, make_report_pdf
 from tests.ollama_server import FakeOllama, Fault
-
-ANSWER_TIMEOUT_MS = 30_000
-
-
-def ask_and_wait(qtbot, window, question: str) -> Answer:
-    with qtbot.waitSignal(window.answer_finished, timeout=ANSWER_TIMEOUT_MS) as blocker:
-        window.chat.input.setPlainText(question)
-        window.chat._on_submit()
-    answer = blocker.args[0]
-    assert isinstance(answer, Answer), answer
-    return answer
 
 
 def test_answer_streams_into_the_panel_in_order(qtbot, open_window, docs_dir: Path,

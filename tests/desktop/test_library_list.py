@@ -14,10 +14,15 @@ from pytestqt.qtbot import QtBot
 
 from core.answer_types import Answer
 from desktop.main_window import MainWindow
-from tests.desktop.conftest import INGEST_TIMEOUT_MS, WindowFactory, add_and_wait
+from tests.desktop.conftest import (
+    ANSWER_TIMEOUT_MS,
+    INGEST_TIMEOUT_MS,
+    WindowFactory,
+    add_and_wait,
+    ask_and_wait,
+)
 from tests.desktop.helpers import make_titled_pdf
 
-ANSWER_TIMEOUT_MS = 30_000
 KEEPER = "The Keeper's Handbook of Lamps, Lenses and the Long Watches of the Northern Lights"
 TIDES = "Tide Tables for the Outer Islands"
 GARDEN = "Notes from a Kitchen Garden"
@@ -45,15 +50,6 @@ def window(qtbot: QtBot, open_window: WindowFactory, docs_dir: Path) -> MainWind
 
 def _doc_id(window: MainWindow, title: str) -> int:
     return int(next(d.id for d in window.documents if d.title == title))
-
-
-def ask_and_wait(qtbot: QtBot, window: MainWindow, question: str) -> Answer:
-    with qtbot.waitSignal(window.answer_finished, timeout=ANSWER_TIMEOUT_MS) as blocker:
-        window.chat.input.setPlainText(question)
-        window.chat._on_submit()
-    answer = blocker.args[0]
-    assert isinstance(answer, Answer), answer
-    return answer
 
 
 def test_filter_sort_and_full_titles_on_hover(qtbot: QtBot, window: MainWindow) -> None:
