@@ -50,11 +50,6 @@ def image_share(page: pymupdf.Page) -> float:
     return min(1.0, float(covered) / area)
 
 
-def needs_ocr(page: pymupdf.Page, page_dict: dict[str, Any]) -> bool:
-    """Whether page has no text layer and its images are its content (a scan)."""
-    return not has_text(page_dict) and image_share(page) >= IMAGE_COVER_SHARE
-
-
 def tessdata_dir(options: ReadOptions) -> Path:
     """The folder holding every language of options.ocr_languages, or IngestError naming the
     missing file."""

@@ -118,25 +118,24 @@ def _read_page(doc: pymupdf.Document, index: int, options: ReadOptions, found: _
     textpage = page.get_textpage(flags=TEXT_FLAGS)
     raw: dict[str, Any] = page.get_text("dict", textpage=textpage, sort=False)
     what = ""
-    if doc.is_pdf and ocr.needs_ocr(page, raw):
-        if not options.ocr or found.ocr_error is not None:
-            found.image_pages += 1
+    # images are looked at only on a page without text: get_image_info is read once a page
+    share = 0.0 if ocr.has_text(raw) else ocr.image_share(page)
+    if (doc.is_pdf and share >= ocr.IMAGE_COVER_SHARE and options.ocr
+            and found.ocr_error is None):
+        try:
+            textpage = ocr.textpage(page, options)
+        except IngestError as exc:  # the trained data is missing: say so once
+            found.ocr_error = exc
         else:
-            try:
-                textpage = ocr.textpage(page, options)
-            except IngestError as exc:  # the trained data is missing: say so once
-                found.ocr_error = exc
-                found.image_pages += 1
-            else:
-                raw = ocr.even_sizes(page.get_text("dict", textpage=textpage, sort=False))
-                found.ocr_pages += 1
-                found.ocr_page_numbers.append(page_no)
-                what = "OCR"
+            raw = ocr.even_sizes(page.get_text("dict", textpage=textpage, sort=False))
+            found.ocr_pages += 1
+            found.ocr_page_numbers.append(page_no)
+            what = "OCR"
     blocks = [part for b in layout.blocks_from_dict(raw, page_no)
               for part in layout.split_at_gaps(b)]
-    if what == "OCR" and not blocks:
+    if not blocks and what == "OCR":
         found.ocr_empty += 1
-    elif not blocks and ocr.image_share(page) > 0:
+    elif not blocks and share > 0:  # skipped: OCR is off, its data missing, or not a scan
         found.image_pages += 1
     if doc.is_pdf and blocks and len(found.slow_table_pages) < MAX_SLOW_TABLE_PAGES:
         blocks = _with_tables(page, textpage, page_no, blocks, found)

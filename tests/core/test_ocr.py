@@ -79,7 +79,8 @@ def test_a_clean_300_dpi_scan_reads_under_3_percent_errors_with_each_word_in_pla
     doc = pymupdf.open()
     truth = scans.add_scanned_page(doc, scans.prose(1))
     page = doc[0]
-    assert ocr.needs_ocr(page, page.get_text("dict")) and ocr.scan_dpi(page) == 300
+    assert not ocr.has_text(page.get_text("dict"))
+    assert ocr.image_share(page) >= ocr.IMAGE_COVER_SHARE and ocr.scan_dpi(page) == 300
     text, words = _read(page)
     assert scans.cer(truth.text, text) < 0.03
     # A tilted line's words get the line's height (MuPDF boxes them along the line): within a line.
@@ -136,6 +137,19 @@ def test_a_mixed_pdf_reads_only_its_scanned_pages_by_ocr(tmp_path: Path) -> None
     for page in made:
         got = " ".join(p.text for p in result.paragraphs if p.page == page.number)
         assert scans.cer(page.text, got) < 0.03, page.number
+
+
+def test_with_ocr_off_a_mixed_pdf_keeps_its_text_and_counts_each_skipped_scan_once(
+        tmp_path: Path) -> None:
+    doc = pymupdf.open()
+    scans.add_text_page(doc, scans.prose(20))
+    scans.add_scanned_page(doc, scans.prose(21), dpi=150)
+    scans.add_scanned_page(doc, scans.prose(22), dpi=150)
+    path = scans.save(doc, tmp_path / "mixed.pdf")
+    result = paged.read(path, "mixed", options=ReadOptions(ocr=False))
+    assert result.ocr_pages == 0 and {p.page for p in result.paragraphs} == {1}
+    assert ("2 page(s) are images without a text layer and were skipped: OCR is off"
+            in result.notes), result.notes
 
 
 def test_a_missing_language_is_named_and_only_the_scanned_pages_are_skipped(
