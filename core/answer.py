@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-import apsw
 import numpy as np
 
 from core import citations, followup, prompt, querytext
@@ -33,7 +32,7 @@ from core.answer_types import (
 from core.chunking import split_sentences
 from core.embedding import Embedder
 from core.llm import ChatStats, LlmError, OllamaService
-from core.search import EmptyQueryError, SearchMode, search
+from core.search import EmptyQueryError, Searcher, SearchMode
 
 DEFAULT_SOURCES = 6
 EXTRACTIVE_SOURCES = 3
@@ -192,11 +191,10 @@ def similarities(embedder: Embedder, question: str, sources: Sequence[Source]) -
 class Asker:
     """One question, from retrieval to the final answer; iterate `run()` for its events."""
 
-    def __init__(self, db: apsw.Connection, embedder: Embedder,
-                 service: OllamaService | LlmError | None, options: AskOptions,
-                 cancel: threading.Event | None = None) -> None:
-        self.db = db
-        self.embedder = embedder
+    def __init__(self, searcher: Searcher, service: OllamaService | LlmError | None,
+                 options: AskOptions, cancel: threading.Event | None = None) -> None:
+        self.searcher = searcher
+        self.embedder = searcher.require_embedder()
         # An LlmError instead of a service: no model can be asked (say why, answer from passages).
         self.service = service if isinstance(service, OllamaService) else None
         self.service_error = service if isinstance(service, LlmError) else None
@@ -259,8 +257,8 @@ class Asker:
         standalone = self._standalone(question, history, model) if not self.cancel.is_set() else (
             question)
         try:
-            found = search(self.db, self.embedder, standalone, SearchMode.HYBRID, self.options.k,
-                           self.options.scope)
+            found = self.searcher.search(standalone, SearchMode.HYBRID, self.options.k,
+                                         self.options.scope)
         except EmptyQueryError as exc:
             yield AskFailed(str(exc))
             return

@@ -10,7 +10,7 @@ import apsw
 
 from core.embedding import Embedder
 from core.filestore import CHUNK, FileStore
-from core.store import integrity, queries
+from core.store import changes, integrity, queries, vectors
 from core.store.connection import write_transaction
 
 
@@ -82,6 +82,7 @@ def check(db: apsw.Connection, store: FileStore, embedding_model: str, embedding
         if repair and fix is not None:
             with write_transaction(db):
                 db.execute(fix)
+                changes.bump_epoch(db)  # the indexes are built anew from what is left
             report.repaired.append(message.format(n=n) + ": removed")
         else:
             report.add(name, message.format(n=n).capitalize(), fix is not None)
@@ -104,27 +105,23 @@ def _check_fts(db: apsw.Connection, report: CheckReport, repair: bool) -> None:
 
 def _check_vectors(db: apsw.Connection, model: str, dim: int, embedder: Embedder | None,
                    report: CheckReport, repair: bool) -> None:
-    wrong = integrity.count(db, integrity.WRONG_SIZE_EMBEDDINGS, {"bytes": dim * 4})
-    if wrong:
-        report.add("embedding model", f"{wrong} vector(s) do not have the {dim} dimensions of the "
-                   f"recorded model {model}; re-embed with `folio config embedding-model`.",
-                   repairable=False)
-    missing = integrity.missing_embeddings(db)
+    declared = vectors.width(db)
+    if declared is None:
+        report.add("vectors", "The vector table is missing or not int8 vectors; re-embed with "
+                   "`folio config embedding-model`.", repairable=False)
+        return
+    if declared != dim:
+        report.add("embedding model", f"The vector table holds {declared} dimensions, but the "
+                   f"recorded model {model} has {dim}; re-embed with "
+                   "`folio config embedding-model`.", repairable=False)
+        return
+    missing = integrity.missing_vectors(db)
     if missing and repair and embedder is not None and embedder.name == model:
-        vectors = embedder.embed_passages([f"{ctx}\n{text}" for _, _, ctx, text in missing])
-        assert vectors is not None
+        embedded = embedder.embed_passages([f"{ctx}\n{text}" for _, _, ctx, text in missing])
+        assert embedded is not None
         with write_transaction(db):
-            integrity.forget_index_vectors(db, [pid for pid, _, _, _ in missing])
-            queries.insert_vectors(db, ((pid, did, vec) for (pid, did, _, _), vec
-                                        in zip(missing, vectors, strict=True)))
+            vectors.insert(db, [pid for pid, _, _, _ in missing], embedded)
+            changes.bump_epoch(db)  # every index loads the vectors anew
         report.repaired.append(f"embedded {len(missing)} passage(s) that had no vector")
     elif missing:
         report.add("vectors", f"{len(missing)} passage(s) have no vector.", repairable=True)
-    unindexed = integrity.missing_index_vectors(db)
-    if unindexed and repair:
-        with write_transaction(db):
-            restored = integrity.restore_index_vectors(db)
-        report.repaired.append(f"restored {restored} vector index row(s)")
-    elif unindexed:
-        report.add("vector index", f"{unindexed} passage(s) are missing from the vector index.",
-                   repairable=True)

@@ -87,9 +87,14 @@ def _outcome_line(o: AddOutcome) -> str:
     return f"{o.status.value}: {o.path} — {o.title}{detail}{notes}"
 
 
-def _open_library(args: argparse.Namespace, first_run_sample: bool = True) -> Library:
+def _open_library(args: argparse.Namespace, first_run_sample: bool = True,
+                  writes: bool = False) -> Library:
+    """The library of --library (else the default), with an Engine of its own for this
+    command; writes: the command changes documents, so the writer's housekeeping runs."""
     root = Path(args.library).expanduser() if args.library else default_library_dir()
     library = Library.open(root)
+    if writes:
+        library.prepare()
     if first_run_sample:
         bar = ProgressBar(sys.stderr)
         outcomes = library.ensure_sample(progress=bar.update)
@@ -128,7 +133,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def _add_files(args: argparse.Namespace, files: list[Path]) -> list[AddOutcome] | None:
     """Add files, printing each outcome as it is done; None when interrupted."""
-    with _open_library(args) as library:
+    with _open_library(args, writes=True) as library:
         bar = ProgressBar(sys.stderr)
 
         def on_outcome(outcome: AddOutcome) -> None:
@@ -185,7 +190,7 @@ def add_totals(outcomes: Sequence[AddOutcome], unsupported: Sequence[Path]) -> s
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    with _open_library(args, first_run_sample=False) as library:
+    with _open_library(args, first_run_sample=False, writes=True) as library:
         report = library.check(repair=args.repair)
     if args.json:
         print(json.dumps({"ok": report.ok, "documents": report.documents,
@@ -229,7 +234,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    with _open_library(args, first_run_sample=False) as library:
+    with _open_library(args, first_run_sample=False, writes=True) as library:
         doc = library.remove(args.document)
     print(f"removed: {doc.id} {doc.title} (your file {doc.original_path} was not touched)")
     return EXIT_OK

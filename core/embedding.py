@@ -19,9 +19,9 @@ from tokenizers import Tokenizer
 
 from core.errors import EmbeddingModelError
 from core.resources import resource_path
+from core.types import BUNDLED_DIM as BUNDLED_DIM
+from core.types import BUNDLED_MODEL as BUNDLED_MODEL
 
-BUNDLED_MODEL = "folio/all-MiniLM-L6-v2-int8"
-BUNDLED_DIM = 384
 BUNDLED_MAX_TOKENS = 256  # the model was trained on 256; longer input embeds worse
 # Measured here (2 cores, 230-token passages): batch 4 gives 15.0 passages/s, 8 13.5, 16 10.9,
 # 32 7.7 with 1.6 GB RSS. Attention grows with padded length, so a batch is bounded by tokens.

@@ -14,6 +14,7 @@ from pathlib import Path
 import apsw
 import platformdirs
 
+from core.engine import Engine
 from core.library import Library
 from core.search import DEFAULT_PARAMS, SearchMode, SearchParams
 from core.store import queries, search_queries
@@ -77,6 +78,7 @@ def corpus_hash(corpus: Path) -> str:
 # library_for writes a corpus row as a file: change it with that code.
 _BUILD_SOURCES = ("core/readers", "core/chunking.py", "core/ingest.py", "core/embedding.py",
                   "core/sandbox.py", "core/store/migrations.py", "core/store/queries.py",
+                  "core/store/vectors.py",
                   "core/__init__.py")
 MARKDOWN_LAYOUT = "1: '# title', blank line, text"
 
@@ -101,12 +103,13 @@ def build_key(dataset: Dataset) -> str:
 
 
 def library_for(dataset: Dataset, cache_root: Path | None = None,
-                progress: Callable[[AddProgress], None] | None = None) -> Library:
+                progress: Callable[[AddProgress], None] | None = None,
+                engine: Engine | None = None) -> Library:
     """A library holding the corpus, one Markdown file per document; built once per build_key
     (corpus, code and model), so no figure is taken from passages an older Folio made."""
     root = (cache_root or Path(platformdirs.user_cache_dir("Folio", appauthor=False)) / "eval")
     root = root / f"{dataset.name}-{build_key(dataset)}"
-    library = Library.open(root / "library")
+    library = Library.open(root / "library", engine)
     marker = root / "complete"
     if marker.exists():
         return library

@@ -1,5 +1,6 @@
 """Exact BM25 over every query term: an in-memory impact index of the library's passages, made
-with FTS5's own tokenizer (so a term is what FTS5 indexes) and kept in step like the vector index.
+with FTS5's own tokenizer (so a term is what FTS5 indexes), shared per library file and kept in
+step by the library's change log (core/indexes.py, core/store/changes.py).
 
 Why not FTS5's bm25(): it scores every passage that matches any OR-ed term, one docsize lookup
 each, so a long question with a common word took 45 ms p50 / 105 ms p95 at 100k passages, and
@@ -27,9 +28,8 @@ import apsw
 import numpy as np
 import numpy.typing as npt
 
-from core.connection_cache import ConnectionCache
 from core.paths import KEYWORD_INDEX_SUFFIX, PRIVATE_FILE_MODE
-from core.store import search_queries
+from core.store import changes, search_queries
 
 Rows = npt.NDArray[np.int64]
 Int32s = npt.NDArray[np.int32]
@@ -94,7 +94,7 @@ class _Segment:
 FLUSH_POSTINGS = 1 << 20
 CACHE_SUFFIX = KEYWORD_INDEX_SUFFIX  # library.db.keywords.npz, kept 0600 like library.db
 STALE_TEMPORARY_S = 3600  # where a writer's pid cannot be asked after (Windows)
-CACHE_FORMAT = f"folio keyword index 1, tokenizer {search_queries.FTS_TOKENIZER}"
+CACHE_FORMAT = f"folio keyword index 2, tokenizer {search_queries.FTS_TOKENIZER}"
 REBUILD_SHARE = 0.25  # more passages than this share in later segments: build one segment anew
 MAX_SEGMENTS = 8
 
@@ -103,22 +103,19 @@ class KeywordIndex:
     """Every passage's term counts (title/headings and text) and lengths, in numpy arrays.
 
     Built on the first keyword search from the passages table, tokenized with the FTS5 table's
-    tokenizer. Kept in step as VectorIndex is: this connection's writes to passages are logged
-    by temporary triggers; another connection's (PRAGMA data_version and the passages'
-    fingerprint) are found by comparing (id, document id) pairs. Added passages go into a new
-    small segment, removed ones are masked out; statistics (N, lengths, document frequencies)
-    count live passages only, so scores are always those of a fresh build.
+    tokenizer (or loaded from the copy saved beside the library file). Brought up to date from
+    the change log: changed passages are masked out and tokenized again into a new small
+    segment; statistics (N, lengths, document frequencies) count live passages only, so
+    scores are always those of a fresh build. Call within one read transaction
+    (changes.snapshot), so that the position and the passages read agree.
     """
 
-    def __init__(self, db: apsw.Connection) -> None:
-        search_queries.install_passage_change_log(db)
-        search_queries.take_passage_changes(db)
+    def __init__(self, db: apsw.Connection, save: bool = True) -> None:
         self.tokenizer = db.fts5_tokenizer(*search_queries.FTS_TOKENIZER)
         vocabulary: defaultdict[str, int] = defaultdict()
         vocabulary.default_factory = vocabulary.__len__  # a new term gets the next id, in C
         self.vocabulary = vocabulary
-        self.data_version = db.data_version()
-        self.fingerprint = search_queries.passage_fingerprint(db)
+        self.position = changes.position(db)
         self.ids: Rows = np.zeros(0, dtype=np.int64)
         self.documents: Rows = np.zeros(0, dtype=np.int64)
         self.lengths = np.zeros((2, 0), dtype=np.float64)
@@ -130,7 +127,8 @@ class KeywordIndex:
         _sweep_temporaries(_cache_path(db))
         if not self._load(db):
             self._add(search_queries.passage_texts(db, None))
-            self._save(db)
+            if save:
+                self._save(db)
 
     # --- building ----------------------------------------------------------------------------
 
@@ -191,8 +189,9 @@ class KeywordIndex:
     # --- the copy on disk --------------------------------------------------------------------
     # Building takes ~6-11 s of CPU at 100k passages (tokenizing every passage in Python), so a
     # full build is saved next to the library file and the next connection or process loads
-    # it and patches what differs: passages whose (id, document id, UTF-8 size) are not the
-    # saved ones are tokenized again. Best effort: a library that cannot be written still
+    # it and patches what differs: the passages the change log names since the saved position
+    # are tokenized again (a copy older than the log, or of another epoch, is built anew).
+    # Best effort: a library that cannot be written still
     # searches, building in memory.
 
     def _save(self, db: apsw.Connection) -> None:
@@ -211,7 +210,8 @@ class KeywordIndex:
                          vocabulary=np.frombuffer("\n".join(words).encode("utf-8"), np.uint8),
                          rows=segment.rows, context=segment.context, text=segment.text,
                          starts=segment.starts, ids=self.ids, documents=self.documents,
-                         lengths=self.lengths, sizes=self.sizes)
+                         lengths=self.lengths, sizes=self.sizes,
+                         epoch=np.array(self.position.epoch), seq=np.array(self.position.seq))
             os.replace(temporary, path)
         except OSError:
             temporary.unlink(missing_ok=True)
@@ -237,14 +237,13 @@ class KeywordIndex:
                                              data["starts"])]
                 self.ids, self.documents = data["ids"], data["documents"]
                 self.lengths, self.sizes = data["lengths"], data["sizes"]
+                saved = changes.Position(str(data["epoch"]), int(data["seq"]), 0)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError):
             self._forget()
             return False
         self.alive = np.ones(len(self.ids), dtype=bool)
-        saved = set(zip(self.ids.tolist(), self.documents.tolist(), self.sizes.tolist(),
-                        strict=True))
-        changed = sorted({p for p, _, _ in saved ^ set(search_queries.passage_signatures(db))})
-        if len(changed) > REBUILD_SHARE * max(1, len(self.ids)):
+        changed = changes.changed_between(db, saved, self.position)
+        if changed is None or len(changed) > REBUILD_SHARE * max(1, len(self.ids)):
             self._forget()  # quicker to build anew (and save that)
             return False
         self._remove(changed)
@@ -258,28 +257,16 @@ class KeywordIndex:
 
     def refresh(self, db: apsw.Connection) -> KeywordIndex:
         """This index brought up to date with the database, or a new one if that is simpler."""
-        changed = set(search_queries.take_passage_changes(db))
-        version = db.data_version()
-        if version != self.data_version:
-            self.data_version = version
-            fingerprint = search_queries.passage_fingerprint(db)
-            if fingerprint != self.fingerprint:
-                self.fingerprint = fingerprint
-                now = search_queries.passage_documents(db)
-                live = self.alive
-                mine = {(int(p), int(d)) for p, d in zip(self.ids[live], self.documents[live],
-                                                          strict=True)}
-                theirs = {(int(p), int(d)) for p, d in now}
-                changed |= {p for p, _ in mine ^ theirs}
-        elif changed:
-            self.fingerprint = search_queries.passage_fingerprint(db)
-        if not changed:
+        now = changes.position(db)
+        changed = changes.changed_between(db, self.position, now)
+        if changed == []:
             return self
         later = sum(len(s.rows) for s in self.segments[1:])
-        if (len(changed) > REBUILD_SHARE * max(1, int(self.alive.sum()))
+        if (changed is None or len(changed) > REBUILD_SHARE * max(1, int(self.alive.sum()))
                 or len(self.segments) >= MAX_SEGMENTS
                 or later > REBUILD_SHARE * len(self.segments[0].rows if self.segments else ())):
             return KeywordIndex(db)
+        self.position = now
         self._remove(sorted(changed))
         self._add(search_queries.passage_texts(db, sorted(changed)))
         return self
@@ -407,11 +394,3 @@ def _running(pid: int) -> bool:
     except PermissionError:  # another user's process
         return True
     return True
-
-
-_KEYWORD_INDEXES: ConnectionCache[KeywordIndex] = ConnectionCache(KeywordIndex)
-
-
-def keyword_index(db: apsw.Connection) -> KeywordIndex:
-    """The in-memory keyword index of the library behind db, built or brought up to date."""
-    return _KEYWORD_INDEXES.get(db)

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import apsw
 import numpy as np
-import platformdirs
 
 from core import check as check_module
 from core import sandbox
-from core import search as search_module
-from core.answer import DEFAULT_SOURCES, Asker, AskOptions
+from core import settings as settings_module
+from core.answer import Asker, AskOptions
 from core.answer_types import (
     AnswerDone,
     AnswerEvent,
@@ -25,83 +23,38 @@ from core.answer_types import (
     Turn,
 )
 from core.check import CheckReport
-from core.embedding import BUNDLED_MODEL, Embedder
+from core.embedding import Embedder
+from core.engine import Engine, model_cache_dir
 from core.errors import EmbeddingModelError, FolioError, LibraryError
 from core.filestore import FileStore
-from core.ingest import DEFAULT_MAX_TEXT_CHARS, Ingestor, PasswordCallback, ProgressCallback
+from core.indexes import LibraryIndexes
+from core.ingest import Ingestor, PasswordCallback, ProgressCallback
 from core.llm import LlmError, OllamaService, resolve_host
 from core.paths import default_library_dir, make_private_dir, tighten_library
-from core.prompt import DEFAULT_MAX_CONTEXT
 from core.resources import resource_path
-from core.search import DEFAULT_PARAMS, SearchMode, SearchParams, SearchResult
-from core.store import conversations, queries
+from core.search import DEFAULT_PARAMS, Searcher, SearchMode, SearchParams, SearchResult
+from core.store import changes, conversations, queries, vectors
 from core.store.connection import connect, write_transaction
 from core.store.migrations import migrate
-from core.types import AddOutcome, Document, ReadOptions
+from core.types import BUNDLED_MODEL, AddOutcome, Document, ReadOptions
 
-DEFAULT_MAX_FILE_MB = 512
 SAMPLE_FILES = ("folio-guide.pdf",)
-
-SETTINGS: dict[str, str] = {  # setting name -> meta key
-    "embedding-model": "embedding_model",
-    "max-file-mb": "max_file_mb",
-    "ollama-host": "ollama_host",
-    "ollama-model": "ollama_model",
-    "answer-sources": "answer_sources",
-    "max-context": "max_context",
-    "reader-page-timeout-s": "reader_page_timeout_s",
-    "reader-timeout-s": "reader_timeout_s",
-    "reader-memory-mb": "reader_memory_mb",
-    "max-text-mb": "max_text_mb",
-    "ocr": "ocr",
-    "ocr-languages": "ocr_languages",
-    "ocr-data-dir": "ocr_data_dir",
-    "keep-permissions": "keep_permissions",
-}
-SETTING_DEFAULTS = {
-    "max-file-mb": str(DEFAULT_MAX_FILE_MB),
-    "ollama-host": "",  # empty: $OLLAMA_HOST, else http://127.0.0.1:11434
-    "ollama-model": "",  # empty: the first installed chat model
-    "answer-sources": str(DEFAULT_SOURCES),
-    "max-context": str(DEFAULT_MAX_CONTEXT),
-    "reader-page-timeout-s": str(sandbox.DEFAULT_PAGE_TIMEOUT_S),  # one page of a PDF, EPUB...
-    "reader-timeout-s": str(sandbox.DEFAULT_TIMEOUT_S),  # a whole text, Markdown or HTML file
-    "reader-memory-mb": str(sandbox.DEFAULT_MEMORY_MB),
-    "max-text-mb": str(DEFAULT_MAX_TEXT_CHARS // 10**6),
-    "ocr": "on",  # "off": pages without a text layer are skipped
-    "ocr-languages": "eng",  # Tesseract's form, e.g. "eng+deu"
-    "ocr-data-dir": "",  # empty: $TESSDATA_PREFIX, then the bundled English data
-    # "on": the folder's and the database's modes are left as the user set them (a library
-    # shared with a group on purpose); "off": folder 0700, library.db and its -wal/-shm 0600.
-    "keep-permissions": "off",
-}
-_OCR_LANGUAGES = re.compile(r"^[A-Za-z_]{3,20}(\+[A-Za-z_]{3,20})*$")
-NUMERIC_SETTINGS = {"max-file-mb": 1, "answer-sources": 1, "max-context": 2048,  # minimums
-                    "reader-page-timeout-s": 1, "reader-timeout-s": 1, "reader-memory-mb": 256,
-                    "max-text-mb": 1}
-
-
-def model_cache_dir() -> Path:
-    return Path(platformdirs.user_cache_dir("Folio", appauthor=False)) / "models"
-
-
-_embedders: dict[str, Embedder] = {}
-_embedders_lock = threading.Lock()
-
-
-def shared_embedder(name: str) -> Embedder:
-    """One Embedder per model per process: the ONNX session is large and thread-safe to run."""
-    with _embedders_lock:
-        if name not in _embedders:
-            _embedders[name] = Embedder(name, cache_dir=model_cache_dir())
-        return _embedders[name]
+SETTINGS = [s.name for s in settings_module.SETTINGS]
 
 
 class Library:
-    """One library folder: library.db and files/. Not shared across threads: open one per thread."""
+    """One library folder: library.db and files/, over one connection. Not shared across
+    threads: open one per thread, all with the process's one Engine.
 
-    def __init__(self, root: Path) -> None:
+    Opening is cheap and writes nothing to an up-to-date library (a new or older one is
+    migrated); the writer's housekeeping is prepare().
+    """
+
+    def __init__(self, root: Path, engine: Engine | None = None) -> None:
         self.root = root
+        # Without an engine the library has one of its own, closed with it (a one-off use).
+        self._own_engine = engine is None
+        self.engine = engine if engine is not None else Engine()
         try:
             make_private_dir(root)
         except OSError as exc:
@@ -115,25 +68,35 @@ class Library:
             self.db.close()
             raise LibraryError(f"The library at {root} is busy with another writer; "
                                "try again in a moment.") from exc
-        self.tighten_permissions()
-        self._embedder: Embedder | None = None
-        self._ollama: OllamaService | None = None
-        self._ensure_model_recorded()
-        self.store.sweep(queries.stored_paths(self.db))
+        self.indexes: LibraryIndexes = self.engine.indexes(self.db_path)
 
     @classmethod
-    def open(cls, root: Path | None = None) -> Library:
-        return cls(root if root is not None else default_library_dir())
+    def open(cls, root: Path | None = None, engine: Engine | None = None) -> Library:
+        return cls(root if root is not None else default_library_dir(), engine)
+
+    def prepare(self) -> None:
+        """The writer's housekeeping, once after opening: tighten the permissions, remove
+        stored files no document names (a crash between copy and commit), trim the change log."""
+        self.tighten_permissions()
+        self.store.sweep(queries.stored_paths(self.db))
+        with write_transaction(self.db):
+            changes.trim(self.db)
+
+    def data_version(self) -> int:
+        """Moves when another connection (another thread, the CLI) commits a change."""
+        return int(self.db.data_version())
 
     def tighten_permissions(self) -> list[Path]:
         """Folder 0700, database files 0600 (they hold all the text of the documents and the
         questions), unless keep-permissions is on; the paths whose modes were changed."""
-        if queries.get_meta(self.db, SETTINGS["keep-permissions"]) == "on":
+        if queries.get_meta(self.db, settings_module.setting("keep-permissions").key) == "on":
             return []
         return tighten_library(self.root, self.db_path)
 
     def close(self) -> None:
         self.db.close()
+        if self._own_engine:
+            self.engine.close()
 
     def __enter__(self) -> Library:
         return self
@@ -142,17 +105,6 @@ class Library:
         self.close()
 
     # --- the embedding model ------------------------------------------------------------------
-
-    def _ensure_model_recorded(self) -> None:
-        if queries.get_meta(self.db, "embedding_model") is not None:
-            return
-        with write_transaction(self.db):
-            if queries.get_meta(self.db, "embedding_model") is None:
-                queries.set_meta(self.db, "embedding_model", BUNDLED_MODEL)
-                queries.set_meta(self.db, "embedding_dim", "384")
-                queries.set_meta(self.db, "created_at", queries.now_iso())
-                if not queries.vector_table_exists(self.db):
-                    queries.create_vector_table(self.db, 384)
 
     @property
     def embedding_model(self) -> str:
@@ -164,9 +116,10 @@ class Library:
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None or self._embedder.name != self.embedding_model:
-            self._embedder = shared_embedder(self.embedding_model)
-        return self._embedder
+        return self.engine.embedder(self.embedding_model)
+
+    def searcher(self) -> Searcher:
+        return Searcher(self.db, self.indexes, self.embedder, self.engine.query_pool())
 
     def set_embedding_model(self, name: str, progress: Callable[[int, int], None] | None = None,
                             cancel: threading.Event | None = None) -> bool:
@@ -177,7 +130,7 @@ class Library:
         """
         if name == self.embedding_model:
             return True
-        embedder = shared_embedder(name)
+        embedder = self.engine.embedder(name)
         embedder.load()
         rows = queries.passage_texts_for_embedding(self.db)
         done = 0
@@ -189,49 +142,33 @@ class Library:
                 progress(done, len(rows))
 
         stop = cancel or threading.Event()
-        vectors = embedder.embed_passages([f"{ctx}\n{text}" for _, _, ctx, text in rows],
-                                          on_batch=on_batch, should_stop=stop.is_set)
-        if vectors is None:
+        embedded = embedder.embed_passages([f"{ctx}\n{text}" for _, _, ctx, text in rows],
+                                           on_batch=on_batch, should_stop=stop.is_set)
+        if embedded is None:
             return False
         with write_transaction(self.db):
-            queries.drop_vector_table(self.db)
-            queries.create_vector_table(self.db, embedder.dim)
-            queries.insert_vectors(self.db, ((pid, did, vec) for (pid, did, _, _), vec
-                                             in zip(rows, vectors, strict=True)))
+            vectors.drop_table(self.db)
+            vectors.create_table(self.db, embedder.dim)
+            vectors.insert(self.db, [pid for pid, _, _, _ in rows], embedded)
             queries.set_meta(self.db, "embedding_model", name)
             queries.set_meta(self.db, "embedding_dim", str(embedder.dim))
-        self._embedder = embedder
+            changes.bump_epoch(self.db)
         return True
 
     # --- settings -----------------------------------------------------------------------------
 
     def settings(self) -> dict[str, str]:
-        meta = queries.all_meta(self.db)
-        values = {"embedding-model": meta.get("embedding_model", BUNDLED_MODEL)}
-        for name, default in SETTING_DEFAULTS.items():
-            values[name] = meta.get(SETTINGS[name], default)
-        return values
+        """Every setting's value (core/settings.py), defaults filled in."""
+        return settings_module.values(queries.all_meta(self.db))
 
     def set_setting(self, key: str, value: str) -> None:
-        value = value.strip()
+        """Validate and keep a setting (not the embedding model: set_embedding_model)."""
         if key == "embedding-model":
             raise FolioError("Use set_embedding_model(): changing the model re-embeds the library.")
-        if key not in SETTINGS:
-            raise FolioError(f"Unknown setting '{key}'. Settings: {', '.join(SETTINGS)}.")
-        if key == "ollama-host" and value:
-            resolve_host(value)  # raises LlmError with a sentence for an address that cannot be one
-        if key in ("ocr", "keep-permissions") and value not in ("on", "off"):
-            raise FolioError(f"{key} must be 'on' or 'off'.")
-        if key == "ocr-languages" and not _OCR_LANGUAGES.match(value):
-            raise FolioError("ocr-languages takes Tesseract's language codes joined by '+', "
-                             "e.g. 'eng' or 'eng+deu'.")
-        if key == "ocr-data-dir" and value and not Path(value).expanduser().is_dir():
-            raise FolioError(f"ocr-data-dir: no folder at {value}.")
-        minimum = NUMERIC_SETTINGS.get(key)
-        if minimum is not None and (not value.isdigit() or int(value) < minimum):
-            raise FolioError(f"{key} must be a whole number, at least {minimum}.")
+        declared = settings_module.setting(key)
+        value = declared.validate(value)
         with write_transaction(self.db):
-            queries.set_meta(self.db, SETTINGS[key], value)
+            queries.set_meta(self.db, declared.key, value)
         if key == "keep-permissions":
             self.tighten_permissions()  # "off" takes effect now, not at the next start
 
@@ -262,7 +199,7 @@ class Library:
                                 int(settings["reader-memory-mb"]),
                                 float(settings["reader-page-timeout-s"]))
         ingestor = Ingestor(self.db, self.store, self.embedder, self.max_file_bytes,
-                            progress, cancel, sandbox.shared_reader(limits), password_for,
+                            progress, cancel, self.engine.reader(limits), password_for,
                             int(settings["max-text-mb"]) * 10**6, self.read_options(settings))
         return ingestor.add_all(list(paths), on_outcome)
 
@@ -316,10 +253,12 @@ class Library:
         return None if doc.stored_path is None else self.store.absolute(doc.stored_path)
 
     def vector_of_passage(self, passage_id: int) -> np.ndarray | None:
-        row = self.db.execute(
-            f"SELECT embedding FROM {queries.EMBEDDING_TABLE} WHERE passage_id = ?", (passage_id,)
-        ).fetchone()
-        return None if row is None else np.frombuffer(row[0], dtype=np.float32)
+        """The passage's stored vector, scaled to length 1 (stored as int8: core/store/vectors)."""
+        stored = vectors.vector_of(self.db, passage_id)
+        if stored is None:
+            return None
+        vector = stored.astype(np.float32)
+        return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
     # --- search -------------------------------------------------------------------------------
 
@@ -327,8 +266,7 @@ class Library:
                scope: Sequence[int] | None = None,
                params: SearchParams = DEFAULT_PARAMS) -> SearchResult:
         """The k best passages for query (hybrid, keyword or semantic), within scope if given."""
-        return search_module.search(self.db, self.embedder, query, SearchMode(mode), k, scope,
-                                    params)
+        return self.searcher().search(query, SearchMode(mode), k, scope, params)
 
     # --- consistency -------------------------------------------------------------------------
 
@@ -343,10 +281,7 @@ class Library:
 
     def ollama(self, host: str | None = None) -> OllamaService:
         """The Ollama service at host, else the host setting, else $OLLAMA_HOST, else the default."""
-        resolved = resolve_host(host or self.settings()["ollama-host"] or None)
-        if self._ollama is None or self._ollama.host != resolved:
-            self._ollama = OllamaService(resolved)
-        return self._ollama
+        return self.engine.ollama(resolve_host(host or self.settings()["ollama-host"] or None))
 
     def ollama_status(self, host: str | None = None, model: str | None = None) -> OllamaStatus:
         """Reachable or not, the installed models, the model answers will use. Never raises."""
@@ -385,7 +320,7 @@ class Library:
             service: OllamaService | LlmError = self.ollama(host)
         except LlmError as exc:  # a host setting that is not an address: answer without a model
             service = exc
-        asker = Asker(self.db, self.embedder, service, options, cancel)
+        asker = Asker(self.searcher(), service, options, cancel)
         for event in asker.run(question, history):
             stopped = cancel is not None and cancel.is_set()
             # A stopped answer is not kept: the user broke it off (often to ask something else).
@@ -428,4 +363,4 @@ class Library:
         return outcomes
 
 
-__all__ = ["EmbeddingModelError", "Library", "default_library_dir"]
+__all__ = ["EmbeddingModelError", "Library", "default_library_dir", "model_cache_dir"]

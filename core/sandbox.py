@@ -423,18 +423,3 @@ class ReaderProcess:
             raise IngestError(FailureKind.CRASHED,
                               f"The document reader crashed on this file (exit code {code}); "
                               "the file is probably damaged.")
-
-
-_shared: dict[Limits, ReaderProcess] = {}
-_shared_lock = threading.Lock()
-
-
-def shared_reader(limits: Limits) -> ReaderProcess:
-    """One reader process per set of limits per app: starting one costs about a second."""
-    with _shared_lock:
-        if limits not in _shared:
-            for old in _shared.values():  # the limits changed: the old child is not needed
-                old.close()
-            _shared.clear()
-            _shared[limits] = ReaderProcess(limits)
-        return _shared[limits]

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+# The embedding model that ships with Folio (core/embedding.py) and its vectors' size.
+BUNDLED_MODEL = "folio/all-MiniLM-L6-v2-int8"
+BUNDLED_DIM = 384
+
 
 @dataclass(frozen=True, slots=True)
 class Rect:

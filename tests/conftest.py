@@ -7,8 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from core.engine import Engine
 from core.library import Library
 from tests.ollama_server import FakeOllama
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    """One Engine for the test run, as one per process in the app: the embedding model is
+    loaded once. Each test's library is its own file, so indexes are never shared between tests."""
+    with Engine() as made:
+        yield made
 
 
 @pytest.fixture(autouse=True)
@@ -21,8 +30,8 @@ def folio_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def library(tmp_path: Path) -> Iterator[Library]:
-    lib = Library.open(tmp_path / "library")
+def library(tmp_path: Path, engine: Engine) -> Iterator[Library]:
+    lib = Library.open(tmp_path / "library", engine)
     yield lib
     lib.close()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import apsw
 
-from core.store.queries import EMBEDDING_TABLE, VECTOR_TABLE
+from core.store.vectors import TABLE as VECTORS
 
 # (name, query counting the rows that break the rule, what a person reads, SQL that repairs it)
 RULES: list[tuple[str, str, str, str | None]] = [
@@ -21,20 +21,10 @@ RULES: list[tuple[str, str, str, str | None]] = [
      "SELECT count(*) FROM passage_rects WHERE passage_id NOT IN (SELECT id FROM passages)",
      "{n} highlight rectangle(s) belong to no passage",
      "DELETE FROM passage_rects WHERE passage_id NOT IN (SELECT id FROM passages)"),
-    ("orphan embeddings",
-     f"SELECT count(*) FROM {EMBEDDING_TABLE} WHERE passage_id NOT IN (SELECT id FROM passages)",
+    ("orphan vectors",
+     f"SELECT count(*) FROM {VECTORS} WHERE passage_id NOT IN (SELECT id FROM passages)",
      "{n} stored vector(s) belong to no passage",
-     f"DELETE FROM {EMBEDDING_TABLE} WHERE passage_id NOT IN (SELECT id FROM passages)"),
-    ("orphan index vectors",
-     f"SELECT count(*) FROM {VECTOR_TABLE} WHERE passage_id NOT IN (SELECT id FROM passages)",
-     "{n} vector index row(s) belong to no passage",
-     f"DELETE FROM {VECTOR_TABLE} WHERE passage_id NOT IN (SELECT id FROM passages)"),
-    ("misfiled index vectors",
-     f"SELECT count(*) FROM {VECTOR_TABLE} v JOIN passages p ON p.id = v.passage_id "
-     "WHERE v.document_id IS NOT p.document_id",
-     "{n} vector index row(s) name the wrong document",
-     f"DELETE FROM {VECTOR_TABLE} WHERE passage_id IN (SELECT v.passage_id FROM {VECTOR_TABLE} v "
-     "JOIN passages p ON p.id = v.passage_id WHERE v.document_id IS NOT p.document_id)"),
+     f"DELETE FROM {VECTORS} WHERE passage_id NOT IN (SELECT id FROM passages)"),
     ("orphan turns",
      "SELECT count(*) FROM turns WHERE conversation_id NOT IN (SELECT id FROM conversations)",
      "{n} conversation turn(s) belong to no conversation",
@@ -46,17 +36,11 @@ RULES: list[tuple[str, str, str, str | None]] = [
      None),
 ]
 
-MISSING_EMBEDDINGS = f"""
+MISSING_VECTORS = f"""
 SELECT p.id, p.document_id, p.context, p.text FROM passages p
-WHERE NOT EXISTS (SELECT 1 FROM {EMBEDDING_TABLE} e WHERE e.passage_id = p.id)
+WHERE p.id NOT IN (SELECT passage_id FROM {VECTORS})
 ORDER BY p.id
 """
-MISSING_INDEX_VECTORS = f"""
-SELECT e.passage_id, p.document_id, e.embedding FROM {EMBEDDING_TABLE} e
-JOIN passages p ON p.id = e.passage_id
-WHERE NOT EXISTS (SELECT 1 FROM {VECTOR_TABLE} v WHERE v.passage_id = e.passage_id)
-"""
-WRONG_SIZE_EMBEDDINGS = f"SELECT count(*) FROM {EMBEDDING_TABLE} WHERE length(embedding) != :bytes"
 
 
 def count(db: apsw.Connection, sql: str, binds: dict[str, object] | None = None) -> int:
@@ -83,21 +67,6 @@ def rebuild_fts(db: apsw.Connection) -> None:
     db.execute("INSERT INTO passages_fts (passages_fts) VALUES ('rebuild')")
 
 
-def missing_embeddings(db: apsw.Connection) -> list[tuple[int, int, str, str]]:
-    return [(int(p), int(d), str(c), str(t)) for p, d, c, t in db.execute(MISSING_EMBEDDINGS)]
-
-
-def restore_index_vectors(db: apsw.Connection) -> int:
-    """Index rows rebuilt from the stored float vectors; how many."""
-    rows = db.execute(MISSING_INDEX_VECTORS).fetchall()
-    db.executemany(f"INSERT INTO {VECTOR_TABLE} (passage_id, document_id, embedding_bits) "
-                   "VALUES (?, ?, vec_quantize_binary(vec_f32(?)))", rows)
-    return len(rows)
-
-
-def missing_index_vectors(db: apsw.Connection) -> int:
-    return len(db.execute(MISSING_INDEX_VECTORS).fetchall())
-
-
-def forget_index_vectors(db: apsw.Connection, passage_ids: list[int]) -> None:
-    db.executemany(f"DELETE FROM {VECTOR_TABLE} WHERE passage_id = ?", [(p,) for p in passage_ids])
+def missing_vectors(db: apsw.Connection) -> list[tuple[int, int, str, str]]:
+    """(passage id, document id, context, text) of the passages without a stored vector."""
+    return [(int(p), int(d), str(c), str(t)) for p, d, c, t in db.execute(MISSING_VECTORS)]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import apsw
+import numpy as np
 
 M001_TABLES = """
 CREATE TABLE meta (
@@ -159,9 +161,67 @@ def m005_conversations(db: apsw.Connection) -> None:
     db.execute(M005_CONVERSATIONS)
 
 
+M006_CHANGE_LOG = """
+CREATE TABLE passage_changes (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    passage_id INTEGER NOT NULL
+);
+CREATE TRIGGER passages_log_insert AFTER INSERT ON passages BEGIN
+    INSERT INTO passage_changes (passage_id) VALUES (new.id);
+END;
+CREATE TRIGGER passages_log_delete AFTER DELETE ON passages BEGIN
+    INSERT INTO passage_changes (passage_id) VALUES (old.id);
+END;
+CREATE TRIGGER passages_log_update AFTER UPDATE ON passages BEGIN
+    INSERT INTO passage_changes (passage_id) VALUES (old.id);
+    INSERT INTO passage_changes (passage_id) VALUES (new.id);
+END;
+"""
+
+
+def m006_change_log(db: apsw.Connection) -> None:
+    """Every write to passages is logged with a sequence number, so that the in-memory indexes
+    of any connection or process catch up by reading what changed since the number they saw."""
+    db.execute(M006_CHANGE_LOG)
+
+
+def m007_vectors_in_vec0(db: apsw.Connection) -> None:
+    """Vectors get one home: the vec0 table passage_vectors holds each passage's vector as int8
+    (scaled to its largest component), and search reads it; the float32 passage_embeddings
+    table and the bit vectors go. The model of a new library is recorded here too."""
+    from core import types
+    from core.store import vectors
+
+    dim_row = db.execute("SELECT value FROM meta WHERE key = 'embedding_dim'").fetchone()
+    dim = int(dim_row[0]) if dim_row else types.BUNDLED_DIM
+    if db.execute("SELECT 1 FROM meta WHERE key = 'embedding_model'").fetchone() is None:
+        db.execute("INSERT INTO meta (key, value) VALUES ('embedding_model', ?), "
+                   "('embedding_dim', ?), ('created_at', strftime('%Y-%m-%dT%H:%M:%SZ'))",
+                   (types.BUNDLED_MODEL, str(dim)))
+    db.execute("DROP TABLE IF EXISTS passage_vectors")
+    vectors.create_table(db, dim)
+    floats = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'passage_embeddings'").fetchone()
+    if floats is None:
+        return
+    last = 0
+    while True:  # in slices, so a big library is not held in memory twice
+        rows = db.execute("SELECT passage_id, embedding FROM passage_embeddings "
+                          "WHERE passage_id > ? ORDER BY passage_id LIMIT 4096", (last,)).fetchall()
+        if not rows:
+            break
+        good = [(int(cast(int, pid)), cast(bytes, blob)) for pid, blob in rows
+                if len(cast(bytes, blob)) == 4 * dim]
+        if good:
+            matrix = np.frombuffer(b"".join(blob for _, blob in good),
+                                   dtype=np.float32).reshape(len(good), dim)
+            vectors.insert(db, [pid for pid, _ in good], matrix)
+        last = int(cast(int, rows[-1][0]))
+    db.execute("DROP TABLE passage_embeddings")
+
+
 MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
     m001_create_tables, m002_porter_stemming, m003_bit_vectors, m004_term_statistics,
-    m005_conversations]
+    m005_conversations, m006_change_log, m007_vectors_in_vec0]
 
 
 def schema_version(db: apsw.Connection) -> int:

@@ -9,10 +9,8 @@ import apsw
 import numpy as np
 import numpy.typing as npt
 
+from core.store import vectors
 from core.types import DocStatus, Document, Passage
-
-VECTOR_TABLE = "passage_vectors"  # vec0: bit vectors for the coarse KNN pass
-EMBEDDING_TABLE = "passage_embeddings"  # float32 vectors, for exact rescoring
 
 SELECT_DOCUMENTS = """
 SELECT d.id, d.title, d.doc_type, d.original_path, d.stored_path, d.sha256, d.size_bytes,
@@ -134,11 +132,7 @@ def insert_document(db: apsw.Connection, **values: object) -> int:
 
 def delete_document(db: apsw.Connection, doc_id: int) -> None:
     """Delete a document; passages, rectangles and FTS rows follow by cascade and trigger."""
-    db.execute(
-        f"DELETE FROM {VECTOR_TABLE} WHERE passage_id IN "
-        "(SELECT id FROM passages WHERE document_id = ?)",
-        (doc_id,),
-    )
+    vectors.delete_of_document(db, doc_id)  # vec0 is a virtual table: no cascade
     db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
 
 
@@ -160,9 +154,12 @@ def insert_passages(
     document_id: int,
     passages: Sequence[Passage],
     contexts: Sequence[str],
-    vectors: npt.NDArray[np.float32],
+    embeddings: npt.NDArray[np.float32],
 ) -> None:
-    for passage, context, vector in zip(passages, contexts, vectors, strict=True):
+    ids: list[int] = []
+    if len(passages) != len(embeddings):
+        raise ValueError("one vector per passage")
+    for passage, context in zip(passages, contexts, strict=True):
         db.execute(INSERT_PASSAGE, {
             "document_id": document_id,
             "ordinal": passage.ordinal,
@@ -181,7 +178,8 @@ def insert_passages(
             (passage_id, seq, r.page, r.x0, r.y0, r.x1, r.y1)
             for seq, r in enumerate(passage.rects)
         ])
-        insert_vectors(db, [(passage_id, document_id, vector)])
+        ids.append(int(passage_id))
+    vectors.insert(db, ids, embeddings)
 
 
 def passage_texts_for_embedding(db: apsw.Connection) -> list[tuple[int, int, str, str]]:
@@ -207,37 +205,10 @@ def count_rows(db: apsw.Connection, table: str) -> int:
 
 # --- vectors --------------------------------------------------------------------------------
 
-def vector_table_exists(db: apsw.Connection) -> bool:
-    row = db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (VECTOR_TABLE,)).fetchone()
-    return row is not None
-
-
-def create_vector_table(db: apsw.Connection, dim: int) -> None:
-    """The vec0 table of bit vectors (sign of each dimension) with the document as metadata.
-
-    Exact float32 KNN in vec0 costs ~100 ms per 100k vectors here; the bit KNN ~17-30 ms,
-    and rescoring its candidates with the float vectors of passage_embeddings under 1 ms.
-    """
-    db.execute(
-        f"CREATE VIRTUAL TABLE {VECTOR_TABLE} USING vec0("
-        f"passage_id INTEGER PRIMARY KEY, document_id INTEGER, "
-        f"embedding_bits bit[{int(dim)}])"
-    )
-
-
-def drop_vector_table(db: apsw.Connection) -> None:
-    db.execute(f"DROP TABLE IF EXISTS {VECTOR_TABLE}")
-    db.execute(f"DELETE FROM {EMBEDDING_TABLE}")
-
-
 def insert_vectors(
     db: apsw.Connection, rows: Iterable[tuple[int, int, npt.NDArray[np.float32]]]
 ) -> None:
-    blobs = [(pid, did, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for pid, did, v in rows]
-    db.executemany(f"INSERT INTO {EMBEDDING_TABLE} (passage_id, embedding) VALUES (?, ?)",
-                   [(pid, blob) for pid, _, blob in blobs])
-    db.executemany(
-        f"INSERT INTO {VECTOR_TABLE} (passage_id, document_id, embedding_bits) "
-        "VALUES (?, ?, vec_quantize_binary(vec_f32(?)))",
-        blobs,
-    )
+    """Store (passage id, document id, float vector) rows (core/store/vectors.py)."""
+    listed = list(rows)
+    if listed:
+        vectors.insert(db, [pid for pid, _, _ in listed], np.stack([v for _, _, v in listed]))

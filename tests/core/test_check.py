@@ -9,7 +9,7 @@ import pytest
 
 from core.cli import main
 from core.library import Library
-from core.store.queries import EMBEDDING_TABLE, VECTOR_TABLE
+from core.store.vectors import TABLE as VECTORS
 from tests.fixtures import docs as fx
 
 
@@ -20,8 +20,7 @@ def damaged(library: Library, docs_dir: Path) -> Library:
     assert all(o.status.value == "added" for o in library.add([notes, report.path]))
     db = library.db
     ids = [r[0] for r in db.execute("SELECT id FROM passages ORDER BY id LIMIT 4")]
-    db.execute(f"DELETE FROM {EMBEDDING_TABLE} WHERE passage_id IN (?, ?)", ids[:2])
-    db.execute(f"DELETE FROM {VECTOR_TABLE} WHERE passage_id = ?", (ids[2],))
+    db.execute(f"DELETE FROM {VECTORS} WHERE passage_id IN (?, ?, ?)", ids[:3])
     db.execute("INSERT INTO passages_fts (passages_fts, rowid, context, text) SELECT 'delete', "
                "id, context, text FROM passages WHERE id = ?", (ids[3],))
     db.execute("PRAGMA foreign_keys = OFF")
@@ -36,11 +35,11 @@ def test_check_reports_each_problem_and_repair_fixes_them(
     assert main(["check", "--json", *root]) == 1
     report = json.loads(capsys.readouterr().out)
     kinds = {p["kind"] for p in report["problems"]}
-    assert kinds == {"orphan rectangles", "keyword index", "vectors", "vector index"}
+    assert kinds == {"orphan rectangles", "keyword index", "vectors"}
     assert all(p["repairable"] for p in report["problems"])
     assert main(["check", "--repair", *root]) == 0
     out = capsys.readouterr().out
-    assert "rebuilt the keyword index" in out and "embedded 2 passage(s)" in out
+    assert "rebuilt the keyword index" in out and "embedded 3 passage(s)" in out
     assert main(["check", *root]) == 0
     assert "consistent" in capsys.readouterr().out
     # Repaired for real: the passage dropped from the keyword index is found by its words again.

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from core import chunking
-from core.embedding import BUNDLED_MODEL
-from core.library import shared_embedder
+from core.embedding import BUNDLED_MODEL, Embedder
+from core.engine import model_cache_dir
 from core.readers.paged import read as read_pdf
 from core.types import Passage, ReadResult
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(not FILINGS.is_dir(), reason="../shared/data/fil
 
 def passages_of(name: str) -> tuple[ReadResult, list[Passage]]:
     result = read_pdf(FILINGS / name, Path(name).stem)
-    embedder = shared_embedder(BUNDLED_MODEL)
+    embedder = Embedder(BUNDLED_MODEL, cache_dir=model_cache_dir())  # its tokenizer only
 
     def budget_for(headings: tuple[str, ...]) -> int:
         header = chunking.context_header(result.title, headings)

@@ -20,11 +20,11 @@ import pytest
 
 from core import keyword_index as keyword_module
 from core import querytext
-from core import search as search_module
 from core.search import DEFAULT_PARAMS, SearchParams
 from core.store import queries, search_queries
 from core.store.connection import connect, write_transaction
 from core.store.migrations import migrate
+from tests.core.search_helpers import keyword_index, keyword_ranks
 
 _WORD_TEXT = ("harbour tide gull lamp keeper rope quay sail anchor storm beacon ledger fog cliff "
          "current mooring hull lantern signal wreck buoy channel pilot ferry dock crane "
@@ -137,7 +137,7 @@ QUERIES = ("harbour lamp", "the keeper kept the lighting", "storm gale swell wre
 def assert_exact(db: apsw.Connection, params: SearchParams = DEFAULT_PARAMS) -> None:
     reference = Exhaustive(db)
     for text in QUERIES:
-        got = search_module.keyword_ranks(db, text, DEPTH, None, params)
+        got = keyword_ranks(db, text, DEPTH, None, params)
         assert_same(got, reference.top(text, params))
     assert any(reference.top(text) for text in QUERIES)  # not an empty comparison
 
@@ -159,25 +159,25 @@ def test_the_saved_copy_is_loaded_and_patched_after_writes_here_and_elsewhere(
     path = tmp_path / "library.db"
     db = _library(path)
     rng = random.Random(11)
-    keyword_module.keyword_index(db)  # built, and saved
+    keyword_index(db)  # built, and saved
     saved = tmp_path / f"library.db{keyword_module.CACHE_SUFFIX}"
     assert saved.exists()
     # This connection's writes: logged by its triggers, patched into a new segment.
     _remove(db, 3, 40, 77)
     _add_documents(db, rng, 12, first=1000)
     assert_exact(db)
-    assert len(keyword_module.keyword_index(db).segments) == 2  # patched, not rebuilt
+    assert len(keyword_index(db).segments) == 2  # patched, not rebuilt
     # Another connection's writes: found by data_version and the passages' fingerprint.
     other = connect(path)
     _remove(other, 5, 6)
     _add_documents(other, rng, 9, first=2000)
     other.close()
     assert_exact(db)
-    assert len(keyword_module.keyword_index(db).segments) == 3
+    assert len(keyword_index(db).segments) == 3
     db.close()
     # A new connection loads the saved full build and patches what changed since it was made.
     later = connect(path)
-    index = keyword_module.keyword_index(later)
+    index = keyword_index(later)
     assert len(index.segments) == 2 and int((~index.alive).sum()) > 0  # loaded, then patched
     assert_exact(later)
     later.close()
@@ -186,14 +186,14 @@ def test_the_saved_copy_is_loaded_and_patched_after_writes_here_and_elsewhere(
 def test_a_damaged_saved_copy_is_built_anew(tmp_path: Path) -> None:
     path = tmp_path / "library.db"
     db = _library(path)
-    keyword_module.keyword_index(db)
+    keyword_index(db)
     db.close()
     saved = tmp_path / f"library.db{keyword_module.CACHE_SUFFIX}"
     whole = saved.read_bytes()
     for damage in (b"not an index", whole[: len(whole) // 2]):
         saved.write_bytes(damage)
         again = connect(path)
-        assert len(keyword_module.keyword_index(again).segments) == 1  # built anew
+        assert len(keyword_index(again).segments) == 1  # built anew
         assert_exact(again)
         again.close()
         with np.load(saved, allow_pickle=False) as data:  # and saved whole again
@@ -205,20 +205,20 @@ def test_scope_and_phrases_rank_by_the_same_bm25(tmp_path: Path) -> None:
     reference = Exhaustive(db)
     scope = sorted(set(reference.documents.values()))[::7]
     for text in QUERIES:
-        assert_same(search_module.keyword_ranks(db, text, DEPTH, scope),
+        assert_same(keyword_ranks(db, text, DEPTH, scope),
                     reference.top(text, scope=set(scope)))
     # A phrase some passages hold: only they are ranked, by BM25 of all the words.
     phrase = next(f"{a} {b}" for a, b in itertools.pairwise(WORDS)
                   if search_queries.phrase_matches(db, f'"{a} {b}"'))
     holding = set(search_queries.phrase_matches(db, f'"{phrase}"'))
     text = f'lamp "{phrase}" storm'
-    got = search_module.keyword_ranks(db, text, DEPTH, None)
+    got = keyword_ranks(db, text, DEPTH, None)
     assert got and {p for p, _ in got} <= holding
     assert_same(got, reference.top(text))
     # A phrase no passage holds is not required: its words are scored as words.
     absent = 'storm "zebra harbour"'
-    assert_same(search_module.keyword_ranks(db, absent, DEPTH, None), reference.top(absent))
-    assert search_module.keyword_ranks(db, absent, DEPTH, None)
+    assert_same(keyword_ranks(db, absent, DEPTH, None), reference.top(absent))
+    assert keyword_ranks(db, absent, DEPTH, None)
 
 
 @pytest.mark.skipif(os.name != "posix", reason="asks after pids with signal 0")
@@ -237,7 +237,7 @@ def test_temporary_copies_of_writers_that_died_are_swept(tmp_path: Path) -> None
         unrelated = tmp_path / ".library.db.notes.1.2"
         for stale in (dead, alive, mine, unrelated):
             stale.write_bytes(b"half a copy")
-        keyword_module.keyword_index(db)
+        keyword_index(db)
         assert not dead.exists()
         assert alive.exists() and mine.exists() and unrelated.exists()
         assert (tmp_path / name).exists()

@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.engine import Engine
 from core.library import Library
 from core.store import queries
+from core.store import vectors as store_vectors
 from core.types import AddProgress, AddStatus, DocStatus, FailureKind
 
 NOTES = """# Harbour notes
@@ -41,8 +43,7 @@ def snapshot(library: Library) -> dict[str, object]:
         "passages": queries.count_rows(db, "passages"),
         "rects": queries.count_rows(db, "passage_rects"),
         "fts": db.execute("SELECT count(*) FROM passages_fts").fetchone(),
-        "vectors": queries.count_rows(db, queries.VECTOR_TABLE),
-        "embeddings": queries.count_rows(db, queries.EMBEDDING_TABLE),
+        "vectors": store_vectors.count(db),
         "files": sorted(p.name for p in (library.root / "files").rglob("*") if p.is_file()),
     }
 
@@ -52,10 +53,9 @@ def assert_consistent(library: Library) -> None:
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     db.execute("INSERT INTO passages_fts(passages_fts, rank) VALUES ('integrity-check', 1)")
     passages = queries.count_rows(db, "passages")
-    assert queries.count_rows(db, queries.VECTOR_TABLE) == passages
-    assert queries.count_rows(db, queries.EMBEDDING_TABLE) == passages
+    assert store_vectors.count(db) == passages
     orphans = db.execute(
-        f"SELECT count(*) FROM {queries.VECTOR_TABLE} WHERE passage_id NOT IN "
+        f"SELECT count(*) FROM {store_vectors.TABLE} WHERE passage_id NOT IN "
         "(SELECT id FROM passages)").fetchone()
     assert orphans == (0,)
     for doc in library.documents():
@@ -229,12 +229,11 @@ def test_unknown_embedding_model_is_refused_and_nothing_changes(
 
 def test_catalog_model_that_cannot_be_downloaded_is_refused_clearly(
         library: Library, docs_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from core import library as library_module
     from core.errors import EmbeddingModelError
 
     library.add([write_notes(docs_dir)])
     before = snapshot(library)
-    monkeypatch.setattr(library_module, "model_cache_dir", lambda: tmp_path / "empty-cache")
+    monkeypatch.setattr(library.engine, "model_cache", tmp_path / "empty-cache")
     monkeypatch.setattr(socket.socket, "connect", _refuse)
     with pytest.raises(EmbeddingModelError, match=r"cannot be downloaded now.*keeps its current"):
         library.set_embedding_model("BAAI/bge-small-en-v1.5")
@@ -247,8 +246,6 @@ def _refuse(*_args: object, **_kwargs: object) -> None:
 
 def test_no_network_is_used_while_adding_and_embedding(
         tmp_path: Path, docs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from core import library as library_module
-
     attempts: list[object] = []
 
     def record(*args: object, **_kwargs: object) -> None:
@@ -257,7 +254,7 @@ def test_no_network_is_used_while_adding_and_embedding(
 
     monkeypatch.setattr(socket.socket, "connect", record)
     monkeypatch.setattr(socket, "create_connection", record)
-    monkeypatch.setattr(library_module, "_embedders", {})  # a cold model load, offline
+    # an Engine of its own: a cold model load, offline
     with Library.open(tmp_path / "offline") as lib:
         outcomes = lib.add([write_notes(docs_dir)])
         assert [o.status for o in outcomes] == [AddStatus.ADDED]
@@ -265,12 +262,13 @@ def test_no_network_is_used_while_adding_and_embedding(
     assert attempts == []
 
 
-def test_opening_sweeps_files_a_crash_left_behind(tmp_path: Path, docs_dir: Path) -> None:
+def test_the_writer_sweeps_files_a_crash_left_behind(tmp_path: Path, docs_dir: Path,
+                                                    engine: Engine) -> None:
     import os
     import time
 
     root = tmp_path / "lib"
-    with Library.open(root) as lib:
+    with Library.open(root, engine) as lib:
         lib.add([write_notes(docs_dir)])
         [doc] = lib.documents()
     files = root / "files"
@@ -283,7 +281,9 @@ def test_opening_sweeps_files_a_crash_left_behind(tmp_path: Path, docs_dir: Path
     old = time.time() - 2 * 3600
     os.utime(stale_tmp, (old, old))
     os.utime(stale_orphan, (old, old))
-    with Library.open(root) as lib:
+    with Library.open(root, engine) as lib:  # a reader's open touches nothing
+        assert stale_tmp.exists() and stale_orphan.exists()
+        lib.prepare()  # the writer's housekeeping
         stored = lib.stored_file(doc)
         assert stored is not None and stored.exists()
     assert not stale_tmp.exists() and not stale_orphan.exists()

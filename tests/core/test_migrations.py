@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
+from core.engine import Engine
 from core.library import Library
 from core.search import SearchMode
 from core.store import migrations, queries
+from core.store import vectors as store_vectors
 from core.store.connection import connect
 
 
-def test_schema_1_library_is_migrated_and_searchable(tmp_path: Path) -> None:
+def test_schema_1_library_is_migrated_and_searchable(tmp_path: Path, engine: Engine) -> None:
     root = tmp_path / "old"
     root.mkdir()
     db = connect(root / "library.db")
@@ -27,9 +27,7 @@ def test_schema_1_library_is_migrated_and_searchable(tmp_path: Path) -> None:
                "VALUES (1, 'Old notes', 'markdown', '/old.md', 'indexed', 'then')")
     texts = ["The lighthouse keepers were running along the jetty.",
              "Bread must rise in a warm kitchen."]
-    from core.library import shared_embedder
-
-    vectors = shared_embedder("folio/all-MiniLM-L6-v2-int8").embed_passages(texts)
+    vectors = engine.embedder("folio/all-MiniLM-L6-v2-int8").embed_passages(texts)
     assert vectors is not None
     for i, (text, vector) in enumerate(zip(texts, vectors, strict=True), start=1):
         db.execute("INSERT INTO passages (id, document_id, ordinal, text, page_start, page_end, "
@@ -38,14 +36,18 @@ def test_schema_1_library_is_migrated_and_searchable(tmp_path: Path) -> None:
                    "VALUES (?, 1, ?)", (i, vector.tobytes()))
     db.close()
 
-    with Library.open(root) as library:
+    with Library.open(root, engine) as library:
         assert migrations.schema_version(library.db) == len(migrations.MIGRATIONS)
         # porter stemming now: "run" finds "running"
         hits = library.search("run", mode=SearchMode.KEYWORD).hits
         assert [h.passage_id for h in hits] == [1]
-        # the float vectors moved to passage_embeddings unchanged; bits are in vec0
+        # the float vectors are in vec0 as int8, pointing the same way; nothing else holds them
         stored = library.vector_of_passage(2)
-        assert stored is not None and np.allclose(stored, vectors[1])
+        assert stored is not None and float(stored @ vectors[1]) > 0.999
         top = library.search("baking loaves", mode=SearchMode.SEMANTIC).hits[0]
         assert top.passage_id == 2
-        assert queries.count_rows(library.db, queries.VECTOR_TABLE) == 2
+        assert store_vectors.count(library.db) == 2
+        assert store_vectors.width(library.db) == 384
+        assert library.db.execute("SELECT 1 FROM sqlite_master WHERE name = "
+                                  "'passage_embeddings'").fetchone() is None
+        assert library.check().ok

@@ -50,7 +50,7 @@ def test_a_new_library_is_private(tmp_path: Path, docs_dir: Path) -> None:
         assert mode(stored) == 0o600
 
 
-def test_an_existing_librarys_modes_are_tightened_when_it_is_opened(tmp_path: Path) -> None:
+def test_an_existing_librarys_modes_are_tightened_by_the_writer(tmp_path: Path) -> None:
     root = tmp_path / "library"
     with Library.open(root):
         pass
@@ -60,6 +60,7 @@ def test_an_existing_librarys_modes_are_tightened_when_it_is_opened(tmp_path: Pa
         if path.exists():
             path.chmod(0o644)
     with Library.open(root) as library:
+        library.prepare()  # what the app's writer and `folio add` do first
         assert mode(root) == 0o700
         assert all(mode(p) == 0o600 for p in db_files(root) if p.exists())
         assert library.tighten_permissions() == []  # nothing left to change
@@ -74,7 +75,8 @@ def test_keep_permissions_leaves_a_shared_folder_as_the_user_set_it(
     for path in db_files(root):
         if path.exists():
             path.chmod(0o660)
-    with Library.open(root):
+    with Library.open(root) as library:
+        library.prepare()
         assert mode(root) == 0o2770
         assert all(mode(p) == 0o660 for p in db_files(root) if p.exists())
     capsys.readouterr()
@@ -91,7 +93,7 @@ def test_keep_permissions_is_on_or_off(library: Library) -> None:
 
 def test_the_saved_keyword_index_is_private_and_tightened(tmp_path: Path, docs_dir: Path) -> None:
     """library.db.keywords.npz holds every word of the library: 0600 when it is written, and
-    brought to 0600 when a library is opened, as library.db is."""
+    brought to 0600 by the writer's housekeeping, as library.db is."""
     root = tmp_path / "library"
     note = docs_dir / "rope.md"
     note.write_text(NOTE, encoding="utf-8")
@@ -102,5 +104,6 @@ def test_the_saved_keyword_index_is_private_and_tightened(tmp_path: Path, docs_d
         assert saved.exists() and mode(saved) == 0o600
     saved.chmod(0o644)  # as an older Folio left it
     with Library.open(root) as library:
+        library.prepare()
         assert mode(saved) == 0o600
         assert library.tighten_permissions() == []

@@ -16,10 +16,10 @@ import pytest
 
 from core import evaluation, querytext
 from core import keyword_index as keyword_module
-from core import search as search_module
 from core.search import DEFAULT_PARAMS, SearchParams
 from core.store import search_queries
 from core.store.connection import write_transaction
+from tests.core.search_helpers import keyword_index, keyword_ranks
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 SETS = ("scifact", "cranfield")
@@ -116,7 +116,7 @@ def test_top_200_equals_exhaustive_bm25_for_every_query(
     assert longest < querytext.MAX_WORDS  # the bound on pastes never cuts a real question
     differing = {}
     for text in queries:
-        got = search_module.keyword_ranks(db, text, DEPTH, None)
+        got = keyword_ranks(db, text, DEPTH, None)
         bad = differences(got, reference.top(text, DEFAULT_PARAMS))
         if bad:
             differing[text] = bad
@@ -127,7 +127,7 @@ def test_index_holds_exactly_what_fts5_indexes(libraries: dict[str, apsw.Connect
     """Each term's passages are FTS5's own: the passages matching a query's terms OR-ed are
     the ones scored, and every term's document count is fts5vocab's."""
     for name, db in libraries.items():
-        index = keyword_module.keyword_index(db)
+        index = keyword_index(db)
         vocabulary = {str(t): int(d) for t, d in db.execute(
             "SELECT term, doc FROM passages_fts_terms")}
         assert len(vocabulary) == len(index.vocabulary)
@@ -143,7 +143,7 @@ def test_index_holds_exactly_what_fts5_indexes(libraries: dict[str, apsw.Connect
                           word.encode(), apsw.FTS5_TOKENIZE_QUERY, None))}
             expression = " OR ".join(f'"{p}"' for p in sorted(pieces))
             matched = set(search_queries.phrase_matches(db, expression)) if expression else set()
-            scored = {p for p, _ in search_module.keyword_ranks(db, text, 10**9, None)}
+            scored = {p for p, _ in keyword_ranks(db, text, 10**9, None)}
             assert scored == matched, (name, text)
 
 
@@ -157,7 +157,7 @@ def test_other_knobs_are_exact_too(libraries: dict[str, apsw.Connection],
     db = libraries["cranfield"]
     reference = Exhaustive(db)
     for text in every_query("cranfield"):
-        got = search_module.keyword_ranks(db, text, DEPTH, None, params)
+        got = keyword_ranks(db, text, DEPTH, None, params)
         assert differences(got, reference.top(text, params)) == [], text
 
 
@@ -169,7 +169,7 @@ def test_scores_stay_exact_after_removing_and_adding_passages(
     db = apsw.Connection(str(tmp_path / "copy.db"))
     with db.backup("main", source, "main") as backup:
         backup.step()
-    search_module.keyword_ranks(db, "boundary layer", DEPTH, None)  # built
+    keyword_ranks(db, "boundary layer", DEPTH, None)  # built
     removed = [1, 2, 3, 50, 700]
     with write_transaction(db):
         db.execute("DELETE FROM passages WHERE document_id IN (SELECT value FROM json_each(?))",
@@ -186,9 +186,9 @@ def test_scores_stay_exact_after_removing_and_adding_passages(
     other.close()
     reference = Exhaustive(db)
     for text in list(every_query("cranfield"))[:60]:
-        got = search_module.keyword_ranks(db, text, DEPTH, None)
+        got = keyword_ranks(db, text, DEPTH, None)
         assert differences(got, reference.top(text, DEFAULT_PARAMS)) == [], text
-    assert len(keyword_module.keyword_index(db).segments) > 1  # patched, not rebuilt
+    assert len(keyword_index(db).segments) > 1  # patched, not rebuilt
     db.close()
 
 
@@ -200,12 +200,12 @@ def test_scope_and_phrases_rank_by_the_same_bm25(libraries: dict[str, apsw.Conne
     text = "what is the effect of heat transfer on the boundary layer"
     inside = [(p, s) for p, s in reference.top(text, DEFAULT_PARAMS, 10**9)
               if documents[p] in scope][:DEPTH]
-    got = search_module.keyword_ranks(db, text, DEPTH, scope)
+    got = keyword_ranks(db, text, DEPTH, scope)
     assert differences(got, inside) == []
     phrased = 'heat transfer "boundary layer"'
     holding = set(search_queries.phrase_matches(db, '"boundary layer"'))
     want = [(p, s) for p, s in reference.top(phrased, DEFAULT_PARAMS, 10**9) if p in holding]
-    assert differences(search_module.keyword_ranks(db, phrased, DEPTH, None), want[:DEPTH]) == []
+    assert differences(keyword_ranks(db, phrased, DEPTH, None), want[:DEPTH]) == []
 
 
 def test_the_saved_index_is_loaded_patched_and_exact(libraries: dict[str, apsw.Connection],
@@ -216,7 +216,7 @@ def test_the_saved_index_is_loaded_patched_and_exact(libraries: dict[str, apsw.C
     first = apsw.Connection(str(path))
     with first.backup("main", libraries["cranfield"], "main") as backup:
         backup.step()
-    keyword_module.keyword_index(first)
+    keyword_index(first)
     saved = tmp_path / f"library.db{keyword_module.CACHE_SUFFIX}"
     assert saved.exists()
     first.close()
@@ -228,15 +228,15 @@ def test_the_saved_index_is_loaded_patched_and_exact(libraries: dict[str, apsw.C
                        ("laminar boundary layer separation ahead of a forward facing step",))
     writer.close()
     second = apsw.Connection(str(path))
-    index = keyword_module.keyword_index(second)
+    index = keyword_index(second)
     assert len(index.segments) == 2 and int((~index.alive).sum()) >= 2  # loaded, then patched
     reference = Exhaustive(second)
     for text in list(every_query("cranfield"))[:60]:
-        got = search_module.keyword_ranks(second, text, DEPTH, None)
+        got = keyword_ranks(second, text, DEPTH, None)
         assert differences(got, reference.top(text, DEFAULT_PARAMS)) == [], text
     second.close()
     saved.write_bytes(b"not an index")
     third = apsw.Connection(str(path))
-    assert len(keyword_module.keyword_index(third).segments) == 1  # built anew, and saved
-    assert search_module.keyword_ranks(third, "boundary layer", 5, None)
+    assert len(keyword_index(third).segments) == 1  # built anew, and saved
+    assert keyword_ranks(third, "boundary layer", 5, None)
     third.close()

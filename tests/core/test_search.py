@@ -14,6 +14,7 @@ from core.cli import main
 from core.library import Library
 from core.search import EmptyQueryError, SearchMode
 from core.store import queries
+from tests.core.search_helpers import keyword_ranks
 from tests.fixtures import docs as fx
 
 TOPICS = {
@@ -225,10 +226,10 @@ def test_every_query_word_counts_and_a_repeated_word_can_count_twice(
     hits = library.search("battery warranty months", mode=SearchMode.KEYWORD).hits
     assert hits[0].title == "Battery manual"
     db = library.db
-    once = dict(search_module.keyword_ranks(db, "roses winter", 10, None))
-    assert search_module.keyword_ranks(db, "roses roses winter", 10, None) == list(once.items())
+    once = dict(keyword_ranks(db, "roses winter", 10, None))
+    assert keyword_ranks(db, "roses roses winter", 10, None) == list(once.items())
     lucene = dataclasses.replace(search_module.DEFAULT_PARAMS, query_repeats=True)
-    twice = dict(search_module.keyword_ranks(db, "roses roses winter", 10, None, lucene))
+    twice = dict(keyword_ranks(db, "roses roses winter", 10, None, lucene))
     assert set(once) == set(twice)
     roses = {h.passage_id for h in library.search("roses", mode=SearchMode.KEYWORD).hits}
     assert roses and all((twice[p] > once[p]) == (p in roses) for p in once)
@@ -237,18 +238,19 @@ def test_every_query_word_counts_and_a_repeated_word_can_count_twice(
 def test_large_library_path_scores_only_the_nearest_sign_codes(
         searchable: tuple[Library, fx.ReportPdf], monkeypatch: pytest.MonkeyPatch) -> None:
     """Above EXACT_UP_TO passages, candidates come from sign codes; the best stay the best."""
-    from core import search as search_module
+    from core import vector_index
 
     library, _ = searchable
     query = "Which pet sleeps most of the day?"
     exact = [h.passage_id for h in library.search(query, mode="semantic", k=3).hits]
-    index = search_module.vector_index(library.db)
+    index = library.indexes.vectors(library.db)
     vector = library.embedder.embed_query(query)
     vector = vector / np.linalg.norm(vector)
     half = max(3, len(index.ids) // 2)
     rows = index._coarse(vector, half)
     assert half <= len(rows) < len(index.ids)  # really a subset, ties included
-    monkeypatch.setattr(search_module, "EXACT_UP_TO", 0)
-    monkeypatch.setattr(search_module, "COARSE_CANDIDATES", half)
+    monkeypatch.setattr(vector_index, "EXACT_UP_TO", 0)
+    monkeypatch.setattr(vector_index, "COARSE_CANDIDATES", half)
+    monkeypatch.setattr(vector_index, "COARSE_SHARE", 0.0)
     coarse = [h.passage_id for h in library.search(query, mode="semantic", k=3).hits]
     assert coarse[0] == exact[0]

@@ -1,0 +1,164 @@
+"""The in-memory vector index of one library: every passage's int8 vector (as vec0 holds it),
+cosine KNN in numpy. Shared by every connection to the library file in a process
+(core/indexes.py), and kept in step by the library's change log.
+
+Up to EXACT_UP_TO passages every vector is scored (exact). Above, that reads too much memory
+per question, so sign codes of the centred vectors (48 bytes a passage) pick candidates by
+hamming distance and only those are scored: top-10 agreement with an exact float search is
+measured by tests/bench/search.py. Memory: 384 bytes (int8) + 48 (code) + 8 (id) + 4 (norm)
+= 444 bytes a passage at 384 dimensions, so a million passages take ~450 MB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+EXACT_UP_TO = 50_000  # passages; above, sign codes pick candidates for scoring
+COARSE_CANDIDATES = 3_000  # at least; scaled up with the library (COARSE_SHARE)
+COARSE_SHARE = 0.004  # of the passages, so that large libraries keep their agreement
+SCORE_BLOCK = 16_384  # rows turned into float32 at a time when scoring many
+
+Ids = npt.NDArray[np.int64]
+Int8s = npt.NDArray[np.int8]
+Floats = npt.NDArray[np.float32]
+
+
+class VectorIndex:
+    """Passage ids (ascending), their int8 vectors, the inverse length of each, sign codes."""
+
+    def __init__(self, ids: Ids, vectors: Int8s, dim: int) -> None:
+        self.dim = dim
+        self.ids = np.ascontiguousarray(ids, dtype=np.int64)
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.int8).reshape(len(ids), dim)
+        self.inverse_norms = _inverse_norms(self.vectors)
+        self.center = self._center() if len(self.ids) else None
+        self.codes = self._codes(self.vectors, self.inverse_norms)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.ids.nbytes + self.vectors.nbytes + self.inverse_norms.nbytes
+                   + self.codes.nbytes)
+
+    def patched(self, removed: Sequence[int], ids: Ids, vectors: Int8s) -> VectorIndex:
+        """A new index without the passages removed (and those re-added), with ids added.
+
+        The centre of the sign codes stays the one this index was built with: codes stay
+        comparable, and a library changed by more than half is built anew (core/indexes.py).
+        """
+        keep = ~np.isin(self.ids, np.concatenate([np.asarray(removed, dtype=np.int64), ids]))
+        new = VectorIndex.__new__(VectorIndex)
+        new.dim, new.center = self.dim, self.center
+        added = np.ascontiguousarray(vectors, dtype=np.int8).reshape(len(ids), self.dim)
+        added_norms = _inverse_norms(added)
+        all_ids = np.concatenate([self.ids[keep], ids])
+        order = np.argsort(all_ids, kind="stable")
+        new.ids = all_ids[order]
+        new.vectors = np.concatenate([self.vectors[keep], added])[order]
+        new.inverse_norms = np.concatenate([self.inverse_norms[keep], added_norms])[order]
+        if new.center is None and len(new.ids):
+            new.center = new._center()
+            new.codes = new._codes(new.vectors, new.inverse_norms)
+        else:
+            new.codes = np.concatenate([self.codes[:, keep], new._codes(added, added_norms)],
+                                       axis=1)[:, order]
+        return new
+
+    def nearest(self, vector: Floats, limit: int,
+                rows: npt.NDArray[np.intp] | None = None) -> list[tuple[int, float]]:
+        """(passage id, cosine distance) of the limit nearest passages, nearest first; among
+        rows (of this index) if given."""
+        if not len(self.ids) or limit <= 0:
+            return []
+        query = np.asarray(vector, dtype=np.float32)
+        norm = float(np.linalg.norm(query))
+        if norm > 0:
+            query = query / norm
+        if rows is None and len(self.ids) > EXACT_UP_TO:
+            wanted = max(COARSE_CANDIDATES, int(COARSE_SHARE * len(self.ids)), 10 * limit)
+            rows = self._coarse(query, wanted)
+        similarity = self._similarity(query, rows)
+        if limit < len(similarity):
+            top = np.argpartition(-similarity, limit)[:limit]
+        else:
+            top = np.arange(len(similarity))
+        top = top[np.argsort(-similarity[top], kind="stable")]
+        found = top if rows is None else rows[top]
+        return [(int(pid), 1.0 - float(sim))
+                for pid, sim in zip(self.ids[found], similarity[top], strict=True)]
+
+    def rows_of(self, passage_ids: Sequence[int]) -> npt.NDArray[np.intp]:
+        """Rows of those of passage_ids that are in the index, ascending."""
+        wanted = np.unique(np.asarray(passage_ids, dtype=np.int64))
+        at = np.searchsorted(self.ids, wanted)
+        inside = at < len(self.ids)
+        at, wanted = at[inside], wanted[inside]
+        found: npt.NDArray[np.intp] = at[self.ids[at] == wanted]
+        return found
+
+    # --- scoring --------------------------------------------------------------------------
+
+    def _similarity(self, query: Floats, rows: npt.NDArray[np.intp] | None) -> Floats:
+        """Cosine of query (unit length) with every row, or with rows, in blocks of float32."""
+        count = len(self.ids) if rows is None else len(rows)
+        out = np.empty(count, dtype=np.float32)
+        for start in range(0, count, SCORE_BLOCK):
+            end = min(count, start + SCORE_BLOCK)
+            if rows is None:
+                block, scale = self.vectors[start:end], self.inverse_norms[start:end]
+            else:
+                picked = rows[start:end]
+                block, scale = self.vectors[picked], self.inverse_norms[picked]
+            out[start:end] = (block.astype(np.float32) @ query) * scale
+        return out
+
+    def _coarse(self, query: Floats, candidates: int) -> npt.NDArray[np.intp]:
+        """Rows of the passages whose sign codes are nearest the query's (hamming distance):
+        about `candidates` of them, in row order, for scoring."""
+        code = _sign_codes(query[None, :], self.center)[:, 0]
+        distance = np.bitwise_count(self.codes[0] ^ code[0]).astype(np.uint16)
+        for word in range(1, len(code)):
+            distance += np.bitwise_count(self.codes[word] ^ code[word])
+        # The smallest distance that takes in `candidates` rows (ties all come along).
+        counts = np.cumsum(np.bincount(distance, minlength=64 * len(code) + 1))
+        threshold = int(np.searchsorted(counts, min(candidates, len(distance))))
+        return np.flatnonzero(distance <= threshold)
+
+    def _center(self) -> Floats:
+        total = np.zeros(self.dim, dtype=np.float64)
+        for start in range(0, len(self.ids), SCORE_BLOCK):
+            block = self.vectors[start:start + SCORE_BLOCK].astype(np.float32)
+            total += (block * self.inverse_norms[start:start + SCORE_BLOCK, None]).sum(axis=0)
+        return (total / max(1, len(self.ids))).astype(np.float32)
+
+    def _codes(self, vectors: Int8s, inverse_norms: Floats) -> npt.NDArray[np.uint64]:
+        parts = [_sign_codes(vectors[start:start + SCORE_BLOCK].astype(np.float32)
+                             * inverse_norms[start:start + SCORE_BLOCK, None], self.center)
+                 for start in range(0, len(vectors), SCORE_BLOCK)]
+        words = (self.dim + 63) // 64
+        if not parts:
+            return np.zeros((words if self.center is not None else 0, 0), dtype=np.uint64)
+        return np.ascontiguousarray(np.concatenate(parts, axis=1))
+
+
+def _inverse_norms(vectors: Int8s) -> Floats:
+    wide = vectors.astype(np.int32)
+    norms = np.sqrt(np.einsum("ij,ij->i", wide, wide).astype(np.float64))
+    norms[norms == 0] = 1.0
+    inverse: Floats = (1.0 / norms).astype(np.float32)
+    return inverse
+
+
+def _sign_codes(matrix: Floats, center: Floats | None) -> npt.NDArray[np.uint64]:
+    """One bit a dimension (above the library's mean vector or not), packed into 64-bit words,
+    one row of words per word position: (words, rows), so that each pass is contiguous."""
+    if center is None or not len(matrix):
+        words = 0 if center is None else (len(center) + 63) // 64
+        return np.zeros((words, 0), dtype=np.uint64)
+    bits = np.packbits((matrix - center) > 0, axis=1)
+    pad = (-bits.shape[1]) % 8
+    if pad:
+        bits = np.pad(bits, ((0, 0), (0, pad)))
+    return np.ascontiguousarray(np.ascontiguousarray(bits).view(np.uint64).T)
