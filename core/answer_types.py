@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from core.search import Hit
-from core.types import Rect
+from core.types import Hit, Rect
 
 
 class AnswerMode(StrEnum):

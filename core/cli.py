@@ -19,9 +19,9 @@ from core import __version__, cli_ask
 from core.errors import FolioError
 from core.expansion import expand, unsupported_reason
 from core.library import SETTINGS, Library, default_library_dir
-from core.search import Hit, SearchMode
+from core.search import SearchMode
 from core.titles import shown_titles
-from core.types import AddOutcome, AddProgress, AddStage, AddStatus, DocStatus
+from core.types import AddOutcome, AddProgress, AddStage, AddStatus, DocStatus, Hit
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 import apsw
@@ -21,7 +21,7 @@ from core.errors import FolioError
 from core.indexes import LibraryIndexes
 from core.keyword_index import Bm25
 from core.store import search_queries
-from core.types import Rect
+from core.types import Hit
 
 
 class SearchMode(StrEnum):
@@ -66,30 +66,6 @@ class SearchParams:
 
 
 DEFAULT_PARAMS = SearchParams()
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One passage found, with where it is and why it was found."""
-
-    passage_id: int
-    document_id: int
-    title: str
-    page: int
-    page_end: int
-    page_label: str | None
-    heading_path: str
-    text: str
-    score: float
-    keyword_rank: int | None
-    semantic_rank: int | None
-    rects: tuple[Rect, ...] = field(default=())
-
-    @property
-    def found_by(self) -> str:
-        if self.keyword_rank is not None and self.semantic_rank is not None:
-            return "both"
-        return "keywords" if self.keyword_rank is not None else "meaning"
 
 
 @dataclass(frozen=True)

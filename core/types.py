@@ -177,3 +177,27 @@ class AddProgress:
     pages_total: int = 0
     stage: AddStage | None = None
     files_read: int = 0
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One passage found, with where it is and why it was found."""
+
+    passage_id: int
+    document_id: int
+    title: str
+    page: int
+    page_end: int
+    page_label: str | None
+    heading_path: str
+    text: str
+    score: float
+    keyword_rank: int | None
+    semantic_rank: int | None
+    rects: tuple[Rect, ...] = field(default=())
+
+    @property
+    def found_by(self) -> str:
+        if self.keyword_rank is not None and self.semantic_rank is not None:
+            return "both"
+        return "keywords" if self.keyword_rank is not None else "meaning"

@@ -168,7 +168,7 @@ def test_answers_built_from_folio_prompts(server: FakeOllama, client: ollama.Cli
     """The real prompt builders' output is parsed: sources in rank order, the rewrite's follow-up."""
     from core import prompt
     from core.answer_types import Source, Turn
-    from core.search import Hit
+    from core.types import Hit
 
     def hit(pid: int, text: str) -> Hit:
         return Hit(passage_id=pid, document_id=pid, title=f'Doc "{pid}"', page=pid, page_end=pid,

@@ -6,8 +6,7 @@ from core import prompt
 from core.answer import extractive_text
 from core.answer_types import Source, Turn
 from core.citations import cited_numbers, drop_unknown, resolve
-from core.search import Hit
-from core.types import Rect
+from core.types import Hit, Rect
 
 
 def hit(pid: int, text: str, page: int = 1, label: str | None = None) -> Hit:

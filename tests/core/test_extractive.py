@@ -8,7 +8,7 @@ from pathlib import Path
 from core.answer import NOTHING_RELEVANT_TEXT, best_sentence, extractive_text, question_terms
 from core.answer_types import AnswerDone, AnswerMode, Source
 from core.library import Library
-from core.search import Hit
+from core.types import Hit
 from tests.ollama_server import refused_host
 
 
