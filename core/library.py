@@ -201,7 +201,10 @@ class Library:
         ingestor = Ingestor(self.db, self.store, self.embedder, self.max_file_bytes,
                             progress, cancel, self.engine.reader(limits), password_for,
                             int(settings["max-text-mb"]) * 10**6, self.read_options(settings))
-        return ingestor.add_all(list(paths), on_outcome)
+        outcomes = ingestor.add_all(list(paths), on_outcome)
+        with write_transaction(self.db):
+            changes.trim(self.db)  # the log keeps the newest entries (core/store/changes.py)
+        return outcomes
 
     def documents(self) -> list[Document]:
         return queries.list_documents(self.db)

@@ -162,12 +162,12 @@ def test_the_saved_copy_is_loaded_and_patched_after_writes_here_and_elsewhere(
     keyword_index(db)  # built, and saved
     saved = tmp_path / f"library.db{keyword_module.CACHE_SUFFIX}"
     assert saved.exists()
-    # This connection's writes: logged by its triggers, patched into a new segment.
+    # This connection's writes: in the change log, patched into a new segment.
     _remove(db, 3, 40, 77)
     _add_documents(db, rng, 12, first=1000)
     assert_exact(db)
     assert len(keyword_index(db).segments) == 2  # patched, not rebuilt
-    # Another connection's writes: found by data_version and the passages' fingerprint.
+    # Another connection's writes: in the same log.
     other = connect(path)
     _remove(other, 5, 6)
     _add_documents(other, rng, 9, first=2000)
