@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -202,8 +203,10 @@ class Library:
                             progress, cancel, self.engine.reader(limits), password_for,
                             int(settings["max-text-mb"]) * 10**6, self.read_options(settings))
         outcomes = ingestor.add_all(list(paths), on_outcome)
-        with write_transaction(self.db):
-            changes.trim(self.db)  # the log keeps the newest entries (core/store/changes.py)
+        # The log keeps its newest entries (core/store/changes.py); a full disk or a busy file
+        # leaves it for the next time.
+        with contextlib.suppress(apsw.Error), write_transaction(self.db):
+            changes.trim(self.db)
         return outcomes
 
     def documents(self) -> list[Document]:
