@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
@@ -13,6 +14,9 @@ from desktop.loading import library_dir
 from desktop.main_window import MainWindow
 from desktop.script import Script
 from desktop.settings_dialog import AppSettings
+
+if TYPE_CHECKING:
+    from core.engine import Engine
 
 
 def make_app(argv: list[str] | None = None) -> QApplication:
@@ -27,10 +31,19 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+def make_engine() -> Engine:
+    """The process's one Engine (embedders, reader process, Ollama services, shared indexes)."""
+    from core.engine import Engine
+
+    return Engine()
+
+
 def make_window(settings: QSettings, library: Path | None = None) -> MainWindow:
+    """The window on the library folder named (else the one in settings); it owns the engine
+    from here on and closes it after its Libraries at shutdown."""
     app_settings = AppSettings(settings)
     root = library if library is not None else library_dir(app_settings.library)
-    return MainWindow(app_settings, root)
+    return MainWindow(app_settings, root, make_engine())
 
 
 def run(options: GuiOptions) -> int:

@@ -202,6 +202,9 @@ class ChatPanel(QWidget):
             self.input.clear()
             self.question_asked.emit(question)
 
+    def focus_question(self) -> None:
+        self.input.setFocus()
+
     def set_scope(self, ids: Sequence[int], titles: Sequence[str]) -> None:
         """Ask the next questions within these documents only (until the chip is removed)."""
         self.scope_chip.set_scope(ids, titles)

@@ -80,10 +80,12 @@ class HelpMenu:
                        "</td></tr>" for a, k in shortcut_rows(text))
         return self._open("Keyboard shortcuts", f"<table>{rows}</table>")
 
-    def show_about(self) -> Task:
-        task = Task(lambda _lib, _task: versions(), "about")
+    def show_about(self) -> Task[dict[str, str]]:
+        task: Task[dict[str, str]] = Task(lambda _lib, _task: versions(), "about",
+                                          needs_library=False)
         task.on_success(lambda found: self._open("About Folio", about_html(found)))
-        return self.workers.read(task, needs_library=False)
+        self.workers.read(task)
+        return task
 
     def _open(self, title: str, text: str) -> QMessageBox:
         if self.dialog is not None:

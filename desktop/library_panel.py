@@ -213,6 +213,10 @@ class LibraryPanel(QWidget):
             haystack = f"{self.shown[doc.id]} {Path(doc.original_path).name}".casefold()
             item.setHidden(not all(w in haystack for w in words))
 
+    def title_of(self, doc_id: int) -> str:
+        """The title the list shows for a document (alike titles carry their file names)."""
+        return self.shown.get(doc_id, f"document {doc_id}")
+
     def visible_titles(self) -> list[str]:
         """The titles the list shows, top to bottom (for tests and the screenshot script)."""
         items = (self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount()))

@@ -46,8 +46,9 @@ def load_document(library: Library, doc_id: int) -> LoadedDocument:
     return LoadedDocument(doc_id, doc.title, None, TextDocument(doc.title, text))
 
 
-def embedding_choices(library: Library, _task: Task) -> tuple[str, list[tuple[str, str]]]:
-    """The library's embedding model and the (name, label) of those it could switch to."""
+def embedding_choices(_library: object, _task: Task[list[tuple[str, str]]]
+                      ) -> list[tuple[str, str]]:
+    """The (name, label) of the embedding models a library could switch to."""
     from core.embedding import BUNDLED_MODEL, catalog_models
     from desktop.settings_dialog import embedding_options
 
@@ -55,4 +56,4 @@ def embedding_choices(library: Library, _task: Task) -> tuple[str, list[tuple[st
         catalog = catalog_models()
     except Exception:  # fastembed's catalog is optional: offline the bundled model is enough
         catalog = []
-    return library.embedding_model, embedding_options(catalog, BUNDLED_MODEL)
+    return embedding_options(catalog, BUNDLED_MODEL)

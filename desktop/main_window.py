@@ -1,12 +1,18 @@
-"""The main window: library, viewer and question panel side by side; it starts all background work."""
+"""The main window: library, viewer and question panel side by side, wired to what does the work.
+
+The window builds the panels and the objects that act for them (desktop/documents.py,
+ingest.py, asking.py, opening.py, library_settings.py), connects their signals, and keeps its
+menus, drops and layout. It relays nothing: after a write the Workers announce the change on the
+app's event bus (AppEvents) and each part refreshes itself.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -17,44 +23,31 @@ from PySide6.QtGui import (
     QKeySequence,
     QShortcut,
 )
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QInputDialog,
-    QLineEdit,
-    QMainWindow,
-    QMessageBox,
-    QWidget,
-)
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QWidget
 
-from core.answer_types import (
-    Answer,
-    AnswerDone,
-    AskFailed,
-    Citation,
-    OllamaStatus,
-    SourcesFound,
-    Token,
-)
+from core.answer_types import AnswerEvent
 from core.readers import SUPPORTED_SUFFIXES
 from core.resources import resource_path
-from core.types import AddOutcome, AddProgress, AddStatus
-from desktop import loading, window_settings
+from core.types import AddOutcome, Document
+from desktop.app_events import SWITCHED, AppEvents
+from desktop.asking import Asking
 from desktop.chat_panel import ChatPanel
+from desktop.documents import DocumentList
 from desktop.help_menu import HelpMenu
+from desktop.ingest import Ingest
 from desktop.library_panel import LibraryPanel
+from desktop.library_settings import LibrarySettings
+from desktop.opening import Opening
 from desktop.panes import Panes
 from desktop.settings_dialog import AppSettings, SettingsDialog
-from desktop.viewer import TextDocument, Viewer
-from desktop.window_settings import PROGRESS_INTERVAL_S
-from desktop.workers import Task, Workers
+from desktop.tasks import StreamTask, Task
+from desktop.viewer import Viewer
+from desktop.workers import Workers
 
 if TYPE_CHECKING:
-    from core.library import Library
+    from core.engine import Engine
 
 ICON = resource_path("icons", "folio.svg")
-STOPPED = "Stopped."
-
-
 SAMPLE_FILES = ("folio-guide.pdf",)
 
 
@@ -66,16 +59,9 @@ def dropped_paths(event: QDropEvent | QDragEnterEvent) -> list[Path]:
 
 
 class MainWindow(QMainWindow):
-    """Wires the panels to the library through workers; every slow call runs off this thread."""
+    """Builds and wires the panels; every slow call runs in its Workers."""
 
-    files_dropped = Signal(list)  # list[Path]
-    ingest_finished = Signal(list)  # list[AddOutcome]
-    documents_loaded = Signal(list)  # list[Document]
-    answer_finished = Signal(object)  # Answer, or the message of AskFailed / a failure
-    citation_shown = Signal(object)  # Citation
-    ollama_checked = Signal(object)  # OllamaStatus
-
-    def __init__(self, settings: AppSettings, library_root: Path,
+    def __init__(self, settings: AppSettings, library_root: Path, engine: Engine,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
@@ -84,7 +70,8 @@ class MainWindow(QMainWindow):
         if ICON.exists():
             self.setWindowIcon(QIcon(str(ICON)))
         self.setAcceptDrops(True)
-        self.workers = Workers(library_root, self)
+        self.events = AppEvents(self)
+        self.workers = Workers(library_root, self.events, engine, self)
 
         self.library_panel = LibraryPanel(self)
         self.viewer = Viewer(self)
@@ -94,20 +81,27 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
         self.resize(1360, 820)
 
-        self.documents: list[Any] = []
-        self.ollama: OllamaStatus | None = None
-        self.embedding_model = ""
-        self._ingests: list[Task] = []
-        self._ask_task: Task | None = None
-        self._texts: dict[int, TextDocument] = {}  # text of non-PDF documents, by id
+        show_error = self._show_error
+        self.document_list = DocumentList(self.workers, self.events, self.library_panel,
+                                          show_error, self)
+        self.ingest = Ingest(self.workers, self.library_panel, self.document_list, self, self)
+        self.asking = Asking(self.workers, self.events, self.chat, self.library_panel,
+                             show_error, self)
+        self.opening = Opening(self.workers, self.events, self.viewer, show_error, self)
+        self.library_settings = LibrarySettings(
+            self.workers, self.events, settings, self.chat, self.document_list, self.ingest,
+            self, lambda: self.library_root, self)
+        # What tests and the --ask script wait for, where it happens.
+        self.documents_loaded = self.document_list.loaded
+        self.ingest_finished = self.ingest.finished
+        self.answer_finished = self.asking.answer_finished
+        self.citation_shown = self.opening.citation_shown
+        self.ollama_checked = self.library_settings.ollama_checked
 
         self._build_menus()
         self._connect()
         self._restore_layout()
-        # Neither "Ready" nor "empty" until the library has said what it holds.
-        self._documents_known = False
-        self._sample_wanted = False
-        self.focus_question()  # the first thing people do is type a question
+        self.chat.focus_question()  # the first thing people do is type a question
         QTimer.singleShot(0, self._start)
 
     # --- building -----------------------------------------------------------------------------
@@ -129,7 +123,7 @@ class MainWindow(QMainWindow):
         find = QAction("&Find in document", self, shortcut=QKeySequence(QKeySequence.StandardKey.Find))
         find.triggered.connect(self.viewer.open_find)
         ask = QAction("&Ask a question", self, shortcut=QKeySequence("Ctrl+L"))
-        ask.triggered.connect(self.focus_question)
+        ask.triggered.connect(self.chat.focus_question)
         edit_menu.addAction(find)
         edit_menu.addAction(ask)
         self.help_menu = HelpMenu(self, self.viewer, self.workers)
@@ -137,23 +131,27 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self._on_escape)
 
     def _connect(self) -> None:
-        self.files_dropped.connect(self._on_files_dropped)
-        lp = self.library_panel
+        lp, chat = self.library_panel, self.chat
         lp.add_requested.connect(self.choose_files)
         lp.sample_requested.connect(
             lambda: self.add_paths([resource_path("sample", name) for name in SAMPLE_FILES]))
-        lp.document_activated.connect(self.open_document)
-        lp.remove_requested.connect(self.remove_document)
+        lp.document_activated.connect(self.opening.open_document)
+        lp.remove_requested.connect(self.ingest.remove)
         lp.retry_requested.connect(self.add_paths)
-        lp.cancel_requested.connect(self.cancel_indexing)
-        lp.ask_about_requested.connect(self.ask_about)
-        lp.summary_requested.connect(self.summarise)
-        self.chat.question_asked.connect(self.ask)
-        self.chat.stop_requested.connect(self.stop_answer)
-        self.chat.citation_clicked.connect(self.show_citation)
-        self.chat.conversation_selected.connect(self.open_conversation)
-        self.chat.pull_requested.connect(lambda name: window_settings.pull_model(self, name))
-        self.chat.status_refresh_requested.connect(self.check_ollama)
+        lp.cancel_requested.connect(self.ingest.cancel)
+        lp.ask_about_requested.connect(self.asking.ask_about)
+        lp.summary_requested.connect(self.asking.summarise)
+        chat.question_asked.connect(self.ask)
+        chat.stop_requested.connect(self.asking.stop)
+        chat.citation_clicked.connect(self.opening.show_citation)
+        chat.conversation_selected.connect(self.asking.open_conversation)
+        chat.pull_requested.connect(self.library_settings.pull_model)
+        chat.status_refresh_requested.connect(self.library_settings.check_ollama)
+        self.ingest.removed.connect(self.opening.forget)
+        self.ingest.message.connect(self.statusBar().showMessage)
+        self.ingest.failed.connect(self._show_error)
+        self.documents_loaded.connect(self._on_first_documents)
+        self.library_settings.library_chosen.connect(self.switch_library)
 
     def _restore_layout(self) -> None:
         geometry = self.settings.bytes("window/geometry")
@@ -169,29 +167,23 @@ class MainWindow(QMainWindow):
         self.settings.qsettings.sync()
 
     def _start(self) -> None:
-        self.refresh_documents()
-        self.refresh_conversations()
-        self.check_ollama()
+        self.document_list.refresh()
+        self.asking.refresh_conversations()
+        self.library_settings.start()
 
-    # --- the library --------------------------------------------------------------------------
+    def _on_first_documents(self, _documents: list[Document]) -> None:
+        self.documents_loaded.disconnect(self._on_first_documents)
+        if not self.ingest.running:
+            self.statusBar().showMessage("Ready", 5000)
+
+    # --- what the menus, the script and the tests start ---------------------------------------
+
+    @property
+    def documents(self) -> list[Document]:
+        return self.document_list.documents
 
     def refresh_documents(self) -> None:
-        self.workers.read(Task(lambda lib, _t: lib.documents(), "documents")
-                          .on_success(self._on_documents)
-                          .on_failure(self._show_error))
-
-    def _on_documents(self, documents: list[Any]) -> None:
-        first = not self._documents_known
-        self.documents = documents
-        self._documents_known = True
-        self.library_panel.set_documents(documents)
-        if self._sample_wanted:
-            self._sample_wanted = False
-            if not documents:
-                self._start_sample()
-        if first and not self._ingests:
-            self.statusBar().showMessage("Ready", 5000)
-        self.documents_loaded.emit(documents)
+        self.document_list.refresh()
 
     def choose_files(self) -> None:
         patterns = " ".join(f"*{s}" for s in SUPPORTED_SUFFIXES)
@@ -205,268 +197,36 @@ class MainWindow(QMainWindow):
         if folder:
             self.add_paths([Path(folder)])
 
-    def _on_files_dropped(self, paths: list[Path]) -> None:
-        self.add_paths(paths)
+    def add_paths(self, paths: Sequence[Path]) -> Task[list[AddOutcome]]:
+        return self.ingest.add_paths(paths)
 
-    def add_paths(self, paths: Sequence[Path]) -> Task:
-        """Index paths in the writer queue; the list updates as each file is done."""
-        def work(lib: Library, task: Task) -> list[AddOutcome]:
-            def password_for(path: str) -> str | None:
-                answer = task.ask(path)
-                return answer if isinstance(answer, str) and answer else None
+    def add_sample(self) -> Task[list[AddOutcome]] | None:
+        return self.ingest.add_sample()
 
-            return lib.add(paths, progress=lambda p: task.report(p, force=False),
-                           cancel=task.cancel, on_outcome=task.report, password_for=password_for)
-        task = Task(work, "add", PROGRESS_INTERVAL_S).on_question(self.ask_password)
-        return self.start_ingest(task, f"Adding {len(paths)} item(s)…")
-
-    def ask_password(self, path: object) -> str | None:
-        """The password of a protected file, asked in a dialog; used for this reading only."""
-        name = Path(str(path)).name
-        text, ok = QInputDialog.getText(
-            self, "Password needed",
-            f"“{name}” is password-protected.\nEnter its password to index it "
-            "(Folio does not keep it), or Cancel to skip the file:",
-            QLineEdit.EchoMode.Password)
-        return text if ok and text else None
-
-    def add_sample(self) -> Task | None:
-        """At first start: index the built-in guide, only into a library that is really empty
-        (and only once: ensure_sample does nothing after the first time, even if removed).
-
-        Decided when the document list is known; None when that is not yet, or not empty.
-        """
-        if not self._documents_known:
-            self._sample_wanted = True
-            return None
-        return self._start_sample() if not self.documents else None
-
-    def _start_sample(self) -> Task:
-        def work(lib: Library, task: Task) -> list[AddOutcome]:
-            return lib.ensure_sample(progress=lambda p: task.report(p, force=False))
-        # No label up front: a guide already added once is not added again, and then nothing
-        # is shown at all; the progress appears with the first file read.
-        task = Task(work, "sample", PROGRESS_INTERVAL_S)
-        task.on_progress(lambda value: self.library_panel.set_adding_guide()
-                         if isinstance(value, AddProgress) else None)
-        return self.start_ingest(task, None)
-
-    def start_ingest(self, task: Task, label: str | None) -> Task:
-        self._ingests.append(task)
-        if label is not None:
-            self.library_panel.set_starting(label)
-        task.on_progress(self._on_ingest_progress).on_failure(self._show_error)
-        task.on_success(self._on_ingest_done).on_finished(lambda: self._ingest_ended(task))
-        return self.workers.write(task)
-
-    def _on_ingest_progress(self, value: object) -> None:
-        if isinstance(value, AddProgress):
-            self.library_panel.set_progress(value)
-        elif isinstance(value, AddOutcome):
-            self.refresh_documents()
-
-    def _on_ingest_done(self, outcomes: list[AddOutcome] | None) -> None:
-        if isinstance(outcomes, bool):  # a change of embedding model: its own message says it
-            return
-        outcomes = outcomes or []
-        if not outcomes and not self._ingests_asked_by_user():
-            self.refresh_documents()
-            self.ingest_finished.emit(outcomes)
-            return
-        counts: dict[str, int] = {}
-        for outcome in outcomes:
-            counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
-        summary = ", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing to add"
-        self.statusBar().showMessage(f"Indexing done: {summary}.", 10000)
-        failed = [o for o in outcomes if o.status is AddStatus.FAILED]
-        if failed and len(failed) == len(outcomes) == 1:
-            self.statusBar().showMessage(f"Could not add {Path(failed[0].path).name}: "
-                                         f"{failed[0].reason}", 15000)
-        self.refresh_documents()
-        self.ingest_finished.emit(outcomes)
-
-    def _ingests_asked_by_user(self) -> bool:
-        """False when only the first-start sample check ran (it says nothing when it adds nothing)."""
-        return any(task.name != "sample" for task in self._ingests)
-
-    def _ingest_ended(self, task: Task) -> None:
-        if task in self._ingests:
-            self._ingests.remove(task)
-        if not self._ingests:
-            self.library_panel.set_progress(None)
-
-    def cancel_indexing(self) -> None:
-        for task in self._ingests:
-            task.cancel.set()
-        if self._ingests:
-            self.library_panel.set_cancelling()
-
-    def remove_document(self, doc_id: int) -> None:
-        self.workers.write(Task(lambda lib, _t: lib.remove(str(doc_id)), "remove")
-                           .on_success(lambda doc: self._on_removed(doc_id, doc))
-                           .on_failure(self._show_error))
-
-    def _on_removed(self, doc_id: int, doc: Any) -> None:
-        self._texts.pop(doc_id, None)
-        if self.viewer.title_label.text() == getattr(doc, "title", None):
-            self.viewer.clear()
-        self.statusBar().showMessage(f"Removed {getattr(doc, 'title', 'the document')}.", 8000)
-        self.refresh_documents()
-
-    # --- the viewer ---------------------------------------------------------------------------
-
-    def open_document(self, doc_id: int) -> None:
-        self._load_document(doc_id, lambda doc: self._show_loaded(doc, 1, (), None))
-
-    def show_citation(self, citation: Citation) -> None:
-        def shown(doc: loading.LoadedDocument) -> None:
-            self._show_loaded(doc, citation.page, citation.rects, citation.text)
-            self.citation_shown.emit(citation)
-        self._load_document(citation.document_id, shown)
-
-    def _load_document(self, doc_id: int, then: Any) -> None:
-        cached = self._texts.get(doc_id)
-        if cached is not None:
-            then(loading.LoadedDocument(doc_id, cached.title, None, cached))
-            return
-        self.workers.read(Task(lambda lib, _t: loading.load_document(lib, doc_id), "open")
-                          .on_success(then).on_failure(self._show_error))
-
-    def _show_loaded(self, doc: loading.LoadedDocument, page: int, rects: Sequence[Any],
-                     passage: str | None) -> None:
-        if doc.pdf is not None:
-            self.viewer.show_pdf(doc.pdf, doc.title, page, rects)
-        elif doc.text is not None:
-            self._texts[doc.id] = doc.text
-            self.viewer.show_text(doc.text, passage)
-        else:
-            self.viewer.show_message(doc.message or "This document cannot be shown.")
-
-    # --- asking -------------------------------------------------------------------------------
-
-    def focus_question(self) -> None:
-        self.chat.input.setFocus()
+    def ask(self, question: str) -> StreamTask[AnswerEvent]:
+        return self.asking.ask(question)
 
     def ask_about(self, doc_ids: list[int]) -> None:
-        """Ask the next questions within these documents only: a chip above the question box."""
-        titles = [self.library_panel.shown.get(i, f"document {i}") for i in doc_ids]
-        self.chat.set_scope(doc_ids, titles)
-        self.focus_question()
-
-    def summarise(self, doc_id: int) -> Task:
-        title = self.library_panel.shown.get(doc_id, f"document {doc_id}")
-        self.chat.set_scope([doc_id], [title])
-        return self.ask(f"Summarise “{title}”: what is it about, and what are its main points?")
-
-    def ask(self, question: str) -> Task:
-        """Ask in a worker; a question asked while one is answered stops the old one first."""
-        if self._ask_task is not None:
-            self.stop_answer()
-            self.chat.fail_answer(STOPPED)
-        conversation = self.chat.conversation_id
-        host = self.settings.ollama_host or None
-        model = self.settings.ollama_model or None
-        k = self.settings.sources
-        scope = self.chat.scope()
-
-        def work(lib: Library, task: Task) -> None:
-            for event in lib.ask(question, conversation=conversation, model=model, host=host,
-                                 k=k, scope=scope, cancel=task.cancel):
-                task.report(event)
-
-        task = Task(work, "ask")
-        self._ask_task = task
-        self.chat.begin_answer(question)
-        task.on_progress(lambda event: self._on_ask_event(task, event))
-        task.on_failure(lambda message: self._on_ask_failed(task, message))
-        task.on_finished(lambda: self._ask_ended(task))
-        return self.workers.read(task)
-
-    def _on_ask_event(self, task: Task, event: object) -> None:
-        if task is not self._ask_task:
-            return  # a stopped question still sends its last events; they belong to no turn
-        if isinstance(event, Token):
-            self.chat.append_token(event.text)
-        elif isinstance(event, SourcesFound):
-            self.chat.show_sources(event.sources)
-        elif isinstance(event, AnswerDone):
-            self._on_answer(event.answer)
-        elif isinstance(event, AskFailed):
-            self._on_ask_failed(task, event.message)
-
-    def _on_answer(self, answer: Answer) -> None:
-        self.chat.finish_answer(answer)
-        self._ask_task = None
-        self.refresh_conversations()
-        self.answer_finished.emit(answer)
-
-    def _on_ask_failed(self, task: Task, message: str) -> None:
-        if task is self._ask_task:
-            self.chat.fail_answer(message)
-            self._ask_task = None
-            self.answer_finished.emit(message)
-
-    def _ask_ended(self, task: Task) -> None:
-        if task is self._ask_task:  # ended without AnswerDone or AskFailed
-            self._on_ask_failed(task, STOPPED)
-
-    def stop_answer(self) -> None:
-        if self._ask_task is not None:
-            self._ask_task.cancel.set()
-
-    def _on_escape(self) -> None:
-        if self.viewer.find_bar.isVisible() and self.viewer.find_bar.isAncestorOf(
-                self.focusWidget()):
-            self.viewer.find_bar.close_bar()
-        elif self._ask_task is not None:
-            self.stop_answer()
-        elif self.viewer.find_bar.isVisible():
-            self.viewer.find_bar.close_bar()
-
-    def refresh_conversations(self) -> None:
-        self.workers.read(Task(lambda lib, _t: lib.conversations(), "conversations")
-                          .on_success(self.chat.set_conversations))
-
-    def open_conversation(self, conversation_id: int | None) -> None:
-        if self._ask_task is not None:
-            self.stop_answer()
-        if conversation_id is None:
-            self.chat.show_conversation(None, [])
-            self.focus_question()
-            return
-        self.workers.read(Task(lambda lib, _t: lib.turns(conversation_id), "turns")
-                          .on_success(lambda turns: self.chat.show_conversation(conversation_id,
-                                                                                turns))
-                          .on_failure(self._show_error))
-
-    # --- Ollama -------------------------------------------------------------------------------
-
-    def check_ollama(self) -> None:
-        host, model = self.settings.ollama_host or None, self.settings.ollama_model or None
-        self.workers.read(Task(lambda lib, _t: lib.ollama_status(host, model), "ollama")
-                          .on_success(self._on_ollama_status))
-
-    def _on_ollama_status(self, status: OllamaStatus) -> None:
-        self.ollama = status
-        self.chat.set_ollama_status(status)
-        self.ollama_checked.emit(status)
-
-    # --- settings -----------------------------------------------------------------------------
+        self.asking.ask_about(doc_ids)
 
     def open_settings(self) -> SettingsDialog:
-        return window_settings.open_settings(self)
+        return self.library_settings.open_dialog()
 
     def switch_library(self, root: Path) -> None:
-        self.cancel_indexing()
-        self.stop_answer()
+        self.ingest.cancel()
         self.library_root = root
         self.workers.set_root(root)
-        self._texts.clear()
-        self.viewer.clear()
-        self.chat.show_conversation(None, [])
-        self._start()
+        self.events.library_changed.emit(SWITCHED)
 
     # --- window events ------------------------------------------------------------------------
+
+    def _on_escape(self) -> None:
+        if self.viewer.find_open(self.focusWidget()):
+            self.viewer.close_find()
+        elif self.asking.answering:
+            self.asking.stop()
+        elif self.viewer.find_open():
+            self.viewer.close_find()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if dropped_paths(event):
@@ -476,13 +236,13 @@ class MainWindow(QMainWindow):
         paths = dropped_paths(event)
         if paths:
             event.acceptProposedAction()
-            self.files_dropped.emit(paths)
+            self.add_paths(paths)
 
     def _show_error(self, message: str) -> None:
         self.statusBar().showMessage(message, 15000)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self._ingests and not self._confirm_quit():
+        if self.ingest.running and not self._confirm_quit():
             event.ignore()
             return
         self.save_layout()

@@ -1,4 +1,4 @@
-"""Settings: what is kept in QSettings, and the dialog that changes it."""
+"""Settings: the per-machine ones QSettings keeps, the library's, and the dialog for both."""
 
 from __future__ import annotations
 
@@ -65,49 +65,79 @@ def embedding_options(catalog: Sequence[dict[str, Any]], bundled: str) -> list[t
 
 
 @dataclass(frozen=True)
-class SettingsValues:
-    library: str  # "" for the default folder
+class LibraryValues:
+    """What the dialog shows of the library's own settings (core Library.settings())."""
+
     ollama_host: str  # "" for $OLLAMA_HOST, else Ollama's default
     ollama_model: str  # "" for the first installed chat model
     sources: int
     embedding_model: str
 
+    @classmethod
+    def of(cls, settings: dict[str, str]) -> LibraryValues:
+        try:
+            sources = max(1, int(settings.get("answer-sources", "")))
+        except ValueError:
+            sources = DEFAULT_SOURCES
+        return cls(settings.get("ollama-host", ""), settings.get("ollama-model", ""), sources,
+                   settings.get("embedding-model", ""))
+
+    def as_settings(self) -> dict[str, str]:
+        """The library settings these values set (not the embedding model: it re-embeds)."""
+        return {"ollama-host": self.ollama_host, "ollama-model": self.ollama_model,
+                "answer-sources": str(self.sources)}
+
+
+UNKNOWN = LibraryValues("", "", DEFAULT_SOURCES, "…")  # until the library has been read
+
+
+@dataclass(frozen=True)
+class SettingsValues:
+    library: str  # "" for the default folder
+    ollama_host: str
+    ollama_model: str
+    sources: int
+    embedding_model: str
+
+    @property
+    def of_library(self) -> LibraryValues:
+        return LibraryValues(self.ollama_host, self.ollama_model, self.sources,
+                             self.embedding_model)
+
+
+# Where versions before the one settings store kept the library's settings, and their names.
+LEGACY_KEYS = {"ollama/host": "ollama-host", "ollama/model": "ollama-model",
+               "answer/sources": "answer-sources"}
+
 
 class AppSettings:
-    """Typed access to QSettings; the QSettings object is given, so tests use their own file."""
+    """Typed access to QSettings: which library folder to open and the window's layout (what
+    belongs to this machine). The QSettings object is given, so tests use their own file."""
 
     def __init__(self, settings: QSettings) -> None:
         self.qsettings = settings
 
-    def _str(self, key: str) -> str:
-        value = self.qsettings.value(key, "")
-        return value if isinstance(value, str) else ""
-
     @property
     def library(self) -> str:
-        return self._str("library/folder")
+        value = self.qsettings.value("library/folder", "")
+        return value if isinstance(value, str) else ""
 
-    @property
-    def ollama_host(self) -> str:
-        return self._str("ollama/host")
+    def set_library(self, folder: str) -> None:
+        self.qsettings.setValue("library/folder", folder)
+        self.qsettings.sync()
 
-    @property
-    def ollama_model(self) -> str:
-        return self._str("ollama/model")
+    def legacy_values(self) -> dict[str, str]:
+        """Library settings an older Folio kept here (library setting name -> value)."""
+        found = {}
+        for key, name in LEGACY_KEYS.items():
+            value = self.qsettings.value(key)
+            if value is not None and str(value).strip():
+                found[name] = str(value).strip()
+        return found
 
-    @property
-    def sources(self) -> int:
-        value = self.qsettings.value("answer/sources", DEFAULT_SOURCES)
-        try:
-            return max(1, int(str(value)))
-        except ValueError:
-            return DEFAULT_SOURCES
-
-    def save(self, values: SettingsValues) -> None:
-        self.qsettings.setValue("library/folder", values.library)
-        self.qsettings.setValue("ollama/host", values.ollama_host)
-        self.qsettings.setValue("ollama/model", values.ollama_model)
-        self.qsettings.setValue("answer/sources", values.sources)
+    def forget_legacy(self) -> None:
+        for key in LEGACY_KEYS:
+            self.qsettings.remove(key)
         self.qsettings.sync()
 
     def bytes(self, key: str) -> QByteArray | None:
@@ -159,12 +189,7 @@ class SettingsDialog(QDialog):
         self.model.addItem(AUTOMATIC_MODEL, "")
         for name in chat_models:
             self.model.addItem(name, name)
-        if values.ollama_model:
-            index = self.model.findData(values.ollama_model)
-            if index < 0:
-                self.model.addItem(values.ollama_model, values.ollama_model)
-                index = self.model.count() - 1
-            self.model.setCurrentIndex(index)
+        self._set_model(values.ollama_model)
 
         self.sources = QSpinBox(self)
         self.sources.setRange(1, 20)
@@ -197,6 +222,33 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
         form.addRow(buttons)
+
+    def set_library_pending(self) -> None:
+        """The library's settings are being read: their fields wait for set_library_values()."""
+        for widget in (self.host, self.model, self.sources, self.embedding):
+            widget.setEnabled(False)
+
+    def set_library_values(self, values: LibraryValues) -> None:
+        """Show the library's settings (read after the dialog opened) as the starting point."""
+        self.initial = SettingsValues(self.initial.library, values.ollama_host,
+                                      values.ollama_model, values.sources, values.embedding_model)
+        self.host.setText(values.ollama_host)
+        self._set_model(values.ollama_model)
+        self.sources.setValue(values.sources)
+        self.embedding.setItemText(0, values.embedding_model)
+        self.embedding.setItemData(0, values.embedding_model)
+        for widget in (self.host, self.model, self.sources, self.embedding):
+            widget.setEnabled(True)
+
+    def _set_model(self, name: str) -> None:
+        if not name:
+            self.model.setCurrentIndex(0)
+            return
+        index = self.model.findData(name)
+        if index < 0:
+            self.model.addItem(name, name)
+            index = self.model.count() - 1
+        self.model.setCurrentIndex(index)
 
     def set_embedding_models(self, options: Sequence[tuple[str, str]]) -> None:
         """Offer these (name, label) models; the current one takes its label too."""

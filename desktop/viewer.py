@@ -312,6 +312,18 @@ class Viewer(QWidget):
         self.show_message(
             "Click a document in the library, or a citation in an answer, to read it here.")
 
+    def find_open(self, focused: QWidget | None = None) -> bool:
+        """Is the find bar open (and, given the focused widget, does it hold the focus)?"""
+        return self.find_bar.isVisible() and (focused is None
+                                               or self.find_bar.isAncestorOf(focused))
+
+    def close_find(self) -> None:
+        self.find_bar.close_bar()
+
+    def title(self) -> str:
+        """The title of the document shown ("No document open" when none is)."""
+        return self.title_label.text()
+
     def _set_title(self, title: str) -> None:
         self.title_label.setText(title)
         self.title_label.setToolTip(title)

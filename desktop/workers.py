@@ -1,10 +1,18 @@
 """Background work: the only module that starts threads; results reach the GUI thread by signal.
 
-Each Task runs a function `fn(library, task)` away from the GUI thread. Writes (add, remove,
-changing the embedding model) go through ONE writer thread, one task after another, because the
-library allows a single writer; reads (search, ask, Ollama status, loading a document's text) get a
-thread each with their own Library, since a Library is not shared across threads and SQLite in WAL
-mode lets readers run beside the writer.
+Three kinds of thread, all made once and kept until shutdown (Anki's taskman shape):
+  - ONE writer: tasks that change the library (add, remove, settings, the embedding model) run
+    there one after another, in order, on a Library the writer keeps open (and prepares once).
+  - a small fixed pool of readers: search, ask, loading a document, listing; each reader keeps
+    its own Library (its own WAL connection) open across tasks, reopening only when the library
+    folder changes, so the engine's caches (the vector index, Ollama's context lengths) stay warm.
+  - ONE watcher: every WATCH_INTERVAL_S it reads `PRAGMA data_version` on its own long-lived
+    connection; when another connection committed, it compares what the library holds
+    (documents, conversations, settings) with what the panels last read (shown()) and emits the
+    Change where they differ, so the CLI's writes show up in the open app, and the app's own
+    writes, which its panels have read already, are not announced again. Reads do not move
+    data_version, so the refreshes an event causes cannot make another event.
+Every Library is closed when its thread ends; shutdown() is bounded.
 """
 
 from __future__ import annotations
@@ -13,215 +21,210 @@ import logging
 import queue
 import threading
 import time
-import traceback
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
-from core.errors import FolioError
+from desktop.app_events import AppEvents, Change
+from desktop.tasks import BaseTask, Question, StreamTask, Task
 
 if TYPE_CHECKING:
+    from core.engine import Engine
     from core.library import Library
+
+__all__ = ["Question", "StreamTask", "Task", "Workers"]
 
 log = logging.getLogger(__name__)
 
-TaskFn = Callable[["Library", "Task"], Any]
-# Opening a library may migrate it; two threads migrating a new library at once collide
-# ("table ... already exists"), so opens take turns. An open is a few milliseconds.
-_open_lock = threading.Lock()
+READERS = 3  # an answer streaming, a document loading and a list refreshing at once
+WATCH_INTERVAL_S = 1.0
 
 
-def open_library(root: Path) -> Library:
-    from core.library import Library  # imported off the GUI thread: it is slow
-
-    with _open_lock:
-        return Library.open(root)
-_PROGRESS, _SUCCESS, _FAILURE = "progress", "success", "failure"
+WATCHED = ("documents", "conversations", "settings")  # what the watcher compares
 
 
-class Question:
-    """A question a worker puts to the user; the GUI thread answers it with reply()."""
-
-    def __init__(self, payload: object) -> None:
-        self.payload = payload
-        self.answer: object = None
-        self.answered = threading.Event()
-
-    def reply(self, value: object) -> None:
-        self.answer = value
-        self.answered.set()
+def canonical(value: object) -> object:
+    """A read's result in a form that compares by content (a list, a settings dict)."""
+    if isinstance(value, dict):
+        return tuple(sorted(value.items()))
+    if isinstance(value, list):
+        return tuple(value)
+    return value
 
 
-class Task(QObject):
-    """One piece of background work. Connect callbacks, then hand it to Workers."""
+def library_state(library: Library) -> dict[str, object]:
+    """What the panels show of a library, as the watcher compares it."""
+    return {"documents": canonical(library.documents()),
+            "conversations": canonical(library.conversations()),
+            "settings": canonical(library.settings())}
 
-    progressed = Signal(object)
-    succeeded = Signal(object)
-    failed = Signal(str)
-    finished = Signal()
-    # Emitted from the worker thread; the Task lives on the GUI thread, so the relay slot (and
-    # every public signal after it) runs there: callbacks may touch widgets.
-    _relay = Signal(str, object)
-    _question = Signal(object)
 
-    def __init__(self, fn: TaskFn, name: str = "task", min_interval_s: float = 0.0) -> None:
-        super().__init__()
-        self.fn = fn
-        self.name = name
-        self.cancel = threading.Event()
-        self.done = False
-        self._min_interval_s = min_interval_s
-        self._last_report = 0.0
-        self._answerer: Callable[[Any], object] | None = None
-        self._relay.connect(self._on_relay)
-        self._question.connect(self._on_question)
+class _Opener:
+    """Opens Libraries with the process's engine and counts those open (shutdown closes all)."""
 
-    # --- the call-site style: workers.read(task.on_success(...).on_failure(...)) --------------
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()
+        self.open_count = 0
 
-    def on_success(self, callback: Callable[[Any], object]) -> Task:
-        self.succeeded.connect(callback)
-        return self
+    def open(self, root: Path) -> Library:
+        from core.library import Library  # imported off the GUI thread: it is slow
 
-    def on_failure(self, callback: Callable[[str], object]) -> Task:
-        self.failed.connect(callback)
-        return self
+        # Opening a library first migrates it; two threads migrating a new library at once
+        # would collide, so opens take turns (an open of an up-to-date library is cheap).
+        with self._lock:
+            library = Library.open(root, engine=self.engine)
+            self.open_count += 1
+            return library
 
-    def on_progress(self, callback: Callable[[Any], object]) -> Task:
-        self.progressed.connect(callback)
-        return self
-
-    def on_question(self, answerer: Callable[[Any], object]) -> Task:
-        """answerer(payload) runs on the GUI thread (it may show a dialog) when the work asks."""
-        self._answerer = answerer
-        return self
-
-    def on_finished(self, callback: Callable[[], object]) -> Task:
-        self.finished.connect(callback)
-        return self
-
-    # --- called from the worker thread --------------------------------------------------------
-
-    def report(self, value: object, force: bool = True) -> None:
-        """Send value to the GUI; with force=False at most one report per min_interval_s."""
-        now = time.monotonic()
-        if not force and now - self._last_report < self._min_interval_s:
+    def close(self, library: Library | None) -> None:
+        if library is None:
             return
-        self._last_report = now
-        self._relay.emit(_PROGRESS, value)
-
-    def ask(self, payload: object) -> object:
-        """Ask the GUI thread and wait for the answer; None if nobody answers or on cancel."""
-        question = Question(payload)
-        self._question.emit(question)
-        while not question.answered.wait(0.1):
-            if self.cancel.is_set():
-                return None
-        return question.answer
-
-    @Slot(object)
-    def _on_question(self, question: Question) -> None:
-        question.reply(self._answerer(question.payload) if self._answerer is not None else None)
-
-    def run(self, library: Library | None) -> None:
         try:
-            result = self.fn(library, self)  # type: ignore[arg-type]
-        except FolioError as exc:
-            self._relay.emit(_FAILURE, str(exc))
-        except Exception as exc:  # a bug must not kill the worker thread silently
-            log.error("%s failed:\n%s", self.name, traceback.format_exc())
-            self._relay.emit(_FAILURE, f"Unexpected error: {exc}")
-        else:
-            self._relay.emit(_SUCCESS, result)
-
-    @Slot(str, object)
-    def _on_relay(self, kind: str, value: object) -> None:
-        if kind == _PROGRESS:
-            if not self.done:
-                self.progressed.emit(value)
-            return
-        self.done = True
-        if kind == _SUCCESS:
-            self.succeeded.emit(value)
-        else:
-            self.failed.emit(str(value))
-        self.finished.emit()
+            library.close()
+        finally:
+            with self._lock:
+                self.open_count -= 1
 
 
 class Workers(QObject):
-    """Owns the threads: one writer queue and short-lived reader threads."""
+    """Owns the threads: one writer, READERS readers and the watcher, until shutdown()."""
 
-    def __init__(self, root: Path, parent: QObject | None = None) -> None:
+    _watch_saw = Signal(Change)  # from the watcher thread to the GUI thread
+
+    def __init__(self, root: Path, events: AppEvents, engine: Engine,
+                 parent: QObject | None = None, readers: int = READERS,
+                 watch_interval_s: float = WATCH_INTERVAL_S) -> None:
         super().__init__(parent)
         self.root = root
-        self._tasks: set[Task] = set()  # referenced until finished, so Python does not drop them
-        self._threads: list[threading.Thread] = []
-        self._writes: queue.Queue[Task | None] = queue.Queue()
-        self._writer = threading.Thread(target=self._write_loop, name="folio-writer", daemon=True)
-        self._writer.start()
+        self.events = events
+        self.engine = engine
+        self._opener = _Opener(engine)
+        self._tasks: set[BaseTask] = set()  # referenced until finished, so Python keeps them
+        self._writes: queue.Queue[BaseTask | None] = queue.Queue()
+        self._reads: queue.Queue[BaseTask | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._shown_lock = threading.Lock()
+        self._shown: dict[str, object] = {}  # what the panels last read, by WATCHED name
+        self._watch_interval_s = watch_interval_s
+        self._watch_saw.connect(events.library_changed)
+        self._threads = [threading.Thread(target=self._write_loop, name="folio-writer",
+                                          daemon=True)]
+        self._threads += [threading.Thread(target=self._read_loop, name=f"folio-reader-{n}",
+                                           daemon=True) for n in range(readers)]
+        self._threads.append(threading.Thread(target=self._watch_loop, name="folio-watcher",
+                                              daemon=True))
+        for thread in self._threads:
+            thread.start()
         self._closed = False
 
     def set_root(self, root: Path) -> None:
-        """Use another library folder from the next task on (the writer reopens before its next)."""
+        """Use another library folder from the next task on (each thread reopens before it)."""
         self.root = root
 
-    def _keep(self, task: Task) -> None:
+    @property
+    def running_threads(self) -> list[str]:
+        """The names of this object's threads still running."""
+        return [t.name for t in self._threads if t.is_alive()]
+
+    @property
+    def open_libraries(self) -> int:
+        """How many Libraries the threads hold open now."""
+        return self._opener.open_count
+
+    # --- handing out work ---------------------------------------------------------------------
+
+    def _keep(self, task: BaseTask) -> None:
         self._tasks.add(task)
+        task.library_changed.connect(self.events.library_changed)
         task.finished.connect(lambda: self._tasks.discard(task))
 
-    def write(self, task: Task) -> Task:
+    def write(self, task: BaseTask) -> BaseTask:
         """Queue a task that changes the library; tasks run one at a time, in order."""
         self._keep(task)
         self._writes.put(task)
         return task
 
-    def read(self, task: Task, needs_library: bool = True) -> Task:
-        """Run a task that only reads, on its own thread with its own Library."""
+    def read(self, task: BaseTask) -> BaseTask:
+        """Run a task that only reads (or a stream, such as ask) on the next free reader."""
         self._keep(task)
-        root = self.root
-
-        def target() -> None:
-            if not needs_library:
-                task.run(None)
-                return
-            try:
-                library = open_library(root)
-            except Exception as exc:  # the library cannot be used: say why, end the task
-                task._relay.emit(_FAILURE, f"Cannot open the library: {exc}")
-                return
-            try:
-                task.run(library)
-            finally:
-                library.close()
-
-        thread = threading.Thread(target=target, name=f"folio-{task.name}", daemon=True)
-        self._threads = [t for t in self._threads if t.is_alive()]
-        self._threads.append(thread)
-        thread.start()
+        self._reads.put(task)
         return task
 
+    # --- the threads --------------------------------------------------------------------------
+
+    def _run(self, task: BaseTask, library: Library | None) -> None:
+        if task.cancel.is_set():
+            task.skip()
+            return
+        task.run(library if task.needs_library else None)
+
     def _write_loop(self) -> None:
+        self._serve(self._writes, prepare=True)
+
+    def _read_loop(self) -> None:
+        self._serve(self._reads, prepare=False)
+
+    def _serve(self, tasks: queue.Queue[BaseTask | None], prepare: bool) -> None:
         library: Library | None = None
-        while True:
-            task = self._writes.get()
-            if task is None:
-                break
-            if task.cancel.is_set():
-                task._relay.emit(_SUCCESS, None)
-                continue
-            try:
-                if library is None or library.root != self.root:
-                    if library is not None:
-                        library.close()
+        try:
+            while (task := tasks.get()) is not None:
+                if task.needs_library and (library is None or library.root != self.root):
+                    self._opener.close(library)
                     library = None
-                    library = open_library(self.root)
-            except Exception as exc:
-                task._relay.emit(_FAILURE, f"Cannot open the library: {exc}")
-                continue
-            task.run(library)
-        if library is not None:
-            library.close()
+                    try:
+                        library = self._opener.open(self.root)
+                        if prepare:
+                            library.prepare()  # the writer's housekeeping, once per open
+                    except Exception as exc:  # the library cannot be used: say why, end the task
+                        task.fail(f"Cannot open the library: {exc}")
+                        continue
+                self._run(task, library)
+        finally:
+            self._opener.close(library)
+
+    def shown(self, name: str, value: object) -> None:
+        """What a panel now shows (one of WATCHED, a read's result): the watcher announces a
+        commit only where the library holds something else, so this app's own writes, which
+        its panels have read already, are not announced twice."""
+        with self._shown_lock:
+            self._shown[name] = canonical(value)
+
+    def _watch_loop(self) -> None:
+        library: Library | None = None
+        version: int | None = None
+        try:
+            while not self._stop.wait(self._watch_interval_s):
+                try:
+                    if library is None or library.root != self.root:
+                        self._opener.close(library)
+                        library, version = None, None
+                        library = self._opener.open(self.root)
+                    # core's data_version() is apsw's file-control counter, which moves only
+                    # when the connection reads: a small read first (PRAGMA data_version would
+                    # not need it; asked of core).
+                    library.settings()
+                    now = library.data_version()
+                    if now == version:
+                        continue
+                    version = now
+                    state = library_state(library)
+                    with self._shown_lock:
+                        differ = {name for name in WATCHED
+                                  if name in self._shown and self._shown[name] != state[name]}
+                    if differ:
+                        self._watch_saw.emit(Change(documents="documents" in differ,
+                                                    conversations="conversations" in differ,
+                                                    settings="settings" in differ))
+                except Exception:  # busy, or the folder went away: look again next time
+                    log.exception("watching the library for changes")
+                    self._opener.close(library)
+                    library, version = None, None
+        finally:
+            self._opener.close(library)
+
+    # --- the end ------------------------------------------------------------------------------
 
     @property
     def busy(self) -> bool:
@@ -229,15 +232,25 @@ class Workers(QObject):
 
     def cancel_all(self) -> None:
         for task in list(self._tasks):
-            task.cancel.set()
+            if task.cancellable:
+                task.cancel.set()
 
-    def shutdown(self, timeout_s: float = 10.0) -> None:
-        """Cancel everything and wait (bounded) for the threads, so the library closes cleanly."""
+    def shutdown(self, timeout_s: float = 10.0) -> bool:
+        """Cancel everything, wait (bounded) for the threads, which close their Libraries, then
+        close the engine. True if every thread ended in time."""
         if self._closed:
-            return
+            return True
         self._closed = True
         self.cancel_all()
+        self._stop.set()
         self._writes.put(None)
+        for _ in range(sum(t.name.startswith("folio-reader") for t in self._threads)):
+            self._reads.put(None)
         deadline = time.monotonic() + timeout_s
-        for thread in [self._writer, *self._threads]:
+        for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        alive = self.running_threads
+        if alive:
+            log.warning("still running at shutdown: %s", ", ".join(alive))
+        self.engine.close()
+        return not alive

@@ -14,6 +14,8 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from core.answer_types import Answer
+from core.library import Library
+from core.paths import default_library_dir
 from desktop.app import make_window
 from desktop.main_window import MainWindow
 from tests.ollama_server import refused_host
@@ -30,13 +32,19 @@ def settings_file(tmp_path: Path) -> Path:
 WindowFactory = Callable[..., MainWindow]
 
 
+def set_library_setting(root: Path, name: str, value: str) -> None:
+    """Change a library setting from outside the app, as the CLI does."""
+    with Library.open(root) as library:
+        library.set_setting(name, value)
+
+
 @pytest.fixture
 def open_window(qtbot, settings_file: Path) -> WindowFactory:
-    """Open the real window on the test's library; `ollama_host` goes into its QSettings first."""
+    """Open the real window on the test's library (FOLIO_HOME); `ollama_host` is set in the
+    library first, as `folio config ollama-host` does."""
     def factory(ollama_host: str | None = None) -> MainWindow:
+        set_library_setting(default_library_dir(), "ollama-host", ollama_host or refused_host())
         settings = QSettings(str(settings_file), QSettings.Format.IniFormat)
-        settings.setValue("ollama/host", ollama_host or refused_host())
-        settings.sync()
         window = make_window(settings)
         qtbot.addWidget(window)  # closed (and its workers stopped) at the end of the test
         with qtbot.waitSignals([window.documents_loaded, window.ollama_checked],

@@ -8,18 +8,19 @@ from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from core.library import Library
+from core.paths import default_library_dir
 from core.types import AddStatus
 from desktop.app import make_window
 from desktop.main_window import MainWindow
-from tests.desktop.conftest import INGEST_TIMEOUT_MS, STARTUP_TIMEOUT_MS
+from tests.desktop.conftest import INGEST_TIMEOUT_MS, STARTUP_TIMEOUT_MS, set_library_setting
 from tests.fixtures.docs import make_markdown
 from tests.ollama_server import refused_host
 
 
 def _window(qtbot: QtBot, settings_file: Path) -> MainWindow:
     """The window as `folio` starts it: shown, then the first-start guide asked for."""
+    set_library_setting(default_library_dir(), "ollama-host", refused_host())
     settings = QSettings(str(settings_file), QSettings.Format.IniFormat)
-    settings.setValue("ollama/host", refused_host())
     window = make_window(settings)
     qtbot.addWidget(window)
     window.show()
@@ -46,7 +47,7 @@ def test_a_library_with_documents_never_shows_empty_or_adding_the_guide(
         pass
     assert panel.stack.currentWidget() is panel.tree and len(shown) == 1
     qtbot.wait(300)
-    assert panel.progress_box.isHidden() and window._ingests == []
+    assert panel.progress_box.isHidden() and window.ingest.running == []
     assert window.statusBar().currentMessage() == "Ready"
     with Library.open(folio_home) as library:
         assert len(library.documents()) == 2  # the guide was not added to a library in use

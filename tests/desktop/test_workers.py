@@ -1,0 +1,114 @@
+"""One engine per process: readers keep their Library, the app sees other processes' writes,
+and closing the window closes every Library."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from pytestqt.qtbot import QtBot
+
+from core.engine import Engine
+from core.library import Library
+from desktop.app import make_window
+from desktop.app_events import AppEvents
+from desktop.tasks import Task
+from desktop.workers import WATCH_INTERVAL_S, Workers
+from tests.desktop.conftest import (
+    STARTUP_TIMEOUT_MS,
+    WindowFactory,
+    add_and_wait,
+    ask_and_wait,
+)
+from tests.fixtures.docs import make_markdown, make_report_pdf
+from tests.ollama_server import FakeOllama
+
+
+def test_asking_twice_loads_the_vector_index_once_and_asks_ollama_for_the_model_once(
+        qtbot: QtBot, open_window: WindowFactory, docs_dir: Path,
+        fake_ollama: FakeOllama) -> None:
+    window = open_window(fake_ollama.host)
+    add_and_wait(qtbot, window, [make_report_pdf(docs_dir).path])
+    first = ask_and_wait(qtbot, window, "What did the zorbicon survey find?")
+    second = ask_and_wait(qtbot, window, "What did the brimblewick collecting box pay for?")
+    assert first.citations and second.citations  # both answered from the library
+    indexes = window.workers.engine.indexes(window.library_root / "library.db")
+    assert indexes.vector_loads == 1
+    assert len(fake_ollama.requests_to("/api/show")) == 1
+
+
+def test_a_document_added_by_another_process_appears_in_the_list(
+        qtbot: QtBot, open_window: WindowFactory, docs_dir: Path, folio_home: Path) -> None:
+    window = open_window()
+    panel = window.library_panel
+    assert panel.visible_titles() == []
+    loads: list[int] = []
+    window.documents_loaded.connect(lambda docs: loads.append(len(docs)))
+    with Library.open(folio_home) as cli:  # what `folio add` does while the app is open
+        cli.add([make_markdown(docs_dir)])
+    qtbot.waitUntil(lambda: panel.visible_titles() == ["Harbour Notes"],
+                    timeout=STARTUP_TIMEOUT_MS)
+    # Seen once, then quiet: the refresh it caused does not look like another change.
+    qtbot.wait(int(4 * WATCH_INTERVAL_S * 1000))
+    assert loads == [1]
+
+
+def test_the_apps_own_add_is_not_announced_again_by_the_watcher(
+        qtbot: QtBot, open_window: WindowFactory, docs_dir: Path) -> None:
+    window = open_window()
+    add_and_wait(qtbot, window, [make_markdown(docs_dir)])
+    qtbot.wait(int(2 * WATCH_INTERVAL_S * 1000))  # anything still on its way arrives
+    loads: list[int] = []
+    window.documents_loaded.connect(lambda docs: loads.append(len(docs)))
+    qtbot.wait(int(3 * WATCH_INTERVAL_S * 1000))
+    assert loads == []
+    assert window.library_panel.visible_titles() == ["Harbour Notes"]
+
+
+def _run(qtbot: QtBot, workers: Workers, task: Task[object]) -> object:
+    with qtbot.waitSignal(task.succeeded, timeout=STARTUP_TIMEOUT_MS) as blocker:
+        workers.read(task)
+    return blocker.args[0]
+
+
+def test_a_reader_keeps_its_library_across_tasks(qtbot: QtBot, tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    workers = Workers(first, AppEvents(), Engine(), readers=2)
+    try:
+        seen: list[tuple[str, Library]] = []
+        for _ in range(8):
+            result = _run(qtbot, workers, Task(
+                lambda lib, _t: (threading.current_thread().name, lib), "which"))
+            assert isinstance(result, tuple)
+            seen.append(result)
+        by_thread: dict[str, set[int]] = {}
+        for name, library in seen:
+            by_thread.setdefault(name, set()).add(id(library))
+            assert library.root == first
+        assert all(len(libraries) == 1 for libraries in by_thread.values()), by_thread
+        assert len({id(library) for _, library in seen}) <= 2
+        assert workers.open_libraries <= 4  # two readers, the writer (idle: none), the watcher
+
+        workers.set_root(second)  # another library folder: each reader reopens once
+        again = _run(qtbot, workers, Task(lambda lib, _t: lib, "which"))
+        assert isinstance(again, Library) and again.root == second
+    finally:
+        assert workers.shutdown()
+    assert workers.open_libraries == 0
+
+
+def test_closing_the_window_closes_every_library(
+        qtbot: QtBot, settings_file: Path, folio_home: Path, docs_dir: Path) -> None:
+    window = make_window(QSettings(str(settings_file), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.documents_loaded, timeout=STARTUP_TIMEOUT_MS):
+        window.show()
+    add_and_wait(qtbot, window, [make_markdown(docs_dir)])
+    ask_and_wait(qtbot, window, "Which side do red buoys mark?")
+    assert window.workers.open_libraries >= 2  # the writer and a reader at least
+    window.close()
+    assert window.workers.open_libraries == 0
+    assert window.workers.running_threads == []
+    # The last connection to close checkpoints and removes the write-ahead log.
+    assert not (folio_home / "library.db-wal").exists()
