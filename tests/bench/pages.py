@@ -32,6 +32,7 @@ DIR/misses-KEY.txt.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import math
@@ -47,7 +48,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -67,6 +68,18 @@ MRR_CUTOFF = 10
 COVER_BANNER = "UNITED STATES SECURITIES AND EXCHANGE COMMISSION"
 
 PageKey = tuple[str, int]  # (file name, 1-based page)
+
+if TYPE_CHECKING:
+    from core.engine import Engine
+
+
+@functools.cache
+def engine() -> Engine:
+    """The one Engine of this run (core/engine.py), as the CLI and the app have one: the
+    library and the baseline share its embedder."""
+    from core.engine import Engine
+
+    return Engine()
 
 
 # --- questions and files -------------------------------------------------------------------
@@ -143,7 +156,7 @@ def build_folio(files: Sequence[Path], cache: Path, key: str, rebuild: bool,
     if partial:  # what a build still running (or stopped) has committed so far
         if not (root / "library.db").exists():
             sys.exit(f"No library at {root}")
-        library = Library.open(root)
+        library = Library.open(root, engine())
         documents = library.documents()
         return FolioIndex(library, {Path(d.original_path).name: d.id for d in documents
                                     if d.status.value == "indexed"},
@@ -154,7 +167,7 @@ def build_folio(files: Sequence[Path], cache: Path, key: str, rebuild: bool,
     # An interrupted build resumes: add() finds the filings it already holds present.
     build_s = None
     if not marker.exists():
-        library = Library.open(root)
+        library = Library.open(root, engine())
         library.embedder.load()
         failures: dict[str, str] = {}
         start = time.perf_counter()
@@ -171,7 +184,7 @@ def build_folio(files: Sequence[Path], cache: Path, key: str, rebuild: bool,
         marker.write_text(json.dumps({"failures": failures, "seconds": build_s,
                                       "commit": git_state()}), encoding="utf-8")
     else:
-        library = Library.open(root)
+        library = Library.open(root, engine())
     recorded = json.loads(marker.read_text(encoding="utf-8"))
     doc_ids = {Path(d.original_path).name: d.id for d in library.documents()
                if d.status.value == "indexed"}
@@ -280,9 +293,8 @@ def model_digest() -> bytes:
 
 def build_baseline(files: Sequence[Path], cache: Path, rebuild: bool) -> Baseline:
     from core.embedding import BUNDLED_MODEL
-    from core.library import shared_embedder
 
-    embedder = shared_embedder(BUNDLED_MODEL)  # what Library.embedder gives a new library
+    embedder = engine().embedder(BUNDLED_MODEL)  # what Library.embedder gives a new library
     model_key = model_digest()
     folder = cache / "baseline"
     folder.mkdir(parents=True, exist_ok=True)

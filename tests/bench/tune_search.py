@@ -36,9 +36,10 @@ import numpy.typing as npt
 
 from core import evaluation, querytext
 from core import search as search_module
-from core.keyword_index import Bm25, keyword_index
+from core.indexes import LibraryIndexes
+from core.keyword_index import Bm25
 from core.library import Library
-from core.search import DEFAULT_PARAMS, SearchParams
+from core.search import DEFAULT_PARAMS, Searcher, SearchParams
 
 DEPTH = 200
 CHOOSING_SETS = 2  # figures are [SciFact train, Cranfield, SciFact test (reported only)]
@@ -53,6 +54,9 @@ class DevSet:
 
     def __init__(self, directory: Path, db: apsw.Connection, library: Library | None) -> None:
         self.name = directory.name
+        # One searcher per set, so its indexes are built once for every setting tried.
+        self.searcher = (library.searcher() if library is not None
+                         else Searcher(db, LibraryIndexes(), None))
         splits = [s.stem for s in (directory / "qrels").glob("*.tsv")]
         self.choose = evaluation.load(directory, "train" if "train" in splits else "test")
         self.report = evaluation.load(directory, "test")
@@ -70,18 +74,20 @@ class DevSet:
                                 for q in dataset.queries)
 
 
-def keyword_lists(db: apsw.Connection, queries: dict[str, str], params: SearchParams,
+def keyword_lists(searcher: Searcher, queries: dict[str, str], params: SearchParams,
                   scores: dict[str, list[float]] | None = None, depth: int = DEPTH) -> Lists:
-    index = keyword_index(db)
+    """BM25 over the keyword index of searcher's library, as Searcher.keyword_ranks scores it
+    (without its quoted-phrase filter, as the tuning always ran)."""
     bm25 = Bm25(params.bm25_k1, params.bm25_b, params.context_weight, params.text_weight)
     stop = querytext.STOPWORD_LISTS[params.stopwords]
     out: Lists = {}
-    for qid, text in queries.items():
-        terms = index.query_terms(querytext.parse(text, stop).scored_words())
-        hits = index.top(terms, depth, bm25, params.query_repeats)
-        out[qid] = [p for p, _ in hits]
-        if scores is not None:
-            scores[qid] = [s for _, s in hits]
+    with searcher.indexes.keywords(searcher.db) as index:
+        for qid, text in queries.items():
+            terms = index.query_terms(querytext.parse(text, stop).scored_words())
+            hits = index.top(terms, depth, bm25, params.query_repeats)
+            out[qid] = [p for p, _ in hits]
+            if scores is not None:
+                scores[qid] = [s for _, s in hits]
     return out
 
 
@@ -113,11 +119,11 @@ def tune_keyword(sets: list[DevSet]) -> SearchParams:
     for k1, b, weight, stop, repeats in grid:
         params = replace(DEFAULT_PARAMS, bm25_k1=k1, bm25_b=b, context_weight=weight,
                          stopwords=stop, query_repeats=repeats)
-        figures = [scifact.ndcg(keyword_lists(scifact.db, scifact.choose.queries, params),
+        figures = [scifact.ndcg(keyword_lists(scifact.searcher, scifact.choose.queries, params),
                                 scifact.choose),
-                   cranfield.ndcg(keyword_lists(cranfield.db, cranfield.choose.queries, params),
+                   cranfield.ndcg(keyword_lists(cranfield.searcher, cranfield.choose.queries, params),
                                   cranfield.choose)]
-        figures.append(scifact.ndcg(keyword_lists(scifact.db, scifact.report.queries, params),
+        figures.append(scifact.ndcg(keyword_lists(scifact.searcher, scifact.report.queries, params),
                                     scifact.report))
         rows.append((params, figures))
     def label(p: SearchParams) -> str:
@@ -138,11 +144,11 @@ def tune_keyword(sets: list[DevSet]) -> SearchParams:
     return chosen
 
 
-def semantic_lists(library: Library, queries: dict[str, str],
+def semantic_lists(searcher: Searcher, queries: dict[str, str],
                    scores: dict[str, list[float]], depth: int = DEPTH) -> Lists:
     out: Lists = {}
     for qid, text in queries.items():
-        hits = search_module.semantic_ranks(library.db, library.embedder, text, depth, None)
+        hits = searcher.semantic_ranks(text, depth, None)
         out[qid] = [p for p, _ in hits]
         scores[qid] = [1.0 - d for _, d in hits]
     return out
@@ -157,8 +163,8 @@ def tune_fusion(sets: list[DevSet], keyword: SearchParams) -> SearchParams:
             dataset = getattr(dev, which)
             k_scores: dict[str, list[float]] = {}
             s_scores: dict[str, list[float]] = {}
-            k_lists = keyword_lists(dev.db, dataset.queries, keyword, k_scores)
-            s_lists = semantic_lists(dev.library, dataset.queries, s_scores)
+            k_lists = keyword_lists(dev.searcher, dataset.queries, keyword, k_scores)
+            s_lists = semantic_lists(dev.searcher, dataset.queries, s_scores)
             per_split[which] = (dataset, k_lists, k_scores, s_lists, s_scores)
             print(f"{dev.name} {dataset.queries and which}: keyword "
                   f"{dev.ndcg(k_lists, dataset):.4f}, semantic {dev.ndcg(s_lists, dataset):.4f}")
@@ -282,8 +288,8 @@ def fusion_grid(sets: list[DevSet]) -> None:
         dataset = getattr(dev, which)
         k_scores: dict[str, list[float]] = {}
         s_scores: dict[str, list[float]] = {}
-        k_lists = keyword_lists(dev.db, dataset.queries, DEFAULT_PARAMS, k_scores, GRID_DEPTH)
-        s_lists = semantic_lists(dev.library, dataset.queries, s_scores, GRID_DEPTH)
+        k_lists = keyword_lists(dev.searcher, dataset.queries, DEFAULT_PARAMS, k_scores, GRID_DEPTH)
+        s_lists = semantic_lists(dev.searcher, dataset.queries, s_scores, GRID_DEPTH)
         words = {q: len(querytext.parse(t, stop).scored_words())
                  for q, t in dataset.queries.items()}
         prepared.append((dev, dataset, k_lists, k_scores, s_lists, s_scores, words))
