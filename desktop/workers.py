@@ -120,8 +120,11 @@ class Workers(QObject):
         self._closed = False
 
     def set_root(self, root: Path) -> None:
-        """Use another library folder from the next task on (each thread reopens before it)."""
-        self.root = root
+        """Use another library folder from the next task on (each thread reopens before it);
+        the engine lets go of the old library's in-memory indexes."""
+        old, self.root = self.root, root
+        if old != root:
+            self.engine.forget(old / "library.db")
 
     @property
     def running_threads(self) -> list[str]:

@@ -4,6 +4,8 @@ and closing the window closes every Library."""
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
@@ -13,7 +15,7 @@ from core.engine import Engine
 from core.library import Library
 from desktop.app import make_window
 from desktop.app_events import AppEvents
-from desktop.tasks import Task
+from desktop.tasks import StreamTask, Task
 from desktop.workers import WATCH_INTERVAL_S, Workers
 from tests.desktop.conftest import (
     STARTUP_TIMEOUT_MS,
@@ -22,7 +24,7 @@ from tests.desktop.conftest import (
     ask_and_wait,
 )
 from tests.fixtures.docs import make_markdown, make_report_pdf
-from tests.ollama_server import FakeOllama
+from tests.ollama_server import FakeOllama, Fault
 
 
 def test_asking_twice_loads_the_vector_index_once_and_asks_ollama_for_the_model_once(
@@ -98,6 +100,22 @@ def test_a_reader_keeps_its_library_across_tasks(qtbot: QtBot, tmp_path: Path) -
     assert workers.open_libraries == 0
 
 
+def test_closing_the_window_while_an_answer_streams_is_quick_and_closes_everything(
+        qtbot: QtBot, open_window: WindowFactory, docs_dir: Path,
+        fake_ollama: FakeOllama) -> None:
+    fake_ollama.set_fault(Fault.SLOW_TOKENS)
+    fake_ollama.token_delay = 0.5
+    window = open_window(fake_ollama.host)
+    add_and_wait(qtbot, window, [make_report_pdf(docs_dir).path])
+    window.ask("What did the zorbicon survey find?")
+    qtbot.waitUntil(lambda: bool(window.chat.turns[-1].text), timeout=STARTUP_TIMEOUT_MS)
+    started = time.monotonic()
+    window.close()
+    assert time.monotonic() - started < 5
+    assert window.workers.running_threads == []
+    assert window.workers.open_libraries == 0
+
+
 def test_closing_the_window_closes_every_library(
         qtbot: QtBot, settings_file: Path, folio_home: Path, docs_dir: Path) -> None:
     window = make_window(QSettings(str(settings_file), QSettings.Format.IniFormat))
@@ -112,3 +130,27 @@ def test_closing_the_window_closes_every_library(
     assert window.workers.running_threads == []
     # The last connection to close checkpoints and removes the write-ahead log.
     assert not (folio_home / "library.db-wal").exists()
+
+
+def test_a_stream_task_yields_in_order_and_stops_when_cancelled(
+        qtbot: QtBot, tmp_path: Path) -> None:
+    workers = Workers(tmp_path / "library", AppEvents(), Engine(), readers=1)
+    try:
+        def count(_lib: Library, task: StreamTask[int]) -> Iterator[int]:
+            for n in range(1000):
+                if task.cancel.is_set():
+                    return
+                yield n
+                time.sleep(0.002)
+
+        got: list[int] = []
+        task: StreamTask[int] = StreamTask(count, "count")
+        task.on_yielded(got.append)
+        task.on_yielded(lambda n: task.cancel.set() if n == 20 else None)
+        with qtbot.waitSignal(task.finished, timeout=STARTUP_TIMEOUT_MS):
+            workers.read(task)
+        assert got[:21] == list(range(21))  # in order, none lost
+        assert len(got) < 1000  # the generator saw the cancel
+        assert not workers.busy
+    finally:
+        assert workers.shutdown()
