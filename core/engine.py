@@ -97,7 +97,7 @@ class Engine:
         if reader is not None:
             reader.close()
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)  # at most one query's embedding
 
     def __enter__(self) -> Engine:
         return self

@@ -355,11 +355,14 @@ class ReaderProcess:
         return self._process.pid if self._process is not None else None
 
     def close(self) -> None:
+        """End the child and the starter thread (waited for: nothing of the reader outlives
+        close)."""
         with self._lock:
             self._stop()
-            if self._starter is not None:
+            starter, self._starter = self._starter, None
+            if starter is not None:
                 self._jobs.put(None)
-                self._starter = None
+                starter.join(timeout=5)
 
     def read(self, path: Path, doc_type: str, title_hint: str,
              password: str | None = None, options: ReadOptions | None = None,
