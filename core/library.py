@@ -14,6 +14,7 @@ import numpy as np
 from core import check as check_module
 from core import sandbox
 from core import settings as settings_module
+from core import sync as folder_sync
 from core.answer import Asker, AskOptions
 from core.answer_types import (
     AnswerDone,
@@ -35,6 +36,7 @@ from core.paths import default_library_dir, make_private_dir, tighten_library
 from core.resources import resource_path
 from core.search import DEFAULT_PARAMS, Searcher, SearchMode, SearchParams, SearchResult
 from core.store import changes, conversations, queries, vectors
+from core.store import folders as folder_store
 from core.store.connection import connect, write_transaction
 from core.store.migrations import migrate
 from core.types import BUNDLED_MODEL, AddOutcome, Document, ReadOptions
@@ -84,8 +86,10 @@ class Library:
             changes.trim(self.db)
 
     def data_version(self) -> int:
-        """Moves when another connection (another thread, the CLI) commits a change."""
-        return int(self.db.data_version())
+        """Moves when another connection (another thread, the CLI) commits a change. (PRAGMA
+        data_version: apsw's Connection.data_version() moves only once the connection reads.)"""
+        row = self.db.execute("PRAGMA data_version").fetchone()
+        return int(row[0]) if row else 0
 
     def tighten_permissions(self) -> list[Path]:
         """Folder 0700, database files 0600 (they hold all the text of the documents and the
@@ -239,6 +243,65 @@ class Library:
         if doc.stored_path and not queries.stored_path_in_use(self.db, doc.stored_path):
             self.store.discard(doc.stored_path)
         return doc
+
+    def remove_path(self, original_path: str) -> list[int]:
+        """Remove every document (indexed or failed) of the file at original_path; their ids."""
+        ids: list[int] = []
+        for doc in queries.documents_with_original_path(self.db, original_path):
+            self.remove(str(doc.id))
+            ids.append(doc.id)
+        return ids
+
+    # --- watched folders (core/sync.py) -------------------------------------------------------
+
+    def folders(self) -> list[folder_store.Folder]:
+        return folder_store.list_folders(self.db)
+
+    def watch_folder(self, path: Path | str, include: Sequence[str] = (),
+                     exclude: Sequence[str] = ()) -> folder_store.Folder:
+        """Keep the folder in sync from now on (the next sync adds its files); watching it
+        again changes its patterns."""
+        folder = folder_sync.normalise(path)
+        folder_sync.check_folder_to_watch(folder)
+        with write_transaction(self.db):
+            folder_store.add_folder(self.db, folder, include, exclude)
+        found = folder_store.folder_at(self.db, folder)
+        assert found is not None
+        return found
+
+    def unwatch_folder(self, path: Path | str, keep_documents: bool = False) -> list[int]:
+        """Stop following the folder; unless keep_documents, remove the documents of its files
+        (those also under another watched folder stay, with that folder). The removed ids."""
+        folder = folder_store.folder_at(self.db, folder_sync.normalise(path))
+        if folder is None:
+            raise FolioError(f"{folder_sync.normalise(path)} is not a watched folder "
+                             "(`folio folders list` shows them).")
+        files = folder_store.seen_files(self.db, folder.id)
+        others = [f for f in self.folders() if f.id != folder.id]
+        removed: list[int] = []
+        with write_transaction(self.db):
+            folder_store.delete_folder(self.db, folder.id)  # its folder_files go by cascade
+        for path_seen in files:
+            keeper = max((f for f in others if folder_sync.is_under(path_seen, f.path)),
+                         key=lambda f: len(f.path), default=None)
+            if keeper is not None:
+                with write_transaction(self.db):
+                    folder_store.record_file(self.db, dataclasses.replace(
+                        files[path_seen], folder_id=keeper.id))
+            elif not keep_documents:
+                removed += self.remove_path(path_seen)
+        return removed
+
+    def sync(self, progress: ProgressCallback | None = None,
+             cancel: threading.Event | None = None,
+             on_outcome: Callable[[AddOutcome], None] | None = None,
+             wait_s: float = 0.0, only: Sequence[str] | None = None) -> folder_sync.SyncReport:
+        """Bring the library in line with its watched folders (core/sync.py)."""
+        def add(paths: list[Path]) -> list[AddOutcome]:
+            return self.add(paths, progress=progress, cancel=cancel, on_outcome=on_outcome)
+
+        syncer = folder_sync.Syncer(self.db, add, self.remove_path, cancel, wait_s=wait_s)
+        return syncer.run(None if only is None else [folder_sync.normalise(p) for p in only])
 
     def document_text(self, doc_id: int) -> str:
         """The document's text as indexed: its passages in order, separated by blank lines,

@@ -219,9 +219,39 @@ def m007_vectors_in_vec0(db: apsw.Connection) -> None:
     db.execute("DROP TABLE passage_embeddings")
 
 
+M008_FOLDERS = """
+CREATE TABLE folders (
+    id           INTEGER PRIMARY KEY,
+    path         TEXT NOT NULL UNIQUE,
+    include      TEXT NOT NULL DEFAULT '[]',  -- JSON list of glob patterns; [] = every type
+    exclude      TEXT NOT NULL DEFAULT '[]',
+    available    INTEGER NOT NULL DEFAULT 1,
+    problem      TEXT,                         -- why it is unavailable, in a sentence
+    last_sync_at TEXT,
+    added_at     TEXT NOT NULL
+);
+
+-- What the last sync saw of each file of a watched folder: a file whose size and mtime are
+-- these is unchanged (no hashing, no reading); sha256 is of the bytes it had then.
+CREATE TABLE folder_files (
+    path      TEXT PRIMARY KEY,
+    folder_id INTEGER NOT NULL REFERENCES folders (id) ON DELETE CASCADE,
+    size      INTEGER NOT NULL,
+    mtime_ns  INTEGER NOT NULL,
+    sha256    TEXT
+) WITHOUT ROWID;
+CREATE INDEX folder_files_folder ON folder_files (folder_id);
+"""
+
+
+def m008_watched_folders(db: apsw.Connection) -> None:
+    """Folders the library follows (core/sync.py), and the files each last sync saw."""
+    db.execute(M008_FOLDERS)
+
+
 MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
     m001_create_tables, m002_porter_stemming, m003_bit_vectors, m004_term_statistics,
-    m005_conversations, m006_change_log, m007_vectors_in_vec0]
+    m005_conversations, m006_change_log, m007_vectors_in_vec0, m008_watched_folders]
 
 
 def schema_version(db: apsw.Connection) -> int:
