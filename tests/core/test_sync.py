@@ -55,7 +55,7 @@ def watched(tmp_path: Path, library: Library) -> tuple[Library, Path]:
 
 
 def test_an_unchanged_folder_is_stat_only(watched: tuple[Library, Path]) -> None:
-    library, docs = watched
+    library, _ = watched
     before = library.documents()
     report = library.sync()
     assert report.unchanged == 3 and not report.changed and report.passages == 0
