@@ -31,6 +31,7 @@ from core.answer_types import (
 )
 from core.chunking import split_sentences
 from core.embedding import Embedder
+from core.errors import EmbeddingUnavailable
 from core.llm import ChatStats, LlmError, OllamaService
 from core.search import EmptyQueryError, Searcher, SearchMode
 
@@ -180,8 +181,11 @@ def similarities(embedder: Embedder, question: str, sources: Sequence[Source]) -
     """Cosine of the question's vector and each source passage's (a few passages: ~0.1 s)."""
     if not sources:
         return []
-    query = embedder.embed_query(question)
-    passages = embedder.embed_passages([s.hit.text for s in sources])
+    try:
+        query = embedder.embed_query(question)
+        passages = embedder.embed_passages([s.hit.text for s in sources])
+    except EmbeddingUnavailable:  # Ollama's model, Ollama down: every source counts the same
+        return [1.0] * len(sources)
     if passages is None:
         return [1.0] * len(sources)
     norms = np.linalg.norm(passages, axis=1) * max(float(np.linalg.norm(query)), 1e-9)
@@ -201,6 +205,7 @@ class Asker:
         self.options = options
         self.cancel = cancel or threading.Event()
         self.start = time.perf_counter()
+        self.search_notice: str | None = None  # the search's own (keywords only, say)
 
     def _ms(self) -> float:
         return (time.perf_counter() - self.start) * 1000
@@ -244,7 +249,8 @@ class Asker:
             text = citations.drop_unknown(text, unknown)
         return AnswerDone(Answer(
             question=question, standalone_question=standalone, text=text, mode=mode, model=model,
-            citations=cited, sources=sources, unknown_citations=unknown, notice=notice,
+            citations=cited, sources=sources, unknown_citations=unknown,
+            notice=" ".join(filter(None, [self.search_notice, notice])) or None,
             error_kind=error, complete=complete, timings=timings,
             prompt_tokens=built.tokens if built else 0, num_ctx=built.num_ctx if built else 0))
 
@@ -262,6 +268,7 @@ class Asker:
         except EmptyQueryError as exc:
             yield AskFailed(str(exc))
             return
+        self.search_notice = found.notice
         candidates = tuple(Source(n, hit) for n, hit in enumerate(found.hits, start=1))
         built: prompt.Prompt | None = None
         if model is not None and self.service is not None and candidates:

@@ -267,7 +267,8 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def _change_model(library: Library, name: str) -> int:
-    print(f"Loading {name} (downloaded on first use)...", file=sys.stderr)
+    print(f"Asking Ollama for {name}..." if name.startswith("ollama:") else
+          f"Loading {name} (downloaded on first use)...", file=sys.stderr)
 
     def progress(done: int, total: int) -> None:
         if sys.stderr.isatty():
@@ -295,6 +296,8 @@ def cmd_search(args: argparse.Namespace) -> int:
             raise FolioError(f"no document {', '.join(unknown)} in the library at "
                              f"{library.root} (`folio list` shows the ids).")
         result = library.search(args.query, mode=args.mode, k=args.k, scope=args.doc)
+    if result.notice:
+        print(result.notice, file=sys.stderr)
     if args.json:
         print(json.dumps([hit_json(h) for h in result.hits], indent=2, ensure_ascii=False))
         return EXIT_OK

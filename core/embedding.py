@@ -75,7 +75,7 @@ def catalog_models() -> list[dict[str, Any]]:
     return list(TextEmbedding.list_supported_models())
 
 
-def _plain_tokenizer(model_dir: Path) -> Tokenizer:
+def plain_tokenizer(model_dir: Path) -> Tokenizer:
     tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     tokenizer.no_truncation()
     tokenizer.no_padding()
@@ -148,7 +148,7 @@ class Embedder:
                        "an internet connection)")
                     + f": {exc}"
                 ) from exc
-            self._tokenizer = _plain_tokenizer(model_dir)
+            self._tokenizer = plain_tokenizer(model_dir)
 
     def _cached_or_downloaded(self) -> Any:
         """The catalog model from the cache, else downloaded; fails at once when it cannot be.
@@ -178,7 +178,7 @@ class Embedder:
     def tokenizer(self) -> Tokenizer:
         if self._tokenizer is None:
             if self.is_bundled:
-                self._tokenizer = _plain_tokenizer(bundled_tokenizer_dir())
+                self._tokenizer = plain_tokenizer(bundled_tokenizer_dir())
             else:
                 self.load()
         assert self._tokenizer is not None

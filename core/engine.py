@@ -2,7 +2,8 @@
 
 The CLI makes one per command and the desktop app one per run; every Library is opened with
 it (Library.open(root, engine=engine)). It holds what is slow to make or worth keeping warm:
-  - the embedding models, one Embedder per model (an ONNX session; thread-safe to run);
+  - the embedding models, one Embedder per model (an ONNX session; thread-safe to run), or
+    per model and host for a model served by Ollama (core/ollama_embedding.py);
   - the document reader child process (core/sandbox.py), one at a time, for its limits;
   - the thread that embeds a query while the keyword side of a hybrid search runs;
   - one OllamaService per host (it remembers each model's context length: one /api/show);
@@ -21,7 +22,8 @@ import platformdirs
 
 from core.embedding import Embedder
 from core.indexes import LibraryIndexes
-from core.llm import OllamaService
+from core.llm import OllamaService, resolve_host
+from core.ollama_embedding import OllamaEmbedder, is_ollama_model
 from core.sandbox import Limits, ReaderProcess
 
 
@@ -43,8 +45,16 @@ class Engine:
         self._indexes: dict[str, LibraryIndexes] = {}
         self._closed = False
 
-    def embedder(self, model: str) -> Embedder:
-        """The Embedder of model (loaded on its first use)."""
+    def embedder(self, model: str, ollama_host: str | None = None) -> Embedder:
+        """The Embedder of model (loaded on its first use); an `ollama:NAME` model is served by
+        the Ollama at ollama_host (a resolved address; None: the default)."""
+        if is_ollama_model(model):
+            service = self.ollama(resolve_host(ollama_host))
+            key = f"{model}@{service.host}"
+            with self._lock:
+                if key not in self._embedders:
+                    self._embedders[key] = OllamaEmbedder(model, service)
+                return self._embedders[key]
         with self._lock:
             if model not in self._embedders:
                 self._embedders[model] = Embedder(model, cache_dir=self.model_cache)

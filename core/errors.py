@@ -22,5 +22,10 @@ class EmbeddingModelError(FolioError):
     """The embedding model could not be loaded or downloaded."""
 
 
+class EmbeddingUnavailable(EmbeddingModelError):
+    """The embedding model is served by Ollama, which cannot embed now (not running, the model
+    not installed, a reply cut off): not the document's fault, and the library is unchanged."""
+
+
 class LibraryError(FolioError):
     """The library folder or file cannot be used."""

@@ -33,7 +33,7 @@ import numpy as np
 
 from core import chunking
 from core.embedding import Embedder, Vectors
-from core.errors import IngestError
+from core.errors import EmbeddingUnavailable, IngestError
 from core.expansion import expand_paths, unsupported_reason
 from core.filestore import FileStore
 from core.readers import detect_type, read_document, sniff
@@ -128,6 +128,7 @@ class Ingestor:
         self.files_read = 0  # files_done and the files of the wave waiting for their vectors
         self.files_total = 0
         self.passages_written = 0
+        self.embedding_problem: str | None = None  # once the embedding service failed
 
     def _report(self, path: str | None, done: int = 0, total: int = 0,
                 stage: AddStage | None = None, pages_done: int = 0, pages_total: int = 0) -> None:
@@ -160,6 +161,14 @@ class Ingestor:
         for path in files:
             if self.cancel.is_set():
                 break
+            if self.embedding_problem is not None:  # no vectors can be had: do not read
+                outcome = AddOutcome(os.path.abspath(path), AddStatus.FAILED,
+                                     reason=self.embedding_problem, transient=True)
+                outcomes.append(outcome)
+                if on_outcome is not None:
+                    on_outcome(outcome)
+                self.files_done += 1
+                continue
             self._report(os.path.abspath(path), stage=AddStage.READING)
             wave.append(self._prepare(path, wave))
             self.files_read += 1
@@ -350,7 +359,12 @@ class Ingestor:
     def _finish_wave(self, wave: list[_Entry]) -> list[AddOutcome]:
         prepared = [e for e in wave if isinstance(e, _Prepared)]
         started = time.perf_counter()
-        vectors = self._embed(prepared) if prepared else {}
+        try:
+            vectors = self._embed(prepared) if prepared else {}
+        except EmbeddingUnavailable as exc:  # nothing of the wave is written: no half document
+            self.embedding_problem = _not_added(str(exc))
+            return [entry if isinstance(entry, AddOutcome) else self._not_embedded(entry)
+                    for entry in wave]
         # The wave's embedding time is shared over its files by passage count.
         per_passage = (time.perf_counter() - started) / max(1, sum(len(e.passages)
                                                                     for e in prepared))
@@ -426,6 +440,11 @@ class Ingestor:
 
     # --- failures and clean-up ------------------------------------------------------------------
 
+    def _not_embedded(self, entry: _Prepared) -> AddOutcome:
+        self._discard_unreferenced(entry.relative)
+        return AddOutcome(entry.original, AddStatus.FAILED, reason=self.embedding_problem,
+                          read_s=entry.read_s, chunk_s=entry.chunk_s, transient=True)
+
     def _discard_unreferenced(self, relative: str, wave: Iterable[_Entry] = ()) -> None:
         pending = any(isinstance(e, _Prepared) and e.relative == relative for e in wave)
         if not pending and not queries.stored_path_in_use(self.db, relative):
@@ -465,6 +484,10 @@ class Ingestor:
             except apsw.Error:
                 doc_id = None
         return AddOutcome(original, AddStatus.FAILED, doc_id, name, 0, exc.message, read_s=read_s)
+
+
+def _not_added(problem: str) -> str:
+    return f"{problem} The file was not added; add it again (or sync) once Ollama is back."
 
 
 def _checked(result: ReadResult) -> ReadResult:

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.paths import KEYWORD_INDEX_SUFFIX, PRIVATE_FILE_MODE
-from core.store import changes, search_queries
+from core.store import changes, search_queries, tokenizer
 
 Rows = npt.NDArray[np.int64]
 Int32s = npt.NDArray[np.int32]
@@ -94,7 +94,8 @@ class _Segment:
 FLUSH_POSTINGS = 1 << 20
 CACHE_SUFFIX = KEYWORD_INDEX_SUFFIX  # library.db.keywords.npz, kept 0600 like library.db
 STALE_TEMPORARY_S = 3600  # where a writer's pid cannot be asked after (Windows)
-CACHE_FORMAT = f"folio keyword index 2, tokenizer {search_queries.FTS_TOKENIZER}"
+CACHE_FORMAT = (f"folio keyword index 2, tokenizer {search_queries.FTS_TOKENIZER} "
+                f"version {tokenizer.VERSION}")
 REBUILD_SHARE = 0.25  # more passages than this share in later segments: build one segment anew
 MAX_SEGMENTS = 8
 

@@ -121,7 +121,10 @@ class Library:
 
     @property
     def embedder(self) -> Embedder:
-        return self.engine.embedder(self.embedding_model)
+        return self.engine.embedder(self.embedding_model, self._ollama_host())
+
+    def _ollama_host(self) -> str | None:
+        return self.settings()["ollama-host"] or None
 
     def searcher(self) -> Searcher:
         return Searcher(self.db, self.indexes, self.embedder, self.engine.query_pool())
@@ -135,7 +138,7 @@ class Library:
         """
         if name == self.embedding_model:
             return True
-        embedder = self.engine.embedder(name)
+        embedder = self.engine.embedder(name, self._ollama_host())
         embedder.load()
         rows = queries.passage_texts_for_embedding(self.db)
         done = 0

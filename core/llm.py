@@ -243,6 +243,19 @@ class OllamaService:
             self._context_lengths[model] = min(lengths) if lengths else None
         return self._context_lengths[model]
 
+    def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:
+        """One vector per text from /api/embed (texts longer than the model's context are
+        truncated by Ollama). Raises LlmError."""
+        try:
+            reply = self.client.embed(model=model, input=list(texts), truncate=True)
+            vectors = [list(map(float, v)) for v in reply.embeddings]
+        except Exception as exc:
+            raise _translate(exc, self.host, model) from exc
+        if len(vectors) != len(texts):
+            raise LlmError(LlmErrorKind.BAD_RESPONSE, f"Ollama at {self.host} returned "
+                           f"{len(vectors)} vectors for {len(texts)} texts.")
+        return vectors
+
     def chat(self, model: str, messages: Sequence[Mapping[str, str]], num_ctx: int,
              temperature: float = 0.0, max_tokens: int = 120) -> str:
         """A short whole reply at once (rewriting a follow-up), at most max_tokens long."""

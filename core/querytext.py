@@ -33,9 +33,19 @@ LUCENE_STOPWORDS = frozenset(_LUCENE_STOPWORD_TEXT.split())
 STOPWORD_LISTS = {"folio": STOPWORDS, "lucene": LUCENE_STOPWORDS, "none": frozenset()}
 
 _PHRASE = re.compile(r'"([^"]+)"')
+# Word characters: \w, and the combining marks \w leaves out (Python's \w is letters and
+# digits only), without which a Devanagari word fell apart at its vowel signs (हिन्दी -> ह न द):
+# the combining diacritics, Hebrew and Arabic points, the Indic blocks but their dandas, the
+# Thai, Lao, Tibetan and Myanmar signs. What a keyword is stays the tokenizer's
+# (core/store/tokenizer.py): a term here is only what is quoted and counted as one word.
+_MARKS = ("\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670"
+          "\u06d6-\u06ed\u0900-\u0963\u0966-\u0dff\u0e31-\u0e3a\u0e47-\u0e4e"
+          "\u0eb1-\u0ecd\u0f18-\u0fbc\u102b-\u103e\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff"
+          "\ufe20-\ufe2f")
+_WORD = f"[\\w{_MARKS}]"
 # A term is a run of word characters, joined by inner hyphens, dots, slashes or apostrophes:
 # "BX-200", "3.5", "e.g", "don't" stay one term (FTS5 reads a quoted term as a phrase).
-_TERM = re.compile(r"\w+(?:[-./'’]\w+)*")
+_TERM = re.compile(f"{_WORD}+(?:[-./'’]{_WORD}+)*")
 
 
 @dataclass(frozen=True)

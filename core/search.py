@@ -17,7 +17,7 @@ import numpy as np
 
 from core import querytext
 from core.embedding import Embedder
-from core.errors import FolioError
+from core.errors import EmbeddingUnavailable, FolioError
 from core.indexes import LibraryIndexes
 from core.keyword_index import Bm25
 from core.store import search_queries
@@ -73,6 +73,9 @@ class SearchResult:
     hits: list[Hit]
     mode: SearchMode
     elapsed_ms: float
+    # Said to the user in one sentence: e.g. meaning search was unavailable (an Ollama
+    # embedding model with Ollama down), so these hits are from keywords only.
+    notice: str | None = None
 
 
 class EmptyQueryError(FolioError):
@@ -185,16 +188,24 @@ class Searcher:
         depth = max(params.candidates, k)
         keyword: list[tuple[int, float]] = []
         semantic: list[tuple[int, float]] = []
-        if mode is SearchMode.HYBRID and self.query_pool is not None:
-            # One ONNX thread there: the other core runs the keyword side meanwhile.
-            pending = self.query_pool.submit(self.require_embedder().embed_query, query, True)
-            keyword = self.keyword_ranks(query, depth, scope, params)
-            semantic = self.nearest(pending.result(), depth, scope)
-        else:
-            if mode in (SearchMode.HYBRID, SearchMode.KEYWORD):
+        notice: str | None = None
+        try:
+            if mode is SearchMode.HYBRID and self.query_pool is not None:
+                # One ONNX thread there: the other core runs the keyword side meanwhile.
+                pending = self.query_pool.submit(self.require_embedder().embed_query, query,
+                                                 True)
                 keyword = self.keyword_ranks(query, depth, scope, params)
-            if mode in (SearchMode.HYBRID, SearchMode.SEMANTIC):
-                semantic = self.semantic_ranks(query, depth, scope)
+                semantic = self.nearest(pending.result(), depth, scope)
+            else:
+                if mode in (SearchMode.HYBRID, SearchMode.KEYWORD):
+                    keyword = self.keyword_ranks(query, depth, scope, params)
+                if mode in (SearchMode.HYBRID, SearchMode.SEMANTIC):
+                    semantic = self.semantic_ranks(query, depth, scope)
+        except EmbeddingUnavailable as exc:  # Ollama's model, Ollama down: keywords still work
+            notice = f"Meaning search is unavailable, so these results are from keywords only: {exc}"
+            mode = SearchMode.KEYWORD
+            keyword = keyword or self.keyword_ranks(query, depth, scope, params)
+            semantic = []
         ranked: list[tuple[int, float, int | None, int | None]]
         if mode is SearchMode.KEYWORD:
             ranked = [(pid, score, rank, None) for rank, (pid, score) in enumerate(keyword, 1)]
@@ -209,4 +220,4 @@ class Searcher:
             Hit(passage_id=pid, score=score, keyword_rank=kr, semantic_rank=sr, **details[pid])
             for pid, score, kr, sr in top if pid in details
         ]
-        return SearchResult(hits, mode, (time.perf_counter() - start) * 1000)
+        return SearchResult(hits, mode, (time.perf_counter() - start) * 1000, notice)

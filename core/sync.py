@@ -323,8 +323,8 @@ class Syncer:
                 continue  # not recorded: the next sync tries it again
             if outcome.status is AddStatus.FAILED:
                 self.report.failed.append((outcome.path, outcome.reason or "failed"))
-                if not os.path.exists(outcome.path):
-                    continue  # gone meanwhile: nothing to remember
+                if outcome.transient or not os.path.exists(outcome.path):
+                    continue  # not the file's fault (Ollama down), or gone: tried next time
             elif outcome.status is AddStatus.ADDED:
                 self.report.added.append(outcome.path)
             elif outcome.status is AddStatus.REPLACED:

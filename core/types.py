@@ -148,6 +148,9 @@ class AddOutcome:
     read_s: float = 0.0
     chunk_s: float = 0.0
     embed_s: float = 0.0
+    # A failure that is not the file's (Ollama down for an Ollama embedding model): nothing
+    # was recorded, and adding the file again (or the next sync) tries it again.
+    transient: bool = False
 
 
 class AddStage(StrEnum):

@@ -6,8 +6,9 @@
         assert server.chat_requests[-1]["options"]["num_ctx"] == 4096
 
 It speaks the JSON shapes of a real Ollama (GET /api/version, GET /api/tags, POST /api/show,
-POST /api/chat, POST /api/pull) and streams NDJSON with chunked transfer encoding, as Ollama's Go
-server does, so a stream closed early looks to the client exactly as when Ollama dies mid-answer.
+POST /api/chat, POST /api/pull, POST /api/embed) and streams NDJSON with chunked transfer
+encoding, as Ollama's Go server does, so a stream closed early looks to the client exactly as
+when Ollama dies mid-answer.
 
 Answers are built from the prompt, so a test can tell which passages reached the model and in what
 order: with `<source id="1" ...>text</source>` blocks in the last user message (or a system
@@ -16,6 +17,11 @@ first sentence of the second source followed by " [2]" if there is one; without 
 NO_SOURCES_ANSWER. A last user message ending in "Standalone question:" is a follow-up rewrite:
 the answer is `rewrite_reply`, or by default the text after "Follow-up question:" plus
 REWRITE_SUFFIX. `reply` overrides every answer.
+
+Embeddings (/api/embed) are made from the text, deterministically: each word (lowercased,
+letters and digits) and each pair of neighbouring words is hashed to a few dimensions of the
+model's embedding length, and the sum is scaled to length 1, so texts sharing words get similar
+vectors and a paraphrase with other words does not. `embed_requests` lists the requests.
 
 Faults are set with `server.fault = Fault.X` (until changed) or `server.set_fault(Fault.X, times=n)`
 (the next n requests it applies to). What the real `ollama` client raises for each is recorded in
@@ -27,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import hashlib
+import itertools
 import json
 import re
 import signal
@@ -65,7 +72,9 @@ _EMBEDDING_PREFIXES = {
 
 class Fault(enum.Enum):
     """What goes wrong on the requests a fault applies to (see FakeOllama.set_fault): /api/chat
-    (every fault), /api/show (MODEL_MISSING only), /api/pull (all but MODEL_MISSING). Each such
+    (every fault but WRONG_DIMENSION), /api/show (MODEL_MISSING only), /api/pull (all but
+    MODEL_MISSING and WRONG_DIMENSION), /api/embed (MODEL_MISSING, SERVER_ERROR, CUT_STREAM,
+    GARBAGE_LINE, WRONG_DIMENSION). Each such
     request uses up one of `fault_times`. Not streamed (stream: false), a fault looks as the real
     server shows it: CUT_STREAM/NO_DONE half a body then a closed connection, GARBAGE_LINE a body
     that is not JSON, ERROR_LINE an HTTP 500, SLOW_TOKENS the whole delay before the reply."""
@@ -78,6 +87,7 @@ class Fault(enum.Enum):
     ERROR_LINE = "error_line"  # {"error": error_message} after `error_after` lines, then the end
     SLOW_TOKENS = "slow_tokens"  # `token_delay` seconds before every streamed line
     SERVER_ERROR = "server_error"  # HTTP 500 {"error": error_message} before anything is sent
+    WRONG_DIMENSION = "wrong_dimension"  # /api/embed: vectors one dimension short
 
 
 @dataclass(frozen=True)
@@ -224,6 +234,7 @@ class FakeOllama:
       version        what /api/version reports
       pull_error     if set, /api/pull fails with HTTP 500 and this error (e.g. unknown model)
       pull_delay     seconds between pull progress lines
+      embed_delay    seconds before each /api/embed reply
     """
 
     def __init__(self, models: Iterable[str] = DEFAULT_MODELS) -> None:
@@ -242,6 +253,7 @@ class FakeOllama:
         self.version = "0.9.6"
         self.pull_error: str | None = None
         self.pull_delay = 0.0
+        self.embed_delay = 0.0
         self._lock = threading.Lock()
         _ignore_sigpipe()
         self._server = _Server(self)
@@ -286,6 +298,24 @@ class FakeOllama:
         """The bodies of the requests to path, in order."""
         with self._lock:
             return [r["body"] or {} for r in self.requests if r["path"] == path]
+
+    @property
+    def embed_requests(self) -> list[dict[str, Any]]:
+        """The bodies of the /api/embed requests (model, input, truncate, ...)."""
+        return self.requests_to("/api/embed")
+
+    def embedding_of(self, model: str, text: str, short: bool = False) -> list[float]:
+        """The vector /api/embed gives text under model (see the module's docstring)."""
+        dim = self._facts(model)[5] - (1 if short else 0)
+        vector = [0.0] * dim
+        words = re.findall(r"\w+", text.lower())
+        for feature in [*words, *(f"{a} {b}" for a, b in itertools.pairwise(words))]:
+            digest = hashlib.blake2b(feature.encode(), digest_size=16).digest()
+            for k in range(4):
+                index = int.from_bytes(digest[4 * k:4 * k + 3], "little") % dim
+                vector[index] += 1.0 if digest[4 * k + 3] & 1 else -1.0
+        norm = sum(v * v for v in vector) ** 0.5 or 1.0
+        return [v / norm for v in vector]
 
     @property
     def chat_requests(self) -> list[dict[str, Any]]:
@@ -515,7 +545,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict):
             self._send_json(400, {"error": "missing request body"})
             return
-        routes = {"/api/chat": self._chat, "/api/show": self._show, "/api/pull": self._pull}
+        routes = {"/api/chat": self._chat, "/api/show": self._show, "/api/pull": self._pull,
+                  "/api/embed": self._embed}
         route = routes.get(self.path)
         if route is None:
             self._send_text(404, "404 page not found")
@@ -532,13 +563,49 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_json(200, self.fake._show(name))
 
+    def _embed(self, body: dict[str, Any]) -> None:
+        fake = self.fake
+        model = str(body.get("model") or "")
+        given = body.get("input")
+        texts = [given] if isinstance(given, str) else list(given or [])
+        fault = fake._take_fault([Fault.MODEL_MISSING, Fault.SERVER_ERROR, Fault.CUT_STREAM,
+                                  Fault.GARBAGE_LINE, Fault.WRONG_DIMENSION])
+        if not model:
+            self._send_json(400, {"error": "model is required"})
+        elif fault is Fault.MODEL_MISSING or not fake.installed(model):
+            self._send_json(404, {"error": MISSING_SHOW.format(model=model)})
+        elif not fake._is_embedding(model):
+            self._send_json(400, {"error": f'"{model}" does not support embeddings'})
+        elif fault is Fault.SERVER_ERROR:
+            self._send_json(500, {"error": fake.error_message})
+        elif fault is Fault.GARBAGE_LINE:
+            self._send_text(200, GARBAGE_LINE, "application/json; charset=utf-8")
+        else:
+            time.sleep(fake.embed_delay)
+            vectors = [fake.embedding_of(model, t, fault is Fault.WRONG_DIMENSION) for t in texts]
+            payload = json.dumps({"model": model, "embeddings": vectors,
+                                  "total_duration": 1_000_000 * len(texts), "load_duration": 0,
+                                  "prompt_eval_count": sum(len(t.split()) for t in texts)})
+            data = payload.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if fault is Fault.CUT_STREAM:  # half the body, then the connection closes
+                self.wfile.write(data[:len(data) // 2])
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            self.wfile.write(data)
+
     def _chat(self, body: dict[str, Any]) -> None:
         fake = self.fake
         model = str(body.get("model") or "")
         if not model:
             self._send_json(400, {"error": "model is required"})
             return
-        fault = fake._take_fault(list(Fault))
+        fault = fake._take_fault([f for f in Fault if f is not Fault.WRONG_DIMENSION])
         if fault is Fault.MODEL_MISSING or not fake.installed(model):
             self._send_json(404, {"error": MISSING_CHAT.format(model=model)})
             return

@@ -11,8 +11,15 @@ import sqlite_vec
 
 from core.errors import LibraryError
 from core.paths import create_private_file
+from core.store import tokenizer
 
 BUSY_TIMEOUT_MS = 10_000
+
+# Every connection of the process knows Folio's FTS5 tokenizer (passages_fts is made with it
+# since migration 9), also one opened with apsw.Connection directly, as tests and tools do:
+# without it the table cannot be read or written ("no such tokenizer: folio").
+if tokenizer.register not in apsw.connection_hooks:
+    apsw.connection_hooks.append(tokenizer.register)
 
 
 def connect(path: Path) -> apsw.Connection:

@@ -249,9 +249,22 @@ def m008_watched_folders(db: apsw.Connection) -> None:
     db.execute(M008_FOLDERS)
 
 
+M009_FOLIO_TOKENIZER = M002_PORTER.replace("'porter unicode61 remove_diacritics 2'", "'folio'")
+
+
+def m009_keywords_in_every_script(db: apsw.Connection) -> None:
+    """Keywords in every script: passages_fts is rebuilt with Folio's tokenizer
+    (core/store/tokenizer.py: porter unicode61 with combining marks as letters, so Devanagari
+    words stay whole, and CJK runs as overlapping bigrams). The fts5vocab table of migration 4
+    reads the new table by name; the change log is untouched (passages do not change), and
+    the keyword index's saved copy is of another tokenizer, so it is built anew."""
+    db.execute(M009_FOLIO_TOKENIZER)
+
+
 MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
     m001_create_tables, m002_porter_stemming, m003_bit_vectors, m004_term_statistics,
-    m005_conversations, m006_change_log, m007_vectors_in_vec0, m008_watched_folders]
+    m005_conversations, m006_change_log, m007_vectors_in_vec0, m008_watched_folders,
+    m009_keywords_in_every_script]
 
 
 def schema_version(db: apsw.Connection) -> int:

@@ -9,9 +9,12 @@ from typing import Any
 
 import apsw
 
+from core.store import tokenizer
 from core.types import Rect
 
-FTS_TOKENIZER = ("porter", ["unicode61", "remove_diacritics", "2"])  # as in migration 2
+# What passages_fts tokenizes with (migration 9; core/store/tokenizer.py), and so the in-memory
+# keyword index too.
+FTS_TOKENIZER: tuple[str, list[str]] = (tokenizer.NAME, [])
 
 # The in-memory keyword index (core/keyword_index.py): every passage's columns as FTS5 indexes
 # them.
