@@ -248,6 +248,7 @@ def cmd_config(args: argparse.Namespace) -> int:
             print(f"{BUNDLED_MODEL}  (bundled, offline, 384 dimensions)")
             for m in catalog_models():
                 print(f"{m['model']}  ({m['dim']} dimensions, {m['size_in_GB']} GB download)")
+            _print_ollama_embedding_models(library)
             return EXIT_OK
         if args.key is None:
             for key, value in library.settings().items():
@@ -264,6 +265,23 @@ def cmd_config(args: argparse.Namespace) -> int:
         library.set_setting(args.key, args.value)
         print(f"{args.key} = {args.value}")
     return EXIT_OK
+
+
+def _print_ollama_embedding_models(library: Library) -> None:
+    """The embedding models installed in the library's Ollama, as ollama:NAME."""
+    from core.llm import LlmError
+
+    try:
+        service = library.ollama()
+        embedding = [m.name for m in service.models() if not m.chat]
+    except LlmError as exc:
+        print(f"(Ollama's embedding models are not listed: {exc.message})", file=sys.stderr)
+        return
+    for name in embedding:
+        print(f"ollama:{name}  (installed in Ollama at {service.host})")
+    if not embedding:
+        print(f"(No embedding model is installed in Ollama at {service.host}; "
+              "`ollama pull bge-m3` installs a multilingual one.)", file=sys.stderr)
 
 
 def _change_model(library: Library, name: str) -> int:
