@@ -22,7 +22,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import apsw
 import numpy as np
@@ -113,6 +113,7 @@ class KeywordIndex:
 
     def __init__(self, db: apsw.Connection, save: bool = True) -> None:
         self.tokenizer = db.fts5_tokenizer(*search_queries.FTS_TOKENIZER)
+        self._tokenize = tokenizer.tokens(db)  # the same tokens, quicker for most text
         vocabulary: defaultdict[str, int] = defaultdict()
         vocabulary.default_factory = vocabulary.__len__  # a new term gets the next id, in C
         self.vocabulary = vocabulary
@@ -136,8 +137,7 @@ class KeywordIndex:
     def _tokens(self, text: str | bytes, reason: int = apsw.FTS5_TOKENIZE_DOCUMENT) -> list[str]:
         """The tokens FTS5 indexes for text (without offsets or colocated tokens, strings)."""
         utf8 = text.encode("utf-8") if isinstance(text, str) else text
-        return cast(list[str], self.tokenizer(utf8, reason, None, include_offsets=False,
-                                              include_colocated=False))
+        return self._tokenize(utf8, reason)
 
     def _add(self, passages: Iterable[tuple[int, int, str, str]]) -> None:
         ids: list[int] = []
