@@ -20,14 +20,17 @@ class Change:
     conversations: bool = False
     settings: bool = False
     switched: bool = False  # the app now uses another library folder: everything is new
+    folders: bool = False  # the watched folders (their list, state, last sync)
 
     def __or__(self, other: Change) -> Change:
         return Change(self.documents or other.documents,
                       self.conversations or other.conversations,
-                      self.settings or other.settings, self.switched or other.switched)
+                      self.settings or other.settings, self.switched or other.switched,
+                      self.folders or other.folders)
 
     def __bool__(self) -> bool:
-        return self.documents or self.conversations or self.settings or self.switched
+        return (self.documents or self.conversations or self.settings or self.switched
+                or self.folders)
 
     @property
     def touches_documents(self) -> bool:
@@ -41,11 +44,16 @@ class Change:
     def touches_settings(self) -> bool:
         return self.settings or self.switched
 
+    @property
+    def touches_folders(self) -> bool:
+        return self.folders or self.switched
+
 
 DOCUMENTS = Change(documents=True)
 CONVERSATIONS = Change(conversations=True)
 SETTINGS = Change(settings=True)
 SWITCHED = Change(switched=True)
+FOLDERS = Change(folders=True)
 
 
 class AppEvents(QObject):

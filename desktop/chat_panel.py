@@ -54,14 +54,20 @@ INTRO = ("Ask a question about your documents (Ctrl+L). Every answer cites the p
          "used: click a citation to see it in the document, hover over it to read the passage.")
 
 
-def link_citations(text: str, turn: int, known: set[int]) -> str:
-    """Markdown with each known [n] (also [2, 3]) made a cite:TURN-N link; unknown numbers stay."""
+REMOVED = "document removed"
+
+
+def link_citations(text: str, turn: int, known: set[int], removed: set[int] | None = None) -> str:
+    """Markdown with each known [n] (also [2, 3]) made a cite:TURN-N link (removed:TURN-N for a
+    citation whose document is no longer in the library); unknown numbers stay."""
+    gone = removed or set()
+
     def replace(match: re.Match[str]) -> str:
         numbers = cited_numbers(match.group(0))  # the forms core counts: [1], [2, 3], [4-6] ...
         if not any(n in known for n in numbers):
             return match.group(0)
-        return "".join(f"[\\[{n}\\]](cite:{turn}-{n})" if n in known else f"\\[{n}\\]"
-                       for n in numbers)
+        return "".join(f"[\\[{n}\\]]({'removed' if n in gone else 'cite'}:{turn}-{n})"
+                       if n in known else f"\\[{n}\\]" for n in numbers)
     return CITATION_MARKER.sub(replace, text)
 
 
@@ -116,6 +122,7 @@ class ChatPanel(QWidget):
     question_asked = Signal(str)
     stop_requested = Signal()
     citation_clicked = Signal(object)  # Citation
+    removed_citation_clicked = Signal(object)  # Citation of a document no longer in the library
     conversation_selected = Signal(object)  # int, or None for a new conversation
     pull_requested = Signal(str)
     status_refresh_requested = Signal()
@@ -185,6 +192,7 @@ class ChatPanel(QWidget):
         self.conversation_id: int | None = None
         self.asking = False
         self.hovered: Citation | None = None
+        self.present: set[int] | None = None  # the library's document ids, once known
         self.ollama: OllamaStatus | None = None
         self._last_turn_start = 0
         self._render_timer = QTimer(self)
@@ -272,8 +280,30 @@ class ChatPanel(QWidget):
         index = turn if turn >= 0 else len(self.turns) + turn
         found = self.citation(index, n)
         if found is not None:
-            self.citation_clicked.emit(found)
+            self._clicked(found)
         return found is not None
+
+    def _clicked(self, citation: Citation) -> None:
+        if self.is_removed(citation):
+            self.removed_citation_clicked.emit(citation)
+        else:
+            self.citation_clicked.emit(citation)
+
+    # --- documents removed since an answer cited them -----------------------------------------
+
+    def is_removed(self, citation: Citation) -> bool:
+        return self.present is not None and citation.document_id not in self.present
+
+    def set_present_documents(self, ids: set[int]) -> None:
+        """The library's documents now: a citation of one no longer there shows "document
+        removed" (its text stays); re-rendered only when that changes for a shown citation."""
+        def removed_cited() -> set[int]:
+            return {c.document_id for t in self.turns for c in t.citations.values()
+                    if self.is_removed(c)}
+        before = removed_cited()
+        self.present = set(ids)
+        if removed_cited() != before:
+            self._render_all()
 
     # --- conversations ------------------------------------------------------------------------
 
@@ -342,7 +372,7 @@ class ChatPanel(QWidget):
     # --- links --------------------------------------------------------------------------------
 
     def _cite_target(self, url: QUrl) -> Citation | None:
-        if url.scheme() != "cite":
+        if url.scheme() not in ("cite", "removed"):
             return None
         turn, _, n = url.path().partition("-")
         if not (turn.isdigit() and n.isdigit()):
@@ -351,10 +381,10 @@ class ChatPanel(QWidget):
 
     def _on_link(self, url: QUrl) -> None:
         """Only citations act inside the app; http(s) opens the browser; nothing else opens."""
-        if url.scheme() == "cite":
+        if url.scheme() in ("cite", "removed"):
             found = self._cite_target(url)
             if found is not None:
-                self.citation_clicked.emit(found)
+                self._clicked(found)
         elif url.scheme() in ("http", "https"):
             QDesktopServices.openUrl(url)
 
@@ -363,7 +393,8 @@ class ChatPanel(QWidget):
         if self.hovered is None:
             QToolTip.hideText()
             return
-        QToolTip.showText(QCursor.pos(), tooltip_html(self.hovered), self.transcript)
+        QToolTip.showText(QCursor.pos(), tooltip_html(self.hovered, self.is_removed(self.hovered)),
+                          self.transcript)
 
     # --- rendering ----------------------------------------------------------------------------
 
@@ -412,7 +443,9 @@ class ChatPanel(QWidget):
             cursor.insertHtml("<i>From your documents (no language model wrote this):</i>")
         if turn.text:
             plain_block(cursor)
-            cursor.insertMarkdown(link_citations(turn.text, index, set(turn.citations)), MARKDOWN)
+            removed = {n for n, c in turn.citations.items() if self.is_removed(c)}
+            cursor.insertMarkdown(link_citations(turn.text, index, set(turn.citations), removed),
+                                  MARKDOWN)
         for line in (turn.status, turn.notice):
             if line:
                 plain_block(cursor)
@@ -424,7 +457,8 @@ class ChatPanel(QWidget):
             for n in shown:
                 if n in turn.citations:
                     plain_block(cursor)
-                    cursor.insertHtml(source_line(index, turn.citations[n]))
+                    cited = turn.citations[n]
+                    cursor.insertHtml(source_line(index, cited, self.is_removed(cited)))
 
 
 def plain_block(cursor: QTextCursor) -> None:
@@ -440,16 +474,22 @@ def plain_block(cursor: QTextCursor) -> None:
     cursor.setBlockFormat(block_format)
 
 
-def source_line(turn: int, c: Citation) -> str:
-    """One line of the sources list: [n] title, p. label, why it was found (HTML, escaped)."""
+def source_line(turn: int, c: Citation, removed: bool = False) -> str:
+    """One line of the sources list: [n] title, p. label, why it was found (HTML, escaped); a
+    citation of a document no longer in the library says "document removed" instead."""
     page = f"p. {c.page_display}" if c.rects or c.page_label else f"page {c.page}"
+    if removed:
+        return (f"<a href='removed:{turn}-{c.n}'>[{c.n}]</a> "
+                f"<span style='color:gray'>{html.escape(c.title)}, {html.escape(page)} — "
+                f"<i>{REMOVED}</i></span>")
     return (f"<a href='cite:{turn}-{c.n}'>[{c.n}]</a> {html.escape(c.title)}, "
             f"{html.escape(page)} <span style='color:gray'>— found by "
             f"{html.escape(FOUND_BY.get(c.found_by, c.found_by))}"
             "</span>")
 
 
-def tooltip_html(c: Citation) -> str:
+def tooltip_html(c: Citation, removed: bool = False) -> str:
     text = c.text if len(c.text) <= TOOLTIP_CHARS else c.text[:TOOLTIP_CHARS] + " …"
-    return (f"<p><b>[{c.n}] {html.escape(c.title)}, p. {html.escape(c.page_display)}</b></p>"
-            f"<p>{html.escape(text)}</p>")
+    note = f" <i>({REMOVED})</i>" if removed else ""
+    return (f"<p><b>[{c.n}] {html.escape(c.title)}, p. {html.escape(c.page_display)}</b>{note}"
+            f"</p><p>{html.escape(text)}</p>")

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from core.titles import shown_titles
 from core.types import AddProgress, AddStage, DocStatus, Document
 from desktop import failed_actions
+from desktop.folders_view import FoldersView
 
 DOC_ID_ROLE = Qt.ItemDataRole.UserRole
 # The PDF reader notes "12 page(s) read by OCR (eng)" on a document with scanned pages.
@@ -145,6 +146,8 @@ class LibraryPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(top)
+        self.folders = FoldersView(self)  # the watched folders, hidden while there are none
+        layout.addWidget(self.folders)
         layout.addLayout(tools)
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.progress_box)

@@ -25,7 +25,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QWidget
 
-from core.answer_types import AnswerEvent
+from core.answer_types import AnswerEvent, Citation
 from core.readers import SUPPORTED_SUFFIXES
 from core.resources import resource_path
 from core.types import AddOutcome, Document
@@ -33,6 +33,7 @@ from desktop.app_events import SWITCHED, AppEvents
 from desktop.asking import Asking
 from desktop.chat_panel import ChatPanel
 from desktop.documents import DocumentList
+from desktop.folder_sync import FolderSync
 from desktop.help_menu import HelpMenu
 from desktop.ingest import Ingest
 from desktop.library_panel import LibraryPanel
@@ -88,6 +89,9 @@ class MainWindow(QMainWindow):
         self.asking = Asking(self.workers, self.events, self.chat, self.library_panel,
                              show_error, self)
         self.opening = Opening(self.workers, self.events, self.viewer, show_error, self)
+        self.folder_sync = FolderSync(self.workers, self.events, self.ingest,
+                                      self.library_panel.folders, lambda: self.library_root,
+                                      show_error, self)
         self.library_settings = LibrarySettings(
             self.workers, self.events, settings, self.chat, self.document_list, self.ingest,
             self, lambda: self.library_root, self)
@@ -148,6 +152,10 @@ class MainWindow(QMainWindow):
         chat.pull_requested.connect(self.library_settings.pull_model)
         chat.status_refresh_requested.connect(self.library_settings.check_ollama)
         self.ingest.removed.connect(self.opening.forget)
+        self.documents_loaded.connect(
+            lambda docs: chat.set_present_documents({d.id for d in docs}))
+        chat.removed_citation_clicked.connect(self._on_removed_citation)
+        self.folder_sync.message.connect(self.statusBar().showMessage)
         self.ingest.message.connect(self.statusBar().showMessage)
         self.ingest.failed.connect(self._show_error)
         self.documents_loaded.connect(self._on_first_documents)
@@ -170,6 +178,7 @@ class MainWindow(QMainWindow):
         self.document_list.refresh()
         self.asking.refresh_conversations()
         self.library_settings.start()
+        self.folder_sync.start()  # the watched folders, synced once read: what changed meanwhile
 
     def _on_first_documents(self, _documents: list[Document]) -> None:
         self.documents_loaded.disconnect(self._on_first_documents)
@@ -195,7 +204,15 @@ class MainWindow(QMainWindow):
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a folder", str(Path.home()))
         if folder:
-            self.add_paths([Path(folder)])
+            self.folder_sync.ask_how_to_add([Path(folder)])
+
+    def add_dropped(self, paths: Sequence[Path]) -> None:
+        """Files are added; dropped folders first ask "Add once" or "Keep in sync"."""
+        folders = [p for p in paths if p.is_dir()]
+        if folders:
+            self.folder_sync.ask_how_to_add(folders, [p for p in paths if not p.is_dir()])
+        else:
+            self.add_paths(paths)
 
     def add_paths(self, paths: Sequence[Path]) -> Task[list[AddOutcome]]:
         return self.ingest.add_paths(paths)
@@ -236,10 +253,15 @@ class MainWindow(QMainWindow):
         paths = dropped_paths(event)
         if paths:
             event.acceptProposedAction()
-            self.add_paths(paths)
+            self.add_dropped(paths)
 
     def _show_error(self, message: str) -> None:
         self.statusBar().showMessage(message, 15000)
+
+    def _on_removed_citation(self, citation: Citation) -> None:
+        self.statusBar().showMessage(
+            f"“{citation.title}” is no longer in the library (document removed); the answer "
+            "keeps the passage it quoted.", 15000)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.ingest.running and not self._confirm_quit():

@@ -8,10 +8,10 @@ Three kinds of thread, all made once and kept until shutdown (Anki's taskman sha
     folder changes, so the engine's caches (the vector index, Ollama's context lengths) stay warm.
   - ONE watcher: every WATCH_INTERVAL_S it reads `PRAGMA data_version` on its own long-lived
     connection; when another connection committed, it compares what the library holds
-    (documents, conversations, settings) with what the panels last read (shown()) and emits the
-    Change where they differ, so the CLI's writes show up in the open app, and the app's own
-    writes, which its panels have read already, are not announced again. Reads do not move
-    data_version, so the refreshes an event causes cannot make another event.
+    (documents, conversations, settings, watched folders) with what the panels last read
+    (shown()) and emits the Change where they differ, so the CLI's writes show up in the open
+    app, and the app's own writes, which its panels have read already, are not announced again.
+    Reads do not move data_version, so the refreshes an event causes cannot make another event.
 Every Library is closed when its thread ends; shutdown() is bounded.
 """
 
@@ -41,7 +41,7 @@ READERS = 3  # an answer streaming, a document loading and a list refreshing at 
 WATCH_INTERVAL_S = 1.0
 
 
-WATCHED = ("documents", "conversations", "settings")  # what the watcher compares
+WATCHED = ("documents", "conversations", "settings", "folders")  # what the watcher compares
 
 
 def canonical(value: object) -> object:
@@ -57,7 +57,8 @@ def library_state(library: Library) -> dict[str, object]:
     """What the panels show of a library, as the watcher compares it."""
     return {"documents": canonical(library.documents()),
             "conversations": canonical(library.conversations()),
-            "settings": canonical(library.settings())}
+            "settings": canonical(library.settings()),
+            "folders": canonical(library.folders())}
 
 
 class _Opener:
@@ -219,7 +220,8 @@ class Workers(QObject):
                     if differ:
                         self._watch_saw.emit(Change(documents="documents" in differ,
                                                     conversations="conversations" in differ,
-                                                    settings="settings" in differ))
+                                                    settings="settings" in differ,
+                                                    folders="folders" in differ))
                 except Exception:  # busy, or the folder went away: look again next time
                     log.exception("watching the library for changes")
                     self._opener.close(library)

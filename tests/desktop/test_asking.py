@@ -125,6 +125,7 @@ def test_model_output_is_escaped_and_only_safe_links_act(qtbot, open_window,
     assert "&lt;b&gt;bold&lt;/b&gt;" in rendered and "<img" not in rendered
     clicked: list[Citation] = []
     chat.citation_clicked.connect(clicked.append)
+    chat.set_present_documents({3})  # the cited document is in the library (else: "removed")
     for link in ("file:///etc/passwd", "javascript:alert(1)", "https://example.org", "cite:0-1",
                  "cite:0-9"):
         chat._on_link(QUrl(link))

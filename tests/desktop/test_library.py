@@ -35,7 +35,14 @@ def test_dropped_files_and_folder_end_in_the_list_with_their_status(
     (folder / "more.md").write_text("# More\n\nThe fog bell rang twice at dawn.\n")
     broken = make_broken_pdf(tmp_path)
 
-    outcomes = add_and_wait(qtbot, window, [report.path, notes, folder, broken])
+    with qtbot.waitSignal(window.ingest_finished, timeout=INGEST_TIMEOUT_MS) as blocker:
+        drop(window, [report.path, notes, folder, broken])
+        dialog = window.folder_sync.dialog  # a folder asks: add once, or keep in sync
+        assert dialog is not None
+        dialog.once_button.click()
+    with qtbot.waitSignal(window.documents_loaded, timeout=INGEST_TIMEOUT_MS):
+        window.refresh_documents()
+    outcomes = list(blocker.args[0])
 
     assert {o.status for o in outcomes} == {AddStatus.ADDED, AddStatus.FAILED}
     panel = window.library_panel
