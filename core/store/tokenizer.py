@@ -1,11 +1,13 @@
 """Folio's FTS5 tokenizer, "folio": what a keyword is, in every script.
 
 It is FTS5's own chain, porter over unicode61 with remove_diacritics 2 (Müller, müller and
-muller are one term; é, ñ, ç fold the same way), with two additions:
+muller are one term; é, ñ, ç fold the same way), with three additions:
 
 - Combining marks are word characters (unicode61's categories 'L* N* Co M*'). With the default
   'L* N* Co', the vowel signs of Devanagari and the other Indic scripts (Mn/Mc) split every
   word: हिन्दी became the tokens ह, न, द. Latin combining accents are still removed.
+- Ligatures and presentation forms (ﬁ; the Arabic letters' contextual forms, which is what
+  text extraction gives for most Arabic PDFs) are read as the letters they stand for (NFKC).
 - Chinese, Japanese and Korean have no spaces between words (Korean's particles attach to the
   word: 서울에서 is "in Seoul"), so unicode61 made one token of a whole sentence. Each run of
   Han, kana or Hangul characters becomes its overlapping bigrams instead (東京都に → 東京 京都
@@ -16,18 +18,22 @@ muller are one term; é, ñ, ç fold the same way), with two additions:
 
 Porter stays on every token: its rules only remove ASCII suffixes, so Cyrillic, Greek, Arabic,
 Devanagari and CJK tokens pass through it unchanged, and folded German or French words are
-stemmed (Hauses -> haus, élections -> elect; tests/core/test_languages.py has the measure).
+stemmed (élections -> elect, Berichts -> bericht): on 16 German and French pairs of a word
+and another form of it, 7 meet with Porter and none without, and no pair of different words
+meets (tests/core/test_languages.py).
 
-Cost: text without CJK characters (bytes.isascii(), else a byte search for the lead bytes
-of CJK code points) is handed to the built-in chain and its token list returned as is; what is
-left is apsw's round trip through Python, +0.07 s on SciFact's 7.8 MB when FTS5 indexes it
-(about 14 µs a passage; measured in the commit that made this). The keyword index skips even
+Cost: text without CJK or compatibility characters (bytes.isascii(), else a byte search for
+their UTF-8 lead bytes) is handed to the built-in chain and its token list returned as is;
+what is left is apsw's round trip through Python, which roughly doubles FTS5's own indexing
+time (SciFact and Cranfield, 9.3 MB: 0.25-0.45 s -> 0.65-1.0 s at a load of 5 on 2 cores, some
+50-90 µs more a passage, against milliseconds to embed one). The keyword index skips even
 that: tokens() calls the built-in chain directly for such text.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from typing import cast
 
@@ -51,7 +57,11 @@ _CJK_RANGES = (
     "\U00020000-\U0003134f"  # CJK extensions B to G
 )
 _CJK_RUN = re.compile(f"[{_CJK_RANGES}]+")
-# The lead bytes of every UTF-8 sequence above: absent (most text), the text has no CJK.
+# Compatibility characters that PDF text layers are full of, read as their NFKC forms: the
+# Latin and Armenian ligatures (ﬁ -> fi) and the Hebrew and Arabic presentation forms, which
+# is what MuPDF extracts from most Arabic PDFs (ﺍﻝﻡﻙﺕﺏﺓ -> المكتبة).
+_COMPATIBILITY = re.compile("[\ufb00-\ufb06\ufb13-\ufb17\ufb1d-\ufdff\ufe70-\ufefe]")
+# The lead bytes of every UTF-8 sequence above: absent (most text), the text has neither.
 _MAYBE_CJK = re.compile(rb"[\xe1\xe3-\xed\xef\xf0]")
 
 Token = tuple[int, int, str]
@@ -68,8 +78,25 @@ def _bigrams(run: str, offset: int) -> list[Token]:
 
 
 def _no_cjk(utf8: bytes) -> bool:
-    """True when utf8 surely holds no CJK character (it may be wrong the other way)."""
+    """True when utf8 surely holds no CJK or compatibility character (it may be wrong the
+    other way)."""
     return utf8.isascii() or _MAYBE_CJK.search(utf8) is None
+
+
+def _fold_compatibility(text: str) -> tuple[str, list[int]]:
+    """text with its compatibility characters NFKC-folded, and for each UTF-8 byte offset of
+    the folded text (and its end) the offset in text it came from."""
+    folded: list[str] = []
+    origin: list[int] = []
+    at = 0
+    for char in text:
+        size = len(char.encode("utf-8"))
+        form = unicodedata.normalize("NFKC", char) if _COMPATIBILITY.match(char) else char
+        folded.append(form)
+        origin.extend([at] * len(form.encode("utf-8")))
+        at += size
+    origin.append(at)
+    return "".join(folded), origin
 
 
 def factory(db: apsw.Connection, args: Sequence[str]) -> apsw.Tokenizer:
@@ -82,13 +109,8 @@ def factory(db: apsw.Connection, args: Sequence[str]) -> apsw.Tokenizer:
         # (start, end, token) triples: the chain makes no colocated tokens
         return cast(list[Token], inner(utf8, flags, locale, include_colocated=False))
 
-    def tokenize(utf8: bytes, flags: int, locale: str | None) -> list[Token]:
-        if _no_cjk(utf8):
-            return chain(utf8, flags, locale)
-        try:
-            text = utf8.decode("utf-8")
-        except UnicodeDecodeError:
-            return chain(utf8, flags, locale)
+    def split(text: str, flags: int, locale: str | None) -> list[Token]:
+        """The chain's tokens of text, but its CJK runs as bigrams."""
         tokens: list[Token] = []
         done = 0  # characters of text handled
         at = 0  # their UTF-8 bytes
@@ -102,11 +124,27 @@ def factory(db: apsw.Connection, args: Sequence[str]) -> apsw.Tokenizer:
             tokens.extend(_bigrams(run, at))
             at = tokens[-1][1]
             done = match.end()
-        if done == 0:
-            return chain(utf8, flags, locale)
         if done < len(text):
             tokens.extend((start + at, end + at, token)
-                          for start, end, token in chain(utf8[at:], flags, locale))
+                          for start, end, token in chain(text[done:].encode("utf-8"), flags,
+                                                         locale))
+        return tokens
+
+    def tokenize(utf8: bytes, flags: int, locale: str | None) -> list[Token]:
+        if _no_cjk(utf8):
+            return chain(utf8, flags, locale)
+        try:
+            text = utf8.decode("utf-8")
+        except UnicodeDecodeError:
+            return chain(utf8, flags, locale)
+        origin = None
+        if _COMPATIBILITY.search(text):
+            text, origin = _fold_compatibility(text)
+            utf8 = text.encode("utf-8")
+        tokens = split(text, flags, locale) if _CJK_RUN.search(text) else chain(
+            utf8, flags, locale)
+        if origin is not None:  # offsets into the text FTS5 gave
+            tokens = [(origin[start], origin[end], token) for start, end, token in tokens]
         return tokens
 
     return tokenize
