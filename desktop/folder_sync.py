@@ -240,7 +240,9 @@ class FolderSync(QObject):
             return SyncRun(report, selected, plans)
 
         task: Task[SyncRun] = Task(work, "sync", change=FOLDERS)
-        task.on_success(self._on_synced)
+        # A sync of the library the app has switched away from says nothing of this one.
+        task.on_success(lambda run: self._on_synced(run) if self.library_root() == root
+                        else None)
         task.on_failure(lambda _message: self._on_sync_failed(selected))
         task.on_finished(lambda: self._ended(task))
         self._running, self._running_only = task, wanted

@@ -11,7 +11,7 @@ import shutil
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import Qt, QTimer, QUrl
 from PySide6.QtWidgets import QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -162,6 +162,21 @@ def test_renaming_a_file_in_a_watched_folder_keeps_its_document(
     assert str(new) in (window.library_panel.tooltip_of("Tide Tables", 0) or "")
 
 
+def test_a_file_edited_in_place_is_replaced(qtbot: QtBot, open_window: WindowFactory,
+                                            tmp_path: Path) -> None:
+    window = open_window()
+    folder = tmp_path / "Watched"
+    folder.mkdir()
+    path = note(folder, "tides.md", "Tide Tables", "High water at the harbour mouth is at noon.")
+    keep_in_sync(qtbot, window, folder, ["Tide Tables"])
+    qtbot.waitUntil(lambda: settled(window), timeout=SYNC_TIMEOUT_MS)
+    with open(path, "w", encoding="utf-8") as handle:  # written in place, not replaced
+        handle.write("# Tide Tables, Revised\n\nHigh water now comes at one o'clock.\n")
+    qtbot.waitUntil(lambda: window.library_panel.visible_titles() == ["Tide Tables, Revised"],
+                    timeout=SYNC_TIMEOUT_MS)
+    assert len(window.documents) == 1
+
+
 def test_a_folder_renamed_away_shows_unavailable_and_keeps_its_documents(
         qtbot: QtBot, open_window: WindowFactory, tmp_path: Path) -> None:
     window = open_window()
@@ -266,3 +281,97 @@ def test_a_drop_of_files_with_a_folder_added_once_is_one_add(
     qtbot.waitUntil(lambda: sorted(window.library_panel.visible_titles())
                     == ["Alpha Notes", "Beta Notes"], timeout=10_000)
     assert window.library_panel.folders.isHidden()  # nothing watched
+
+
+def test_the_scan_at_start_catches_what_changed_while_folio_was_closed(
+        qtbot: QtBot, open_window: WindowFactory, tmp_path: Path) -> None:
+    folder = tmp_path / "Notes"
+    folder.mkdir()
+    gone = note(folder, "a.md", "Alpha Notes", "Alpha is the first letter.")
+    note(folder, "b.md", "Beta Notes", "Beta is the second letter.")
+    with Library.open(default_library_dir()) as library:  # an earlier session, or the CLI
+        library.watch_folder(folder)
+        library.sync()
+    gone.unlink()  # while Folio is closed
+    note(folder, "c.md", "Gamma Notes", "Gamma is the third letter.")
+
+    window = open_window()
+    qtbot.waitUntil(lambda: sorted(window.library_panel.visible_titles())
+                    == ["Beta Notes", "Gamma Notes"], timeout=SYNC_TIMEOUT_MS)
+    assert (window.library_panel.folders.state_of("Notes") or "").startswith("2 files")
+
+
+def test_a_folder_watched_from_the_terminal_is_synced_by_the_open_app(
+        qtbot: QtBot, open_window: WindowFactory, tmp_path: Path) -> None:
+    window = open_window()
+    folder = tmp_path / "Notes"
+    folder.mkdir()
+    note(folder, "a.md", "Alpha Notes", "Alpha is the first letter.")
+    with Library.open(default_library_dir()) as library:  # folio folders add --no-sync
+        library.watch_folder(folder)
+    qtbot.waitUntil(lambda: window.library_panel.visible_titles() == ["Alpha Notes"],
+                    timeout=SYNC_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: str(folder) in window.folder_sync.watcher.directories(),
+                    timeout=SYNC_TIMEOUT_MS)
+
+
+def test_a_big_sync_shows_progress_and_leaves_the_window_responsive(
+        qtbot: QtBot, open_window: WindowFactory, tmp_path: Path) -> None:
+    window = open_window()
+    folder = tmp_path / "Many"
+    folder.mkdir()
+    for n in range(24):
+        note(folder, f"note-{n:02}.md", f"Note {n}",
+             " ".join(f"Entry {n}.{i}: the keeper logged wind, sea and sky at dawn." for i in
+                      range(12)))
+    gaps: list[float] = []
+    last = [time.monotonic()]
+
+    def tick() -> None:
+        now = time.monotonic()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(20)
+    timer.timeout.connect(tick)
+    panel = window.library_panel
+    seen_progress: list[str] = []
+    panel.progress_bar.valueChanged.connect(
+        lambda _v: seen_progress.append(panel.progress_label.text()))
+    timer.start()
+    keep_in_sync(qtbot, window, folder, [f"Note {n}" for n in range(24)])
+    timer.stop()
+    assert any("of 24" in line for line in seen_progress)  # the add's progress UI
+    assert panel.progress_box.isHidden()
+    assert max(gaps) < 1.0, max(gaps)  # the GUI thread never blocked on the sync
+
+
+def test_cancelling_a_sync_keeps_what_was_synced(qtbot: QtBot, open_window: WindowFactory,
+                                                tmp_path: Path) -> None:
+    window = open_window()
+    folder = tmp_path / "Many"
+    folder.mkdir()
+    for n in range(40):
+        note(folder, f"note-{n:02}.md", f"Note {n}",
+             " ".join(f"Entry {n}.{i}: the keeper logged wind, sea and sky." for i in range(30)))
+    panel = window.library_panel
+    with qtbot.waitSignal(window.folder_sync.synced, timeout=INGEST_TIMEOUT_MS) as blocker:
+        drop(window, [folder])
+        dialog = window.folder_sync.dialog
+        assert dialog is not None
+        dialog.keep_button.click()
+        qtbot.waitUntil(lambda: panel.progress_box.isVisible()
+                        and panel.cancel_button.isEnabled(), timeout=INGEST_TIMEOUT_MS)
+        panel.cancel_button.click()
+    report = blocker.args[0]
+    assert report.cancelled
+    assert "cancelled" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: panel.progress_box.isHidden(), timeout=10_000)
+    shown = len(window.documents)
+    assert shown < 40
+    # The next sync finishes the job, without duplicates.
+    with qtbot.waitSignal(window.folder_sync.synced, timeout=INGEST_TIMEOUT_MS):
+        window.folder_sync.sync()
+    qtbot.waitUntil(lambda: len(panel.visible_titles()) == 40, timeout=SYNC_TIMEOUT_MS)
+    assert sorted(panel.visible_titles()) == sorted(f"Note {n}" for n in range(40))
