@@ -15,11 +15,6 @@ from core.store import tokenizer
 
 BUSY_TIMEOUT_MS = 10_000
 
-# Every connection of the process knows Folio's FTS5 tokenizer (passages_fts is made with it
-# since migration 9), also one opened with apsw.Connection directly, as tests and tools do:
-# without it the table cannot be read or written ("no such tokenizer: folio").
-if tokenizer.register not in apsw.connection_hooks:
-    apsw.connection_hooks.append(tokenizer.register)
 
 
 def connect(path: Path) -> apsw.Connection:
@@ -34,6 +29,9 @@ def connect(path: Path) -> apsw.Connection:
     except apsw.Error as exc:
         raise LibraryError(f"Cannot open the library file {path}: {exc}") from exc
     db.set_busy_timeout(BUSY_TIMEOUT_MS)
+    # passages_fts is made with Folio's FTS5 tokenizer (migration 9): a connection without it
+    # cannot read or write the table ("no such tokenizer: folio"), so every one gets it here.
+    tokenizer.register(db)
     db.enable_load_extension(True)
     db.load_extension(sqlite_vec.loadable_path())
     db.enable_load_extension(False)

@@ -21,7 +21,7 @@ from tests.fixtures.languages import LANGUAGES
 
 
 def tokens(text: str, reason: int = apsw.FTS5_TOKENIZE_DOCUMENT) -> list[str]:
-    db = apsw.Connection(":memory:")  # a plain connection: the hook registered "folio"
+    db = connect(Path(":memory:"))
     folio = db.fts5_tokenizer(*search_queries.FTS_TOKENIZER)
     return [str(t[2]) for t in folio(text.encode(), reason, None)]
 
@@ -70,7 +70,7 @@ def test_cjk_runs_are_bigrams_at_index_and_query_time() -> None:
 
 
 def test_cjk_phrases_and_words_match_in_fts5() -> None:
-    db = apsw.Connection(":memory:")
+    db = connect(Path(":memory:"))
     db.execute("CREATE VIRTUAL TABLE f USING fts5(x, tokenize = 'folio')")
     db.execute("INSERT INTO f (rowid, x) VALUES (1, '我们的图书馆保存着许多古老的手稿和地图。'), "
                "(2, '東京の図書館には古い地図がたくさん'), (3, '서울의 도서관에서 오래된 지도를')")
@@ -104,7 +104,7 @@ def test_porter_changes_only_latin_tokens() -> None:
     German's -en and -er plurals, nor Haus/Hauses: hau/haus), and none of the 4 pairs of
     different words. It helps more than it harms, so it stays on for every Latin token."""
     plain = "unicode61", ["remove_diacritics", "2", "categories", "L* N* Co M*"]
-    db = apsw.Connection(":memory:")
+    db = connect(Path(":memory:"))
     bare = db.fts5_tokenizer(*plain)
 
     def unstemmed(text: str) -> list[str]:
@@ -128,7 +128,7 @@ def test_porter_changes_only_latin_tokens() -> None:
 def test_text_without_cjk_tokenizes_as_before() -> None:
     """What FTS5 indexed before migration 9, for text of the Latin, Greek and Cyrillic
     scripts: the old chain's tokens exactly (so SciFact and Cranfield rank as they did)."""
-    db = apsw.Connection(":memory:")
+    db = connect(Path(":memory:"))
     old = db.fts5_tokenizer("porter", ["unicode61", "remove_diacritics", "2"])
     text = ("The running boundary-layer ‘tests’ — 3.5 µm, naïve façade, Straße; "
             "Библиотека хранит рукописи; Η βιβλιοθήκη φυλάσσει.")

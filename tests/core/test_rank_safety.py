@@ -18,7 +18,7 @@ from core import evaluation, querytext
 from core import keyword_index as keyword_module
 from core.search import DEFAULT_PARAMS, SearchParams
 from core.store import search_queries
-from core.store.connection import write_transaction
+from core.store.connection import connect, write_transaction
 from tests.core.search_helpers import keyword_index, keyword_ranks
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -166,7 +166,7 @@ def test_scores_stay_exact_after_removing_and_adding_passages(
     """The index follows this connection's and another connection's writes, and scores as a
     fresh build would (N, lengths and document frequencies of live passages only)."""
     source = libraries["cranfield"]
-    db = apsw.Connection(str(tmp_path / "copy.db"))
+    db = connect(tmp_path / "copy.db")
     with db.backup("main", source, "main") as backup:
         backup.step()
     keyword_ranks(db, "boundary layer", DEPTH, None)  # built
@@ -177,7 +177,7 @@ def test_scores_stay_exact_after_removing_and_adding_passages(
         db.execute("INSERT INTO passages (document_id, ordinal, text, heading_path, context, "
                    "page_start, page_end, token_count) VALUES (4, 1, ?, '', 'new', 1, 1, 0)",
                    ("boundary layer transition on a heated flat plate in supersonic flow",))
-    other = apsw.Connection(str(tmp_path / "copy.db"))
+    other = connect(tmp_path / "copy.db")
     with write_transaction(other):
         other.execute("DELETE FROM passages WHERE document_id = 9")
         other.execute("INSERT INTO passages (document_id, ordinal, text, heading_path, context, "
@@ -213,21 +213,21 @@ def test_the_saved_index_is_loaded_patched_and_exact(libraries: dict[str, apsw.C
     """A full build is saved beside the library; another connection loads it, tokenizes only
     the passages that changed since, and scores exactly; a damaged copy is built anew."""
     path = tmp_path / "library.db"
-    first = apsw.Connection(str(path))
+    first = connect(path)
     with first.backup("main", libraries["cranfield"], "main") as backup:
         backup.step()
     keyword_index(first)
     saved = tmp_path / f"library.db{keyword_module.CACHE_SUFFIX}"
     assert saved.exists()
     first.close()
-    writer = apsw.Connection(str(path))
+    writer = connect(path)
     with write_transaction(writer):
         writer.execute("DELETE FROM passages WHERE document_id IN (11, 12)")
         writer.execute("INSERT INTO passages (document_id, ordinal, text, heading_path, context, "
                        "page_start, page_end, token_count) VALUES (13, 1, ?, '', '', 1, 1, 0)",
                        ("laminar boundary layer separation ahead of a forward facing step",))
     writer.close()
-    second = apsw.Connection(str(path))
+    second = connect(path)
     index = keyword_index(second)
     assert len(index.segments) == 2 and int((~index.alive).sum()) >= 2  # loaded, then patched
     reference = Exhaustive(second)
@@ -236,7 +236,7 @@ def test_the_saved_index_is_loaded_patched_and_exact(libraries: dict[str, apsw.C
         assert differences(got, reference.top(text, DEFAULT_PARAMS)) == [], text
     second.close()
     saved.write_bytes(b"not an index")
-    third = apsw.Connection(str(path))
+    third = connect(path)
     assert len(keyword_index(third).segments) == 1  # built anew, and saved
     assert keyword_ranks(third, "boundary layer", 5, None)
     third.close()
