@@ -17,7 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from core.library import Library
 from core.paths import default_library_dir
-from desktop.folders_view import UNAVAILABLE
+from desktop.folders_view import UNAVAILABLE, unwatch_box
 from desktop.main_window import MainWindow
 from tests.desktop.conftest import (
     INGEST_TIMEOUT_MS,
@@ -25,6 +25,7 @@ from tests.desktop.conftest import (
     ask_and_wait,
     drop,
 )
+from tests.fixtures.docs import make_broken_pdf
 from tests.ollama_server import FakeOllama
 
 SYNC_TIMEOUT_MS = 30_000  # debounce, files settling (2 s), the retry, then indexing
@@ -175,6 +176,37 @@ def test_a_file_edited_in_place_is_replaced(qtbot: QtBot, open_window: WindowFac
     qtbot.waitUntil(lambda: window.library_panel.visible_titles() == ["Tide Tables, Revised"],
                     timeout=SYNC_TIMEOUT_MS)
     assert len(window.documents) == 1
+
+
+def test_a_file_that_fails_in_a_sync_shows_as_failed(qtbot: QtBot, open_window: WindowFactory,
+                                                     tmp_path: Path) -> None:
+    window = open_window()
+    folder = tmp_path / "Watched"
+    folder.mkdir()
+    note(folder, "tides.md", "Tide Tables", "High water at the harbour mouth is at noon.")
+    keep_in_sync(qtbot, window, folder, ["Tide Tables"])
+    qtbot.waitUntil(lambda: settled(window), timeout=SYNC_TIMEOUT_MS)
+    broken = make_broken_pdf(tmp_path)
+    then = time.time() - 10
+    os.utime(broken, (then, then))
+    shutil.copy2(broken, folder / "broken.pdf")
+    panel = window.library_panel
+    qtbot.waitUntil(lambda: "Failed" in [panel.status_of(t) for t in panel.visible_titles()],
+                    timeout=SYNC_TIMEOUT_MS)
+    assert panel.status_of("Tide Tables") == "Indexed"
+    assert "1 failed" in window.statusBar().currentMessage()
+
+
+def test_stop_watching_asks_whether_to_keep_the_documents(qtbot: QtBot) -> None:
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    for label, keep in (("Keep the documents", True), ("Remove the documents", False),
+                        ("Cancel", None)):
+        box = unwatch_box(parent, "/data/Notes")
+        assert "“Notes”" in box.text()
+        [button] = [b for b in box.buttons() if b.text().replace("&", "") == label]
+        button.click()
+        assert box.property("keep") == keep
 
 
 def test_a_folder_renamed_away_shows_unavailable_and_keeps_its_documents(
