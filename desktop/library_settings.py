@@ -10,7 +10,9 @@ is moved into the library once (where the library still has its default), then r
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +24,7 @@ from desktop import loading
 from desktop.app_events import SETTINGS, AppEvents, Change
 from desktop.chat_panel import ChatPanel
 from desktop.documents import DocumentList
+from desktop.embedding_models import OllamaChoices, is_ollama_model, ollama_check, ollama_choices
 from desktop.ingest import PROGRESS_INTERVAL_S, Ingest
 from desktop.live_read import LiveRead
 from desktop.settings_dialog import (
@@ -132,21 +135,29 @@ class LibrarySettings(QObject):
         self.chat.set_ollama_status(status)
         self.ollama_checked.emit(status)
 
-    def pull_model(self, name: str) -> None:
-        """Pull name from the library's Ollama; the chat panel shows the progress."""
+    def pull_model(self, name: str, host: str | None = None,
+                   show: Callable[[PullProgress | None, str | None], object] | None = None,
+                   failed: Callable[[str], object] | None = None) -> Task[bool]:
+        """Pull name from the library's Ollama (or the one at host); show(progress, message)
+        is given the progress (the chat panel's by default) and None at the end, failed (else
+        show) the reason a pull failed. Cancelled by the task's cancel."""
+        shown = show or self.chat.set_pull_progress
+
         def work(lib: Library, task: Task[bool]) -> bool:
-            return lib.pull_model(name, progress=lambda p: task.report(p, force=False),
+            return lib.pull_model(name, host or None,
+                                  progress=lambda p: task.report(p, force=False),
                                   cancel=task.cancel)
 
-        def pulled(_ok: bool) -> None:
-            self.chat.set_pull_progress(None)
+        def pulled(ok: bool) -> None:
+            shown(None, None if ok or show is None else f"Stopped pulling {name}.")
             self.check_ollama()
-        self.chat.set_pull_progress(PullProgress(f"Pulling {name}"))
+        shown(PullProgress(f"Pulling {name}"), None)
         task: Task[bool] = Task(work, "pull", PROGRESS_INTERVAL_S)
-        task.on_progress(lambda value: self.chat.set_pull_progress(value)
+        task.on_progress(lambda value: shown(value, None)
                          if isinstance(value, PullProgress) else None)
-        task.on_failure(lambda message: self.chat.set_pull_progress(None, message))
+        task.on_failure(failed or (lambda message: shown(None, message)))
         self.workers.read(task.on_success(pulled))
+        return task
 
     # --- the dialog ---------------------------------------------------------------------------
 
@@ -166,13 +177,55 @@ class LibrarySettings(QObject):
                           .on_success(dialog.set_embedding_models))
         # dialog.initial, not current: the library's values may be filled in after opening.
         dialog.accepted.connect(lambda: self.apply(dialog.values(), dialog.initial))
-        dialog.embedding_check_requested.connect(
-            lambda name: self.workers.read(
-                embedding_check(name)
-                .on_success(lambda problem: dialog.embedding_checked(name, problem))
-                .on_failure(lambda _message: dialog.embedding_checked(name, ""))))
+        dialog.embedding_check_requested.connect(lambda name: self._check(dialog, name))
+        dialog.ollama_models_requested.connect(lambda host: self._list_ollama(dialog, host))
+        dialog.pull_requested.connect(lambda name: self._pull_for(dialog, name))
+        dialog.request_ollama_models()
         dialog.open()
         return dialog
+
+    def _check(self, dialog: SettingsDialog, name: str) -> None:
+        """Can name be used now? Asked of fastembed's catalog, or of Ollama for ollama:NAME (at
+        the host the dialog names: its settings are written before the switch runs)."""
+        if is_ollama_model(name):
+            task = ollama_check(name, dialog.host.text().strip())
+            # A check that could not run says nothing: the switch itself still says why.
+            self.workers.read(task.on_success(lambda problem: dialog.embedding_checked(name, problem))
+                              .on_failure(lambda _message: dialog.embedding_checked(name, "")))
+            return
+        self.workers.read(
+            embedding_check(name)
+            .on_success(lambda problem: dialog.embedding_checked(name, problem))
+            .on_failure(lambda _message: dialog.embedding_checked(name, "")))
+
+    def _list_ollama(self, dialog: SettingsDialog, host: str,
+                     then: Callable[[OllamaChoices], object] | None = None) -> None:
+        task = ollama_choices(host).on_success(dialog.set_ollama_choices)
+        task.on_failure(lambda message: dialog.set_ollama_choices(OllamaChoices(
+            host, (), (), f"Ollama's embedding models cannot be listed: {message}")))
+        if then is not None:
+            task.on_success(then)
+        self.workers.read(task)
+
+    def _pull_for(self, dialog: SettingsDialog, name: str) -> None:
+        """Pull an embedding model from the dialog, with its progress there; once it is in,
+        the list is read again and the model picked (so it is checked, and OK switches)."""
+        host = dialog.host.text().strip()
+
+        def pulled(ok: bool) -> None:
+            if ok and dialog.isVisible():
+                dialog.set_pull_progress(None, f"Pulled {name}.")
+                self._list_ollama(dialog, host, lambda _choices: dialog.select_embedding_model(
+                    f"ollama:{name}"))
+        task = self.pull_model(name, host, dialog.set_pull_progress, dialog.pull_failed)
+        task.on_success(pulled)
+        stop = task.cancel.set
+        dialog.pull_cancel_requested.connect(stop)
+
+        def ended() -> None:
+            with contextlib.suppress(RuntimeError, TypeError):  # the dialog may be gone
+                dialog.pull_cancel_requested.disconnect(stop)
+        task.on_finished(ended)
 
     def apply(self, values: SettingsValues, before: SettingsValues) -> None:
         """A new folder is switched to first, so the values shown are written to the library
@@ -188,7 +241,16 @@ class LibrarySettings(QObject):
                 self.values = LibraryValues.of({**self.values.as_settings(), **changed,
                                                 "embedding-model": self.values.embedding_model})
         if values.embedding_model not in (before.embedding_model, "…"):
-            self.ingest.change_embedding_model(values.embedding_model)
+            name = values.embedding_model
+            task = self.ingest.change_embedding_model(name)
+            # The switch announces a change of documents, not of settings: the model is noted
+            # here at once (a dialog opened next shows it), then read again.
+            task.on_success(lambda ok: self._switched(name) if ok else None)
+
+    def _switched(self, name: str) -> None:
+        if self.values is not None:
+            self.values = replace(self.values, embedding_model=name)
+        self._read.refresh()
 
     def write(self, settings: dict[str, str]) -> Task[None]:
         """Set library settings through the writer (core validates them)."""

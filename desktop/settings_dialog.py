@@ -19,9 +19,19 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMessageBox,
+    QProgressBar,
     QPushButton,
     QSpinBox,
     QWidget,
+)
+
+from core.answer_types import PullProgress
+from desktop.embedding_models import (
+    KNOWN_MODELS,
+    OllamaChoices,
+    is_ollama_model,
+    label_of,
+    short_name,
 )
 
 DEFAULT_SOURCES = 6
@@ -166,6 +176,11 @@ class SettingsDialog(QDialog):
     # A model was picked: can it be loaded now? The answer comes back by embedding_checked(), so
     # a model that cannot be downloaded is said here, where it was chosen, and not taken.
     embedding_check_requested = Signal(str)
+    # The embedding models of the Ollama at this host are wanted (at opening, and when the host
+    # field is changed); the answer comes back by set_ollama_choices().
+    ollama_models_requested = Signal(str)
+    pull_requested = Signal(str)  # pull this model into Ollama; set_pull_progress() follows
+    pull_cancel_requested = Signal()
 
     def __init__(self, values: SettingsValues, default_library: Path, chat_models: Sequence[str],
                  passages: int, parent: QWidget | None = None) -> None:
@@ -205,6 +220,34 @@ class SettingsDialog(QDialog):
         self._embedding_checked: dict[str, str] = {}  # model -> why it cannot be used ("": it can)
         self._accept_when_checked = False
         self.embedding.currentIndexChanged.connect(self._on_embedding_picked)
+        self.ollama_note = QLabel("", self)  # what the host's Ollama has, or why it cannot say
+        self.ollama_note.setWordWrap(True)
+        self.ollama_note.setStyleSheet("color: gray;")
+        self.ollama_note.hide()
+        self._ollama_host_asked: str | None = None
+        self.host.editingFinished.connect(self._on_host_edited)
+
+        # Pulling an embedding model into Ollama: a known good one, or any name typed.
+        self.pull_name = QComboBox(self)
+        self.pull_name.setEditable(True)
+        self.pull_name.addItems(KNOWN_MODELS)
+        self.pull_name.setToolTip("An embedding model from ollama.com/search?c=embedding")
+        self.pull_button = QPushButton("Pull", self)
+        self.pull_button.setToolTip("Have Ollama download this embedding model")
+        self.pull_button.clicked.connect(self._on_pull)
+        self.pull_stop = QPushButton("Stop", self)
+        self.pull_stop.clicked.connect(self.pull_cancel_requested.emit)
+        self.pull_stop.hide()
+        self.pull_bar = QProgressBar(self)
+        self.pull_bar.hide()
+        self.pull_message = QLabel("", self)
+        self.pull_message.setWordWrap(True)
+        self.pull_message.hide()
+        self.pulling: str | None = None
+        pull_row = QHBoxLayout()
+        pull_row.addWidget(self.pull_name, 1)
+        pull_row.addWidget(self.pull_button)
+        pull_row.addWidget(self.pull_stop)
 
         form = QFormLayout(self)
         form.addRow("Library folder:", library_row)
@@ -213,6 +256,10 @@ class SettingsDialog(QDialog):
         form.addRow("Sources per answer:", self.sources)
         form.addRow("Embedding model:", self.embedding)
         form.addRow("", self.embedding_problem)
+        form.addRow("", self.ollama_note)
+        form.addRow("Pull from Ollama:", pull_row)
+        form.addRow("", self.pull_bar)
+        form.addRow("", self.pull_message)
         note = QLabel("A new library folder takes effect at once; an empty one starts empty.", self)
         note.setWordWrap(True)
         form.addRow(note)
@@ -235,10 +282,14 @@ class SettingsDialog(QDialog):
         self.host.setText(values.ollama_host)
         self._set_model(values.ollama_model)
         self.sources.setValue(values.sources)
-        self.embedding.setItemText(0, values.embedding_model)
+        self.embedding.setItemText(0, label_of(values.embedding_model)
+                                   if is_ollama_model(values.embedding_model)
+                                   else values.embedding_model)
         self.embedding.setItemData(0, values.embedding_model)
         for widget in (self.host, self.model, self.sources, self.embedding):
             widget.setEnabled(True)
+        if self._ollama_host_asked is None or self._ollama_host_asked != values.ollama_host:
+            self.request_ollama_models()  # now that the host is known
 
     def _set_model(self, name: str) -> None:
         if not name:
@@ -258,6 +309,86 @@ class SettingsDialog(QDialog):
                 self.embedding.addItem(label, name)
             else:
                 self.embedding.setItemText(index, label)
+
+    # --- Ollama's embedding models -----------------------------------------------------------
+
+    def request_ollama_models(self) -> None:
+        """Ask for the embedding models of the Ollama the host field names (once the library's
+        host is known: an empty field means $OLLAMA_HOST or Ollama's default)."""
+        if not self.host.isEnabled():
+            return  # set_library_values() asks
+        self._ollama_host_asked = self.host.text().strip()
+        self.ollama_note.setText("Asking Ollama for its embedding models…")
+        self.ollama_note.show()
+        self.ollama_models_requested.emit(self._ollama_host_asked)
+
+    def _on_host_edited(self) -> None:
+        if self._ollama_host_asked is not None and \
+                self.host.text().strip() != self._ollama_host_asked:
+            # Another Ollama: what was checked against the old one no longer holds.
+            for name in [n for n in self._embedding_checked if is_ollama_model(n)]:
+                del self._embedding_checked[name]
+            self.request_ollama_models()
+
+    def set_ollama_choices(self, choices: OllamaChoices) -> None:
+        """Offer the host's installed embedding models (and what is worth pulling); models of
+        an Ollama asked before are dropped, unless chosen or the library's."""
+        wanted = dict(choices.options)
+        keep = {self.initial.embedding_model, str(self.embedding.currentData() or "")}
+        for index in reversed(range(self.embedding.count())):
+            name = str(self.embedding.itemData(index) or "")
+            if is_ollama_model(name) and name not in wanted and name not in keep:
+                self.embedding.removeItem(index)
+        self.set_embedding_models(list(choices.options))
+        self.ollama_note.setText(choices.message)
+        self.ollama_note.show()
+        typed = self.pull_name.currentText()
+        self.pull_name.clear()
+        self.pull_name.addItems(list(choices.pullable))
+        if typed and typed not in KNOWN_MODELS:
+            self.pull_name.setEditText(typed)
+
+    def select_embedding_model(self, name: str) -> bool:
+        """Pick name in the list (as the user would: it is checked); False if not listed."""
+        index = self.embedding.findData(name)
+        if index >= 0:
+            self.embedding.setCurrentIndex(index)
+        return index >= 0
+
+    def _on_pull(self) -> None:
+        name = short_name(self.pull_name.currentText())
+        if not name or self.pulling:
+            return
+        self.pulling = name
+        self.pull_requested.emit(name)
+
+    def set_pull_progress(self, progress: PullProgress | None, message: str | None = None) -> None:
+        """A pull's progress; None when it ended (message: why it failed, or how it went)."""
+        if progress is None:
+            self.pulling = None
+            self.pull_bar.hide()
+            self.pull_stop.hide()
+            self.pull_button.setEnabled(True)
+            self.pull_name.setEnabled(True)
+            self.pull_message.setStyleSheet("")
+            self.pull_message.setText(message or "")
+            self.pull_message.setVisible(bool(message))
+            return
+        self.pull_button.setEnabled(False)
+        self.pull_name.setEnabled(False)
+        self.pull_stop.show()
+        self.pull_message.hide()
+        self.pull_bar.show()
+        self.pull_bar.setFormat(f"{progress.status} %p%")
+        if progress.total:
+            self.pull_bar.setRange(0, 1000)
+            self.pull_bar.setValue(int(1000 * progress.completed / progress.total))
+        else:
+            self.pull_bar.setRange(0, 0)
+
+    def pull_failed(self, message: str) -> None:
+        self.set_pull_progress(None, message)
+        self.pull_message.setStyleSheet("color: red;")
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Library folder",
@@ -281,13 +412,17 @@ class SettingsDialog(QDialog):
         name = str(self.embedding.currentData() or "")
         self._accept_when_checked = False
         self.ok_button.setEnabled(True)
+        if is_ollama_model(name):  # Ollama may have stopped or started since: ask again
+            self._embedding_checked.pop(name, None)
         if not name or name == self.initial.embedding_model:
             self.embedding_problem.hide()
         elif name in self._embedding_checked:
             self._show_embedding_problem(self._embedding_checked[name])
         elif self.isSignalConnected(QMetaMethod.fromSignal(self.embedding_check_requested)):
             self.embedding_problem.setStyleSheet("")
-            self.embedding_problem.setText(f"Checking that {name} can be loaded…")
+            self.embedding_problem.setText(
+                f"Checking that Ollama can embed with {short_name(name)}…"
+                if is_ollama_model(name) else f"Checking that {name} can be loaded…")
             self.embedding_problem.show()
             self.embedding_check_requested.emit(name)
 
@@ -319,10 +454,26 @@ class SettingsDialog(QDialog):
                 self.embedding.setFocus()
                 return
             answer = QMessageBox.question(
-                self, "Change the embedding model",
-                f"Switching to {chosen} re-embeds all {self.passages} passages of the library "
-                "(and downloads the model the first time). This can take a while; searching "
-                "keeps working with the old model until it is done. Continue?")
+                self, "Change the embedding model", self._switch_question(chosen))
             if answer != QMessageBox.StandardButton.Yes:
                 return
+        if self.pulling:  # the dialog's pull ends with it
+            self.pull_cancel_requested.emit()
         super().accept()
+
+    def reject(self) -> None:
+        if self.pulling:
+            self.pull_cancel_requested.emit()
+        super().reject()
+
+    def _switch_question(self, chosen: str) -> str:
+        if is_ollama_model(chosen):
+            host = self.host.text().strip() or "its usual address"
+            return (f"Switching to {short_name(chosen)} re-embeds all {self.passages} passages "
+                    f"of the library through Ollama at {host}. This can take a while; "
+                    "searching keeps working with the old model until it is done. Afterwards, "
+                    "while Ollama is not running, search finds passages by their words only "
+                    "and documents cannot be added. Continue?")
+        return (f"Switching to {chosen} re-embeds all {self.passages} passages of the library "
+                "(and downloads the model the first time). This can take a while; searching "
+                "keeps working with the old model until it is done. Continue?")
