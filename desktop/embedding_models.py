@@ -119,7 +119,9 @@ def ollama_choices(host: str) -> Task[OllamaChoices]:
                                  f"Ollama's embedding models cannot be listed: {why}.")
         options = ollama_options(models)
         if options:
-            message = f"{len(options)} embedding model(s) installed in Ollama at {service.host}."
+            count = "1 embedding model is" if len(options) == 1 else \
+                f"{len(options)} embedding models are"
+            message = f"{count} installed in Ollama at {service.host}."
         else:
             message = (f"No embedding model is installed in Ollama at {service.host}; "
                        "pull one below (bge-m3 reads many languages).")

@@ -104,7 +104,7 @@ def test_the_dialog_lists_the_embedding_models_installed_in_ollama(
         assert "ollama:llama3.2:3b" not in labels  # a chat model embeds nothing here
         assert BUNDLED_MODEL in labels
         assert dialog.ollama_note.text() == (
-            f"2 embedding model(s) installed in Ollama at {ollama.host}.")
+            f"2 embedding models are installed in Ollama at {ollama.host}.")
         # What is worth pulling leaves out what is installed.
         offered = [dialog.pull_name.itemText(i) for i in range(dialog.pull_name.count())]
         assert "bge-m3" not in offered and "mxbai-embed-large" in offered
