@@ -304,8 +304,15 @@ class FolderSync(QObject):
         if stale:
             self.watcher.removePaths(stale)
         new = sorted(wanted - watched)
-        if new:
-            self.watcher.addPaths(new)  # a path that vanished meanwhile is refused: harmless
+        refused = self.watcher.addPaths(new) if new else []
+        # A path that vanished meanwhile is refused, harmlessly (its sync re-arms the watch);
+        # one refused though it is there means the system's watches ran out: that folder is
+        # scanned periodically instead.
+        for path in refused:
+            folder = folder_watch.folder_of(path, list(self._plans))
+            plan = self._plans.get(folder or "")
+            if plan is not None and not plan.periodic and os.path.exists(path):
+                self._plans[plan.folder] = WatchPlan(plan.folder, plan.paths, periodic=True)
         if any(plan.periodic for plan in self._plans.values()):
             if not self._periodic.isActive():
                 self._periodic.start()

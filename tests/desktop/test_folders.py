@@ -11,6 +11,7 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt, QTimer, QUrl
 from PySide6.QtWidgets import QLabel, QWidget
 from pytestqt.qtbot import QtBot
@@ -407,3 +408,17 @@ def test_cancelling_a_sync_keeps_what_was_synced(qtbot: QtBot, open_window: Wind
         window.folder_sync.sync()
     qtbot.waitUntil(lambda: len(panel.visible_titles()) == 40, timeout=SYNC_TIMEOUT_MS)
     assert sorted(panel.visible_titles()) == sorted(f"Note {n}" for n in range(40))
+
+
+def test_when_the_system_refuses_more_watches_the_folder_is_scanned_periodically(
+        qtbot: QtBot, open_window: WindowFactory, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    window = open_window()
+    sync = window.folder_sync
+    monkeypatch.setattr(sync.watcher, "addPaths", lambda paths: list(paths))  # none left
+    folder = tmp_path / "Notes"
+    folder.mkdir()
+    note(folder, "a.md", "Alpha Notes", "Alpha is the first letter.")
+    keep_in_sync(qtbot, window, folder, ["Alpha Notes"])
+    qtbot.waitUntil(lambda: not sync.syncing, timeout=SYNC_TIMEOUT_MS)
+    assert sync.timers_active == ["periodic"]
