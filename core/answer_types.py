@@ -131,6 +131,7 @@ class Turn:
     citations: tuple[Citation, ...] = ()
     standalone_question: str = ""
     created_at: str = ""
+    sources: tuple[int, ...] = ()  # the passage ids sent to the model, in source order
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from core import __version__, cli_ask, cli_folders
+from core import __version__, cli_ask, cli_checks, cli_folders
 from core.errors import FolioError
 from core.expansion import expand, unsupported_reason
 from core.library import SETTINGS, Library, default_library_dir
@@ -424,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_ask.add_commands(sub, common, _open_library)
     cli_folders.add_commands(sub, common, _open_library)
+    cli_checks.add_commands(sub, common, _open_library)
 
     chk = sub.add_parser("check", parents=[common],
                          help="check that the library is consistent (exit 1 with the problems)")

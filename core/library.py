@@ -12,7 +12,7 @@ import apsw
 import numpy as np
 
 from core import check as check_module
-from core import sandbox
+from core import diagnosis, sandbox
 from core import settings as settings_module
 from core import sync as folder_sync
 from core.answer import Asker, AskOptions
@@ -36,6 +36,7 @@ from core.paths import default_library_dir, make_private_dir, tighten_library
 from core.resources import resource_path
 from core.search import DEFAULT_PARAMS, Searcher, SearchMode, SearchParams, SearchResult
 from core.store import changes, conversations, queries, vectors
+from core.store import checks as check_store
 from core.store import folders as folder_store
 from core.store.connection import connect, write_transaction
 from core.store.migrations import migrate
@@ -421,6 +422,84 @@ class Library:
     def delete_conversation(self, conversation_id: int) -> bool:
         with write_transaction(self.db):
             return conversations.delete_conversation(self.db, conversation_id)
+
+    # --- diagnosis and saved checks (core/diagnosis.py) ---------------------------------------
+
+    def place(self, expect: str) -> diagnosis.Place:
+        """The place an answer should come from: 'DOC' or 'DOC:PAGE' (an id or a sha256
+        prefix, and a page number)."""
+        ref, _, page_text = expect.strip().partition(":")
+        doc = self.resolve(ref)
+        page: int | None = None
+        if page_text:
+            if not page_text.strip().isdigit() or not 1 <= int(page_text) <= max(1, doc.pages):
+                raise FolioError(f"'{page_text}' is not a page of '{doc.title}' (it has "
+                                 f"{doc.pages} page(s)).")
+            page = int(page_text)
+        return diagnosis.Place(doc.id, doc.title, page)
+
+    def diagnose(self, conversation_id: int, turn: int, expect: str,
+                 k: int | None = None) -> diagnosis.Diagnosis:
+        """Why turn (1 = the first) of a kept conversation missed the place expect names."""
+        turns = conversations.turns(self.db, conversation_id) if conversations.conversation_exists(
+            self.db, conversation_id) else []
+        if not 1 <= turn <= len(turns):
+            raise FolioError(f"Conversation {conversation_id} has no turn {turn} "
+                             f"({len(turns)} turn(s); `folio conversations` lists them).")
+        kept = turns[turn - 1]
+        sources = k or len(kept.sources) or int(self.settings()["answer-sources"])
+        return diagnosis.diagnose(self.searcher(), self.place(expect), kept.question,
+                                  kept.standalone_question or kept.question, sources,
+                                  list(kept.sources) or None,
+                                  [c.passage_id for c in kept.citations])
+
+    def diagnose_question(self, question: str, expect: str,
+                          k: int | None = None) -> diagnosis.Diagnosis:
+        """Where the place ranks for question, as a search for an answer would rank it."""
+        sources = k or int(self.settings()["answer-sources"])
+        return diagnosis.diagnose(self.searcher(), self.place(expect), question, question,
+                                  sources)
+
+    def add_check(self, question: str, expect: str, generated: bool = False) -> int:
+        if not question.strip():
+            raise FolioError("A check needs a question.")
+        place = self.place(expect)
+        with write_transaction(self.db):
+            return check_store.add_check(self.db, question.strip(), place.document_id,
+                                         place.page, generated)
+
+    def checks(self) -> list[tuple[check_store.SavedCheck, diagnosis.Place]]:
+        """The saved checks and their places (a check whose document was removed is left out
+        of runs but listed: its place has the title 'document removed')."""
+        titles = {d.id: d.title for d in self.documents()}
+        return [(c, diagnosis.Place(c.document_id, titles.get(c.document_id,
+                                                                "document removed"), c.page))
+                for c in check_store.list_checks(self.db)]
+
+    def remove_check(self, check_id: int) -> None:
+        with write_transaction(self.db):
+            if not check_store.delete_check(self.db, check_id):
+                raise FolioError(f"No check {check_id} (`folio checks list` shows them).")
+
+    def run_checks(self, k: int | None = None, mode: SearchMode = SearchMode.HYBRID,
+                   model: str | None = None, progress: Callable[[int, int], None] | None = None,
+                   cancel: threading.Event | None = None) -> diagnosis.CheckRun:
+        """Every saved check: the place's rank, hit@1/3/5/10 and the verdict; with a model,
+        each question is answered (not kept) and whether the answer cited the place."""
+        sources = k or int(self.settings()["answer-sources"])
+        present = {d.id for d in self.documents()}
+        saved = [(c, p) for c, p in self.checks() if c.document_id in present]
+
+        def answer(question: str) -> tuple[list[int], list[int]]:
+            for event in self.ask(question, model=model, k=sources, save=False, cancel=cancel):
+                if isinstance(event, AnswerDone):
+                    return ([s.hit.passage_id for s in event.answer.sources],
+                            [c.passage_id for c in event.answer.citations])
+            return [], []
+
+        stop = cancel.is_set if cancel is not None else None
+        return diagnosis.run_checks(self.searcher(), saved, sources, SearchMode(mode),
+                                    answer if model else None, model, progress, stop)
 
     # --- the sample library -------------------------------------------------------------------
 

@@ -19,15 +19,16 @@ GROUP BY c.id
 ORDER BY c.updated_at DESC, c.id DESC
 """
 SELECT_TURNS = """
-SELECT question, answer, mode, citations, standalone_question, created_at
+SELECT question, answer, mode, citations, standalone_question, created_at, sources
 FROM turns WHERE conversation_id = :conversation ORDER BY ordinal
 """
 INSERT_TURN = """
 INSERT INTO turns (conversation_id, ordinal, question, standalone_question, answer, mode, model,
-                   complete, notice, citations, created_at)
+                   complete, notice, citations, created_at, sources)
 VALUES (:conversation,
         (SELECT coalesce(max(ordinal), 0) + 1 FROM turns WHERE conversation_id = :conversation),
-        :question, :standalone, :answer, :mode, :model, :complete, :notice, :citations, :now)
+        :question, :standalone, :answer, :mode, :model, :complete, :notice, :citations, :now,
+        :sources)
 """
 TITLE_CHARS = 80
 
@@ -69,6 +70,7 @@ def add_turn(db: apsw.Connection, conversation_id: int, answer: Answer) -> None:
         "mode": str(answer.mode), "model": answer.model, "complete": int(answer.complete),
         "notice": answer.notice, "now": now,
         "citations": json.dumps([_citation_json(c) for c in answer.citations]),
+        "sources": json.dumps([s.hit.passage_id for s in answer.sources]),
     })
     db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
 
@@ -82,8 +84,9 @@ def turns(db: apsw.Connection, conversation_id: int) -> list[Turn]:
     rows: Sequence[Any] = db.execute(SELECT_TURNS, {"conversation": conversation_id}).fetchall()
     return [Turn(question=str(q), answer=str(a), mode=AnswerMode(m),
                  citations=tuple(_citation(c) for c in json.loads(cites)),
-                 standalone_question=str(s), created_at=str(at))
-            for q, a, m, cites, s, at in rows]
+                 standalone_question=str(s), created_at=str(at),
+                 sources=tuple(int(p) for p in json.loads(sent)))
+            for q, a, m, cites, s, at, sent in rows]
 
 
 def delete_conversation(db: apsw.Connection, conversation_id: int) -> bool:

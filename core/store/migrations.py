@@ -261,10 +261,31 @@ def m009_keywords_in_every_script(db: apsw.Connection) -> None:
     db.execute(M009_FOLIO_TOKENIZER)
 
 
+M010_CHECKS = """
+ALTER TABLE turns ADD COLUMN sources TEXT NOT NULL DEFAULT '[]';  -- JSON: passage ids sent
+
+CREATE TABLE checks (
+    id          INTEGER PRIMARY KEY,
+    question    TEXT NOT NULL,
+    document_id INTEGER NOT NULL,  -- not a foreign key: a check outlives a removed document
+    page        INTEGER,           -- NULL: anywhere in the document
+    generated   INTEGER NOT NULL DEFAULT 0,
+    created_at  TEXT NOT NULL,
+    UNIQUE (question, document_id, page)
+);
+"""
+
+
+def m010_checks(db: apsw.Connection) -> None:
+    """A turn keeps which passages were sent to the model (its diagnosis asks), and saved
+    checks (a question and the document, or page, that answers it) are kept (core/diagnosis.py)."""
+    db.execute(M010_CHECKS)
+
+
 MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
     m001_create_tables, m002_porter_stemming, m003_bit_vectors, m004_term_statistics,
     m005_conversations, m006_change_log, m007_vectors_in_vec0, m008_watched_folders,
-    m009_keywords_in_every_script]
+    m009_keywords_in_every_script, m010_checks]
 
 
 def schema_version(db: apsw.Connection) -> int:

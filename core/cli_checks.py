@@ -1,0 +1,163 @@
+"""`folio diagnose` and `folio checks add|list|remove|run`: why an answer missed (core/diagnosis.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import asdict
+
+from core.diagnosis import HITS_AT, CheckRun, Diagnosis
+from core.library import Library
+from core.search import SearchMode
+
+OpenLibrary = Callable[..., Library]
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def diagnosis_json(found: Diagnosis) -> dict[str, object]:
+    data = asdict(found)
+    data["place"]["described"] = found.place.described
+    return data
+
+
+def diagnosis_lines(found: Diagnosis) -> list[str]:
+    r = found.ranks
+    lines = [f"question: {found.question}"]
+    if found.searched != found.question:
+        lines.append(f"searched as: {found.searched}")
+    lines.append(f"expected: {found.place.described}")
+    lines.append(f"ranks: keyword {r.keyword or '-'}, meaning {r.semantic or '-'}, "
+                 f"fused {r.fused or '-'} (sources per answer: {found.sources})")
+    if found.asked_ranks is not None:
+        a = found.asked_ranks
+        lines.append(f"ranks as typed: keyword {a.keyword or '-'}, meaning {a.semantic or '-'}, "
+                     f"fused {a.fused or '-'}")
+    sent = f"as [{found.source_number}]" if found.source_number else "no"
+    cited = "" if found.cited is None else f"; cited: {'yes' if found.cited else 'no'}"
+    lines.append(f"sent to the model: {sent}{cited}")
+    for trial in found.trials:
+        lines.append(f"tried {trial.setting}: rank {trial.rank or '-'} — "
+                     f"{'would have been sent' if trial.finds_it else 'still not sent'}")
+    lines.append(f"verdict ({found.verdict}): {found.sentence}")
+    return lines
+
+
+def cmd_diagnose(args: argparse.Namespace, open_library: OpenLibrary) -> int:
+    with open_library(args, first_run_sample=False) as library:
+        if args.conversation is not None:
+            found = library.diagnose(args.conversation, args.turn, args.expect, args.k)
+        elif args.question:
+            found = library.diagnose_question(args.question, args.expect, args.k)
+        else:
+            print("folio: give --conversation ID --turn N, or --question TEXT", file=sys.stderr)
+            return EXIT_FAILED
+    if args.json:
+        print(json.dumps(diagnosis_json(found), ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(diagnosis_lines(found)))
+    return EXIT_OK
+
+
+def run_json(run: CheckRun) -> dict[str, object]:
+    total = len(run.results)
+    return {
+        "mode": run.mode.value, "sources": run.sources, "model": run.model,
+        "checks": [{"id": r.check.id, "question": r.check.question,
+                    "expected": r.place.described, "generated": r.check.generated,
+                    "rank": r.rank, **{f"hit@{k}": r.hit_at(k) for k in HITS_AT},
+                    "cited": r.diagnosis.cited, "verdict": r.diagnosis.verdict,
+                    "sentence": r.diagnosis.sentence} for r in run.results],
+        "totals": {"checks": total, **{f"hit@{k}": run.hits(k) for k in HITS_AT},
+                   "cited": run.cited()},
+    }
+
+
+def run_table(run: CheckRun) -> list[str]:
+    head = "| id | question | expected | rank | " + " | ".join(f"@{k}" for k in HITS_AT)
+    head += " | cited | verdict |" if run.model else " | verdict |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in run.results:
+        marks = " | ".join("yes" if r.hit_at(k) else "" for k in HITS_AT)
+        cited = f" | {'yes' if r.diagnosis.cited else 'no'}" if run.model else ""
+        question = r.check.question + (" (generated)" if r.check.generated else "")
+        lines.append(f"| {r.check.id} | {question} | {r.place.described} | {r.rank or '-'} "
+                     f"| {marks}{cited} | {r.diagnosis.verdict} |")
+    total = max(1, len(run.results))
+    totals = " | ".join(f"{run.hits(k)}/{len(run.results)} ({run.hits(k) / total:.0%})"
+                        for k in HITS_AT)
+    cited_total = f" | {run.cited()}/{len(run.results)}" if run.model else ""
+    lines.append(f"| | total ({run.mode.value}, {run.sources} sources) | | | {totals}"
+                 f"{cited_total} | |")
+    return lines
+
+
+def cmd_checks(args: argparse.Namespace, open_library: OpenLibrary) -> int:
+    with open_library(args, first_run_sample=False) as library:
+        if args.action == "add":
+            check_id = library.add_check(args.question, args.expect)
+            print(f"check {check_id}: {args.question}")
+            return EXIT_OK
+        if args.action == "remove":
+            library.remove_check(args.id)
+            print(f"removed check {args.id}")
+            return EXIT_OK
+        if args.action == "list":
+            saved = library.checks()
+            if args.json:
+                print(json.dumps([{"id": c.id, "question": c.question, "document_id": c.document_id,
+                                   "page": c.page, "expected": p.described,
+                                   "generated": c.generated} for c, p in saved],
+                                 ensure_ascii=False, indent=2))
+            for check, place in saved if not args.json else []:
+                print(f"{check.id}  {check.question}  -> {place.described}")
+            if not saved and not args.json:
+                print("No checks: `folio checks add QUESTION --expect DOC[:PAGE]` adds one.",
+                      file=sys.stderr)
+            return EXIT_OK
+        cancel = threading.Event()
+        try:
+            run = library.run_checks(args.k, SearchMode(args.mode), args.model, cancel=cancel)
+        except KeyboardInterrupt:
+            cancel.set()
+            return EXIT_FAILED
+    if args.json:
+        print(json.dumps(run_json(run), ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(run_table(run)))
+    return EXIT_OK
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+                 common: argparse.ArgumentParser, open_library: OpenLibrary) -> None:
+    diag = sub.add_parser("diagnose", parents=[common],
+                          help="why an answer missed the right place: retrieval or the model")
+    diag.add_argument("--conversation", type=int, metavar="ID")
+    diag.add_argument("--turn", type=int, default=1, metavar="N", help="1 is the first")
+    diag.add_argument("--question", help="diagnose a question without an answer")
+    diag.add_argument("--expect", required=True, metavar="DOC[:PAGE]",
+                      help="the document (id or sha256 prefix) and page that answer it")
+    diag.add_argument("-k", type=int, default=None, help="sources per answer to judge by")
+    diag.add_argument("--json", action="store_true")
+    diag.set_defaults(func=lambda a: cmd_diagnose(a, open_library))
+
+    checks = sub.add_parser("checks", parents=[common],
+                            help="saved questions with the place that answers them")
+    actions = checks.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", parents=[common], help="keep a check")
+    add.add_argument("question", metavar="QUESTION")
+    add.add_argument("--expect", required=True, metavar="DOC[:PAGE]")
+    lst = actions.add_parser("list", parents=[common], help="the saved checks")
+    lst.add_argument("--json", action="store_true")
+    rm = actions.add_parser("remove", parents=[common], help="forget a check")
+    rm.add_argument("id", type=int)
+    run = actions.add_parser("run", parents=[common],
+                             help="each check's rank, hit@1/3/5/10 and verdict, and the totals")
+    run.add_argument("-k", type=int, default=None, help="sources per answer")
+    run.add_argument("--mode", choices=[m.value for m in SearchMode], default="hybrid")
+    run.add_argument("--model", default=None,
+                     help="also answer each question with this Ollama model: was it cited?")
+    run.add_argument("--json", action="store_true")
+    checks.set_defaults(func=lambda a: cmd_checks(a, open_library))

@@ -1,0 +1,56 @@
+"""SQL of saved checks (core/diagnosis.py): a question and the document or page that answers it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import apsw
+
+from core.store.queries import now_iso
+
+
+@dataclass(frozen=True)
+class SavedCheck:
+    id: int
+    question: str
+    document_id: int
+    page: int | None
+    generated: bool
+    created_at: str
+
+
+def list_checks(db: apsw.Connection) -> list[SavedCheck]:
+    return [SavedCheck(int(i), str(q), int(d), None if p is None else int(p), bool(g), str(c))
+            for i, q, d, p, g, c in db.execute(
+                "SELECT id, question, document_id, page, generated, created_at FROM checks "
+                "ORDER BY id")]
+
+
+def add_check(db: apsw.Connection, question: str, document_id: int, page: int | None,
+              generated: bool = False) -> int:
+    """The check's id (an identical check already kept is not added twice; UNIQUE alone would
+    not see it, as NULL pages never equal each other)."""
+    found = "SELECT id FROM checks WHERE question = ? AND document_id = ? AND page IS ?"
+    row = db.execute(found, (question, document_id, page)).fetchone()
+    if row is None:
+        db.execute("INSERT INTO checks (question, document_id, page, generated, created_at) "
+                   "VALUES (?, ?, ?, ?, ?)", (question, document_id, page, int(generated),
+                                              now_iso()))
+        row = db.execute(found, (question, document_id, page)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def delete_check(db: apsw.Connection, check_id: int) -> bool:
+    db.execute("DELETE FROM checks WHERE id = ?", (check_id,))
+    return db.changes() > 0
+
+
+def passages_of_place(db: apsw.Connection, document_id: int, page: int | None) -> list[int]:
+    """The passages of a document, or of those of its passages that are on page."""
+    if page is None:
+        rows = db.execute("SELECT id FROM passages WHERE document_id = ?", (document_id,))
+    else:
+        rows = db.execute("SELECT id FROM passages WHERE document_id = ? AND page_start <= ? "
+                          "AND page_end >= ?", (document_id, page, page))
+    return [int(r[0]) for r in rows]
