@@ -8,7 +8,9 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 
+from core import evaluation
 from core.diagnosis import HITS_AT, CheckRun, Diagnosis
 from core.library import Library
 from core.search import SearchMode
@@ -94,8 +96,33 @@ def run_table(run: CheckRun) -> list[str]:
     return lines
 
 
+def import_beir(library: Library, directory: Path, split: str) -> tuple[int, int]:
+    """A check for every judged (query, relevant document) pair of a BEIR-layout set whose
+    document is in the library (named by its corpus id, as `folio eval` adds them); (added,
+    pairs whose document is not in the library)."""
+    dataset = evaluation.load(directory, split)
+    by_corpus_id = {corpus_id: doc_id
+                    for doc_id, corpus_id in evaluation.corpus_ids_of(library).items()}
+    added = missing = 0
+    for query_id, text in dataset.queries.items():
+        for corpus_id, grade in dataset.qrels[query_id].items():
+            if grade <= 0:
+                continue
+            if corpus_id not in by_corpus_id:
+                missing += 1
+                continue
+            library.add_check(text, str(by_corpus_id[corpus_id]))
+            added += 1
+    return added, missing
+
+
 def cmd_checks(args: argparse.Namespace, open_library: OpenLibrary) -> int:
     with open_library(args, first_run_sample=False) as library:
+        if args.action == "import":
+            added, missing = import_beir(library, Path(args.dataset), args.split)
+            print(f"{added} check(s) from {args.dataset} ({args.split})"
+                  + (f"; {missing} judged document(s) are not in the library" if missing else ""))
+            return EXIT_OK
         if args.action == "add":
             check_id = library.add_check(args.question, args.expect)
             print(f"check {check_id}: {args.question}")
@@ -151,6 +178,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     add.add_argument("--expect", required=True, metavar="DOC[:PAGE]")
     lst = actions.add_parser("list", parents=[common], help="the saved checks")
     lst.add_argument("--json", action="store_true")
+    imp = actions.add_parser("import", parents=[common],
+                             help="checks from a BEIR-layout set's judged queries")
+    imp.add_argument("dataset", metavar="BEIR_DIR")
+    imp.add_argument("--split", default="test")
     rm = actions.add_parser("remove", parents=[common], help="forget a check")
     rm.add_argument("id", type=int)
     run = actions.add_parser("run", parents=[common],

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from core import diagnosis
+from core import diagnosis, evaluation
 from core.answer_types import AnswerDone
 from core.cli import main
+from core.engine import Engine
 from core.errors import FolioError
 from core.library import Library
 from core.search import SearchMode
@@ -160,3 +161,39 @@ def test_a_removed_documents_check_is_listed_but_not_run(notes: Library) -> None
     [(_, place)] = notes.checks()
     assert place.title == "document removed"
     assert notes.run_checks(mode=SearchMode.KEYWORD).results == ()
+
+
+def test_checks_imported_from_a_beir_set_agree_with_eval(tmp_path: Path, engine: Engine,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    """`folio checks import`: one check per judged pair; hit@10 is `folio eval`'s Recall@10 and
+    the mean reciprocal rank its MRR@10, for the same mode (one relevant document per query and
+    one passage per document here, so a passage's rank is its document's)."""
+    beir = tmp_path / "beir"
+    (beir / "qrels").mkdir(parents=True)
+    docs = [("d1", "Moorings", "Visitor moorings are the yellow buoys north of the breakwater."),
+            ("d2", "Bread", "Knead the dough for ten minutes and let it rise until doubled."),
+            ("d3", "Roses", "Prune the roses in late winter above an outward-facing bud."),
+            ("d4", "Cats", "An adult cat sleeps for most of the day and needs fresh water.")]
+    (beir / "corpus.jsonl").write_text("\n".join(json.dumps({"_id": i, "title": t, "text": x})
+                                                 for i, t, x in docs), encoding="utf-8")
+    asked = [("q1", "where are the visitor buoys", "d1"), ("q2", "how to make dough rise", "d2"),
+             ("q3", "when should roses be cut back", "d3"), ("q4", "a pet that naps", "d4"),
+             ("q5", "a yellow cat by the harbour", "d1")]
+    (beir / "queries.jsonl").write_text("\n".join(json.dumps({"_id": q, "text": t})
+                                                  for q, t, _ in asked), encoding="utf-8")
+    (beir / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, _, d in asked),
+        encoding="utf-8")
+    dataset = evaluation.load(beir)
+    library = evaluation.library_for(dataset, tmp_path / "eval", engine=engine)
+    assert main(["checks", "import", str(beir), "--library", str(library.root)]) == 0
+    assert "5 check(s)" in capsys.readouterr().out
+    for mode in (SearchMode.KEYWORD, SearchMode.SEMANTIC, SearchMode.HYBRID):
+        [scores] = evaluation.evaluate(library, dataset, [mode])
+        run = library.run_checks(mode=mode)
+        assert run.hits(10) / len(run.results) == pytest.approx(scores.recall_at_10)
+        reciprocal = [1 / r.rank if r.rank is not None and r.rank <= 10 else 0.0
+                      for r in run.results]
+        assert sum(reciprocal) / len(reciprocal) == pytest.approx(scores.mrr_at_10)
+    library.close()
