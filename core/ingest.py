@@ -412,12 +412,14 @@ class Ingestor:
     def _write(self, entry: _Prepared, vectors: Vectors, embed_s: float) -> AddOutcome:
         replaced = queries.documents_with_original_path(self.db, entry.original)
         result = entry.result
+        # A new version keeps its document's id: citations kept in conversations still open it.
+        kept_id = next((old.id for old in replaced if old.status is DocStatus.INDEXED), None)
         try:
             with write_transaction(self.db):
                 for old in replaced:
                     queries.delete_document(self.db, old.id)
                 doc_id = queries.insert_document(
-                    self.db, title=result.title, doc_type=entry.doc_type,
+                    self.db, kept_id, title=result.title, doc_type=entry.doc_type,
                     original_path=entry.original, stored_path=entry.relative,
                     sha256=entry.sha256, size_bytes=entry.size, pages=result.page_count,
                     status=DocStatus.INDEXED.value, error=None, error_kind=None,

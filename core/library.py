@@ -304,7 +304,8 @@ class Library:
         def add(paths: list[Path]) -> list[AddOutcome]:
             return self.add(paths, progress=progress, cancel=cancel, on_outcome=on_outcome)
 
-        syncer = folder_sync.Syncer(self.db, add, self.remove_path, cancel, wait_s=wait_s)
+        syncer = folder_sync.Syncer(self.db, add, self.remove_path, cancel, wait_s=wait_s,
+                                    skip=[str(self.root)])
         return syncer.run(None if only is None else [folder_sync.normalise(p) for p in only])
 
     def document_text(self, doc_id: int) -> str:

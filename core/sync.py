@@ -119,13 +119,16 @@ def folder_problem(path: str) -> str | None:
     return None
 
 
-def scan(folder: store.Folder, into: Scan) -> None:
+def scan(folder: store.Folder, into: Scan, skip: Sequence[str] = ()) -> None:
     """Add the wanted files of folder to into.files (a deeper watched folder scanned later
     takes its files over); subfolders that cannot be read go to into.unreadable. Hidden
-    folders and symlinked folders are not entered (no loops)."""
+    folders, symlinked folders and those under skip (the library's own folder, which holds
+    Folio's copies) are not entered (no loops, no copies of copies)."""
     pending = [folder.path]
     while pending:
         current = pending.pop()
+        if _under(current, skip):
+            continue
         try:
             with os.scandir(current) as entries:
                 listed = list(entries)
@@ -175,8 +178,9 @@ class Syncer:
 
     def __init__(self, db: apsw.Connection, add: AddFiles, remove: RemoveDocuments,
                  cancel: threading.Event | None = None, settle_s: float = SETTLE_S,
-                 wait_s: float = 0.0) -> None:
+                 wait_s: float = 0.0, skip: Sequence[str] = ()) -> None:
         self.db = db
+        self.skip = [normalise(p) for p in skip]
         self.add = add
         self.remove = remove
         self.cancel = cancel or threading.Event()
@@ -197,7 +201,7 @@ class Syncer:
                 protected.append(folder.path)
                 self.report.unavailable.append((folder.path, problem))
             else:
-                scan(folder, found)
+                scan(folder, found, self.skip)
             with write_transaction(self.db):
                 store.set_state(self.db, folder.id, problem)
         protected += found.unreadable

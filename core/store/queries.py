@@ -30,6 +30,13 @@ VALUES (max(coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_
         :status, :error, :error_kind, :notes, :added_at)
 """
 
+INSERT_DOCUMENT_WITH_ID = """
+INSERT INTO documents (id, title, doc_type, original_path, stored_path, sha256, size_bytes, pages,
+                       status, error, error_kind, notes, added_at)
+VALUES (:id, :title, :doc_type, :original_path, :stored_path, :sha256, :size_bytes, :pages,
+        :status, :error, :error_kind, :notes, :added_at)
+"""
+
 INSERT_PASSAGE = """
 INSERT INTO passages (document_id, ordinal, text, heading_path, context, page_start, page_end,
                       page_label, char_start, char_end, token_count)
@@ -122,12 +129,17 @@ def documents_with_original_path(db: apsw.Connection, original_path: str) -> lis
     return [_document(r) for r in rows]
 
 
-def insert_document(db: apsw.Connection, **values: object) -> int:
+def insert_document(db: apsw.Connection, reuse_id: int | None = None, **values: object) -> int:
+    """A new document row; reuse_id gives it the id of the version it replaces (deleted in the
+    same transaction), so citations kept in conversations still open the document."""
     values.setdefault("added_at", now_iso())
-    db.execute(INSERT_DOCUMENT, values)
-    doc_id = int(db.last_insert_rowid())
-    set_meta(db, "last_document_id", str(doc_id))
-    return doc_id
+    if reuse_id is None:
+        db.execute(INSERT_DOCUMENT, values)
+        doc_id = int(db.last_insert_rowid())
+        set_meta(db, "last_document_id", str(doc_id))
+        return doc_id
+    db.execute(INSERT_DOCUMENT_WITH_ID, {**values, "id": reuse_id})
+    return reuse_id
 
 
 def delete_document(db: apsw.Connection, doc_id: int) -> None:

@@ -253,3 +253,25 @@ def test_kill_during_a_sync_then_the_next_sync_finishes_without_duplicates(
             f"n{n:02d}.md" for n in range(12)]
         assert len({d.sha256 for d in docs_in}) == 12  # none twice
         assert library.sync().unchanged == 12
+
+
+def test_a_changed_file_keeps_its_document_id(watched: tuple[Library, Path]) -> None:
+    """Citations kept in conversations name the document by id: a new version keeps it."""
+    library, docs = watched
+    before = {d.original_path: d.id for d in library.documents()}
+    note(docs, "tides.md", "Low water now comes at noon, the tide tables say.")
+    assert library.sync().replaced == [str(docs / "tides.md")]
+    after = {d.original_path: d.id for d in library.documents()}
+    assert after == before
+
+
+def test_the_librarys_own_folder_inside_a_watched_folder_is_not_synced(
+        tmp_path: Path, engine: Engine) -> None:
+    home = tmp_path / "Documents"
+    note(home, "tides.md", "High water at the harbour mouth comes twice a day.")
+    with Library.open(home / "Folio", engine) as library:  # FOLIO_HOME under ~/Documents
+        library.watch_folder(home)
+        assert library.sync().added == [str(home / "tides.md")]
+        assert (home / "Folio" / "files").is_dir()  # Folio's copy is in there...
+        report = library.sync()
+        assert not report.added and report.unchanged == 1  # ...and is not a document
