@@ -97,6 +97,9 @@ def cmd_ask(args: argparse.Namespace, open_library: OpenLibrary) -> int:
 def cmd_conversations(args: argparse.Namespace, open_library: OpenLibrary) -> int:
     with open_library(args) as library:
         if args.show is not None:
+            if args.markdown:
+                print(library.conversation_markdown(args.show), end="")
+                return EXIT_OK
             for turn in library.turns(args.show):
                 print(f"Q: {turn.question}\nA: {turn.answer}\n")
             return EXIT_OK
@@ -176,6 +179,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
 
     conv = sub.add_parser("conversations", parents=[common], help="list kept conversations")
     conv.add_argument("--show", type=int, metavar="ID", help="print one conversation")
+    conv.add_argument("--markdown", action="store_true",
+                      help="with --show: as Markdown, sources as footnotes with folio:// links")
     conv.set_defaults(func=lambda a: cmd_conversations(a, open_library))
 
     models = sub.add_parser("models", parents=[common, host], help="list installed Ollama models")

@@ -12,7 +12,7 @@ import apsw
 import numpy as np
 
 from core import check as check_module
-from core import diagnosis, sandbox
+from core import diagnosis, export, sandbox
 from core import settings as settings_module
 from core import sync as folder_sync
 from core.answer import Asker, AskOptions
@@ -419,6 +419,18 @@ class Library:
 
     def turns(self, conversation_id: int) -> list[Turn]:
         return conversations.turns(self.db, conversation_id)
+
+    def conversation_markdown(self, conversation_id: int) -> str:
+        """The conversation as Markdown with its sources as footnotes (core/export.py)."""
+        kept = next((c for c in self.conversations() if c.id == conversation_id), None)
+        if kept is None:
+            raise FolioError(f"No conversation {conversation_id}.")
+        return export.conversation_markdown(kept.title, self.turns(conversation_id),
+                                            self.documents())
+
+    def open_link(self, url: str) -> tuple[Document, int]:
+        """The document and page of a folio:// link (export.LinkError for any other link)."""
+        return export.parse_link(url, self.documents())
 
     def delete_conversation(self, conversation_id: int) -> bool:
         with write_transaction(self.db):
