@@ -126,6 +126,7 @@ class ChatPanel(QWidget):
     conversation_selected = Signal(object)  # int, or None for a new conversation
     pull_requested = Signal(str)
     status_refresh_requested = Signal()
+    diagnose_requested = Signal(int, int)  # conversation id, turn number (from 1)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -289,6 +290,23 @@ class ChatPanel(QWidget):
         else:
             self.citation_clicked.emit(citation)
 
+    def has_actions(self, index: int) -> bool:
+        """Whether turn index (from 0) is a stored answer its actions apply to."""
+        if self.conversation_id is None or not 0 <= index < len(self.turns):
+            return False
+        turn = self.turns[index]
+        return turn.mode is not None and bool(turn.text) and turn.status is None
+
+    def trigger_action(self, name: str, index: int) -> bool:
+        """Act as if an answer's action link ("diagnose") under turn index (from 0) was
+        clicked; False when that turn has no such action."""
+        if not self.has_actions(index) or self.conversation_id is None:
+            return False
+        if name == "diagnose":
+            self.diagnose_requested.emit(self.conversation_id, index + 1)
+            return True
+        return False
+
     # --- documents removed since an answer cited them -----------------------------------------
 
     def is_removed(self, citation: Citation) -> bool:
@@ -380,11 +398,16 @@ class ChatPanel(QWidget):
         return self.citation(int(turn), int(n))
 
     def _on_link(self, url: QUrl) -> None:
-        """Only citations act inside the app; http(s) opens the browser; nothing else opens."""
+        """Only citations and an answer's actions act inside the app; http(s) opens the browser;
+        nothing else opens."""
         if url.scheme() in ("cite", "removed"):
             found = self._cite_target(url)
             if found is not None:
                 self._clicked(found)
+        elif url.scheme() == "action":
+            name, _, turn = url.path().partition("-")
+            if turn.isdigit():
+                self.trigger_action(name, int(turn))
         elif url.scheme() in ("http", "https"):
             QDesktopServices.openUrl(url)
 
@@ -459,6 +482,9 @@ class ChatPanel(QWidget):
                     plain_block(cursor)
                     cited = turn.citations[n]
                     cursor.insertHtml(source_line(index, cited, self.is_removed(cited)))
+        if self.has_actions(index):
+            plain_block(cursor)
+            cursor.insertHtml(actions_line(index))
 
 
 def plain_block(cursor: QTextCursor) -> None:
@@ -486,6 +512,17 @@ def source_line(turn: int, c: Citation, removed: bool = False) -> str:
             f"{html.escape(page)} <span style='color:gray'>— found by "
             f"{html.escape(FOUND_BY.get(c.found_by, c.found_by))}"
             "</span>")
+
+
+ACTIONS = (("diagnose", "This is wrong…",
+            "Find out why: what the search found, and what it missed"),)
+
+
+def actions_line(turn: int) -> str:
+    """The small links under an answer, one per action (HTML)."""
+    links = (f"<a href='action:{name}-{turn}' title='{html.escape(tip)}' "
+             f"style='color:gray'>{html.escape(label)}</a>" for name, label, tip in ACTIONS)
+    return f"<small>{' · '.join(links)}</small>"
 
 
 def tooltip_html(c: Citation, removed: bool = False) -> str:
