@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core import citations, followup, prompt, querytext
+from core import citations, followup, prompt, querytext, support
 from core.answer_types import (
     Answer,
     AnswerDone,
@@ -247,12 +247,20 @@ class Asker:
         else:
             cited, unknown = citations.resolve(text, sources)
             text = citations.drop_unknown(text, unknown)
+        aligned = support.align(text, sources, self._support_embedder()) if (
+            mode is AnswerMode.GENERATED and cited) else ()
         return AnswerDone(Answer(
             question=question, standalone_question=standalone, text=text, mode=mode, model=model,
             citations=cited, sources=sources, unknown_citations=unknown,
             notice=" ".join(filter(None, [self.search_notice, notice])) or None,
             error_kind=error, complete=complete, timings=timings,
-            prompt_tokens=built.tokens if built else 0, num_ctx=built.num_ctx if built else 0))
+            prompt_tokens=built.tokens if built else 0, num_ctx=built.num_ctx if built else 0,
+            support=aligned))
+
+    def _support_embedder(self) -> Embedder | None:
+        """The model that scores support by meaning: the library's, unless Ollama's is down
+        (then support is scored by shared words alone)."""
+        return None if self.search_notice else self.embedder
 
     def run(self, question: str, history: Sequence[Turn] = ()) -> Iterator[AnswerEvent]:
         question = question.strip()

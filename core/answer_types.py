@@ -63,6 +63,28 @@ class Timings:
 
 
 @dataclass(frozen=True, slots=True)
+class Span:
+    """The sentence of source n that best supports an answer sentence."""
+
+    n: int
+    text: str
+    page: int
+    score: float
+    supported: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceSupport:
+    sentence: str  # the answer's sentence, as written (with its marks)
+    spans: tuple[Span, ...]  # one per source it cites
+    unsupported_numbers: tuple[str, ...] = ()  # numbers in it that no cited source holds
+
+    @property
+    def not_found_in(self) -> tuple[int, ...]:
+        return tuple(s.n for s in self.spans if not s.supported)
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """The final answer of one turn."""
 
@@ -81,6 +103,8 @@ class Answer:
     timings: Timings = field(default_factory=lambda: Timings(0.0))
     prompt_tokens: int = 0
     num_ctx: int = 0
+    # Per sentence that cites: the source sentence that supports it best (core/support.py).
+    support: tuple[SentenceSupport, ...] = ()
 
     @property
     def uncited(self) -> bool:

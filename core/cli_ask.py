@@ -8,7 +8,17 @@ import sys
 import threading
 from collections.abc import Callable
 
-from core.answer_types import Answer, AnswerDone, AskFailed, Citation, PullProgress, SourcesFound, Token
+from core import citations
+from core.answer_types import (
+    Answer,
+    AnswerDone,
+    AskFailed,
+    Citation,
+    PullProgress,
+    SourcesFound,
+    Span,
+    Token,
+)
 from core.errors import FolioError
 from core.library import Library
 
@@ -23,15 +33,36 @@ def citation_json(c: Citation) -> dict[str, object]:
                       for r in c.rects]}
 
 
+def span_json(span: Span) -> dict[str, object]:
+    return {"text": span.text, "page": span.page, "score": span.score,
+            "supported": span.supported}
+
+
+def best_spans(a: Answer) -> dict[int, Span]:
+    """Per cited source, the best-supported sentence span among the sentences citing it."""
+    best: dict[int, Span] = {}
+    for sentence in a.support:
+        for span in sentence.spans:
+            if span.n not in best or span.score > best[span.n].score:
+                best[span.n] = span
+    return best
+
+
 def answer_json(a: Answer) -> dict[str, object]:
     t = a.timings
+    spans = best_spans(a)
     return {
         "answer": a.text, "mode": a.mode.value, "model": a.model, "complete": a.complete,
         "notice": a.notice, "error_kind": a.error_kind.value if a.error_kind else None,
         "question": a.question, "standalone_question": a.standalone_question,
         "conversation_id": a.conversation_id, "uncited": a.uncited,
         "unknown_citations": list(a.unknown_citations),
-        "citations": [citation_json(c) for c in a.citations],
+        "citations": [{**citation_json(c),
+                       "span": span_json(spans[c.n]) if c.n in spans else None}
+                      for c in a.citations],
+        "support": [{"sentence": s.sentence, "spans": [span_json(x) | {"n": x.n} for x in s.spans],
+                     "not_found_in": list(s.not_found_in),
+                     "unsupported_numbers": list(s.unsupported_numbers)} for s in a.support],
         "timings": {"retrieval_ms": round(t.retrieval_ms, 1),
                     "request_ms": None if t.request_ms is None else round(t.request_ms, 1),
                     "first_token_ms": None if t.first_token_ms is None else round(t.first_token_ms, 1),
@@ -43,6 +74,12 @@ def answer_json(a: Answer) -> dict[str, object]:
 
 def _sources_footer(answer: Answer) -> str:
     lines = [f"[{c.n}] {c.title}, p. {c.page_display}" for c in answer.citations]
+    for s in answer.support:
+        for n in s.not_found_in:
+            lines.append(f"not found in [{n}]: {citations.strip_markers(s.sentence)}")
+        if s.unsupported_numbers:
+            lines.append(f"in no cited source: {', '.join(s.unsupported_numbers)} "
+                         f"({citations.strip_markers(s.sentence)})")
     return "\n".join(lines)
 
 
