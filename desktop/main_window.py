@@ -32,6 +32,7 @@ from core.types import AddOutcome, Document
 from desktop.app_events import SWITCHED, AppEvents
 from desktop.asking import Asking
 from desktop.chat_panel import ChatPanel
+from desktop.checks_view import Checking
 from desktop.documents import DocumentList
 from desktop.folder_sync import FolderSync
 from desktop.help_menu import HelpMenu
@@ -130,6 +131,7 @@ class MainWindow(QMainWindow):
         ask.triggered.connect(self.chat.focus_question)
         edit_menu.addAction(find)
         edit_menu.addAction(ask)
+        self.checking = Checking(self, self.workers, self.events, self._show_error)
         self.help_menu = HelpMenu(self, self.viewer, self.workers)
         # One Esc for the window: two shortcuts on one key would cancel each other out.
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self._on_escape)
@@ -148,6 +150,7 @@ class MainWindow(QMainWindow):
         chat.question_asked.connect(self.ask)
         chat.stop_requested.connect(self.asking.stop)
         chat.citation_clicked.connect(self.opening.show_citation)
+        chat.diagnose_requested.connect(self.checking.diagnose)  # "This is wrong…"
         chat.conversation_selected.connect(self.asking.open_conversation)
         chat.pull_requested.connect(self.library_settings.pull_model)
         chat.status_refresh_requested.connect(self.library_settings.check_ollama)
