@@ -1,4 +1,5 @@
-"""Build the QApplication and the window; run the --ask/--cite/--screenshot script. No logic."""
+"""Build the QApplication and the window; run the --ask/--cite/--screenshot script, open a
+folio:// link. No logic."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from desktop.launcher import GuiOptions
 from desktop.loading import library_dir
 from desktop.main_window import MainWindow
+from desktop.opening import MarkdownExport
 from desktop.script import Script
 from desktop.settings_dialog import AppSettings
 
@@ -43,13 +45,38 @@ def make_window(settings: QSettings, library: Path | None = None) -> MainWindow:
     from here on and closes it after its Libraries at shutdown."""
     app_settings = AppSettings(settings)
     root = library if library is not None else library_dir(app_settings.library)
-    return MainWindow(app_settings, root, make_engine())
+    window = MainWindow(app_settings, root, make_engine())
+    connect_markdown(window)
+    return window
+
+
+def connect_markdown(window: MainWindow) -> MarkdownExport:
+    """The question panel's "Copy as Markdown" and "Save…", done by a MarkdownExport."""
+    markdown = MarkdownExport(window.workers, window, window.statusBar().showMessage, window)
+    window.chat.copy_markdown_requested.connect(markdown.copy_turn)
+    window.chat.save_markdown_requested.connect(markdown.choose_file)
+    markdown.message.connect(window.statusBar().showMessage)
+    return markdown  # kept alive by its parent, the window (findChild finds it)
+
+
+def open_link_when_loaded(window: MainWindow, url: str) -> None:
+    """Open a folio:// link once the window knows the library's documents (now if it does)."""
+    if window.document_list.known:
+        window.opening.open_link(url)
+        return
+
+    def loaded(_documents: object) -> None:
+        window.documents_loaded.disconnect(loaded)
+        window.opening.open_link(url)
+    window.documents_loaded.connect(loaded)
 
 
 def run(options: GuiOptions) -> int:
     app = make_app()
     window = make_window(QSettings(), options.library)
     window.show()
+    if options.link:
+        open_link_when_loaded(window, options.link)
     if not options.ask:
         # The first start of a library indexes the built-in guide, so there is something to ask
         # about; ensure_sample does nothing once that has happened (even if it was removed).

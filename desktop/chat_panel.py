@@ -127,6 +127,8 @@ class ChatPanel(QWidget):
     pull_requested = Signal(str)
     status_refresh_requested = Signal()
     diagnose_requested = Signal(int, int)  # conversation id, turn number (from 1)
+    copy_markdown_requested = Signal(int, int)  # conversation id, turn number (from 1)
+    save_markdown_requested = Signal(int)  # conversation id
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -136,9 +138,14 @@ class ChatPanel(QWidget):
         new = QPushButton("New", self)
         new.setToolTip("Start a new conversation")
         new.clicked.connect(lambda: self.conversation_selected.emit(None))
+        self.save_button = QPushButton("Save…", self)
+        self.save_button.setToolTip("Save conversation as Markdown…, its sources as footnotes "
+                                    "with links that open Folio at the page")
+        self.save_button.clicked.connect(self._on_save)
         top = QHBoxLayout()
         top.addWidget(QLabel("<b>Ask</b>", self))
         top.addWidget(self.conversations, 1)
+        top.addWidget(self.save_button)
         top.addWidget(new)
 
         self.transcript = Transcript(self)
@@ -201,6 +208,7 @@ class ChatPanel(QWidget):
         self._render_timer.setInterval(RENDER_INTERVAL_MS)
         self._render_timer.timeout.connect(self._render_last)
         self.set_conversations([])
+        self._update_save()
         self._render_all()
 
     # --- asking -------------------------------------------------------------------------------
@@ -270,6 +278,7 @@ class ChatPanel(QWidget):
         self.asking = asking
         self.ask_button.setVisible(not asking)
         self.stop_button.setVisible(asking)
+        self._update_save()
 
     def citation(self, turn: int, n: int) -> Citation | None:
         if 0 <= turn < len(self.turns):
@@ -302,10 +311,19 @@ class ChatPanel(QWidget):
         clicked; False when that turn has no such action."""
         if not self.has_actions(index) or self.conversation_id is None:
             return False
-        if name == "diagnose":
-            self.diagnose_requested.emit(self.conversation_id, index + 1)
-            return True
-        return False
+        signal = {"diagnose": self.diagnose_requested,
+                  "copy": self.copy_markdown_requested}.get(name)
+        if signal is None:
+            return False
+        signal.emit(self.conversation_id, index + 1)
+        return True
+
+    def _on_save(self) -> None:
+        if self.conversation_id is not None and not self.asking:
+            self.save_markdown_requested.emit(self.conversation_id)
+
+    def _update_save(self) -> None:
+        self.save_button.setEnabled(self.conversation_id is not None and not self.asking)
 
     # --- documents removed since an answer cited them -----------------------------------------
 
@@ -344,6 +362,7 @@ class ChatPanel(QWidget):
         self.turns = [TurnView.from_turn(t) for t in turns]
         index = self.conversations.findData(conversation_id)
         self.conversations.setCurrentIndex(max(0, index))
+        self._update_save()
         self._render_all()
 
     # --- Ollama -------------------------------------------------------------------------------
@@ -514,7 +533,9 @@ def source_line(turn: int, c: Citation, removed: bool = False) -> str:
             "</span>")
 
 
-ACTIONS = (("diagnose", "This is wrong…",
+ACTIONS = (("copy", "Copy as Markdown",
+            "Copy this question and answer, its sources as footnotes with links to the page"),
+           ("diagnose", "This is wrong…",
             "Find out why: what the search found, and what it missed"),)
 
 

@@ -33,11 +33,25 @@ def outcome_summary(outcomes: Sequence[AddOutcome]) -> tuple[str, int]:
     failed = [o for o in outcomes if o.status is AddStatus.FAILED]
     if failed and len(failed) == len(outcomes) == 1:
         return f"Could not add {Path(failed[0].path).name}: {failed[0].reason}", 15000
+    # A transient failure (Ollama down for an Ollama embedding model) leaves no failed row in
+    # the list to carry its reason, so the status line says it: the same for every file.
+    transient = [o for o in failed if o.transient]
+    reasons = list(dict.fromkeys(o.reason or "unknown reason" for o in transient))
     counts: dict[str, int] = {}
     for outcome in outcomes:
-        counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
-    summary = ", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing to add"
-    return f"Indexing done: {summary}.", 10000
+        if outcome not in transient:
+            counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items())
+    if transient:
+        files = "1 file" if len(transient) == 1 else f"{len(transient)} files"
+        line = f"Could not add {files}: {' '.join(sentence(r) for r in reasons)}"
+        return (f"{line} Indexing done: {summary}." if summary else line), 15000
+    return f"Indexing done: {summary or 'nothing to add'}.", 10000
+
+
+def sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?", "…")) else f"{text}."
 
 
 class Ingest(QObject):

@@ -12,6 +12,11 @@ from pathlib import Path
 from desktop.display import check_display
 
 EXIT_NO_WINDOW = 1
+LINK_PREFIX = "folio://"  # a deep link (core/export.py): `folio 'folio://open?doc=SHA&page=N'`
+
+
+def is_link(arg: str) -> bool:
+    return arg.lower().startswith(LINK_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -20,6 +25,7 @@ class GuiOptions:
     ask: str | None = None
     cite: int | None = None
     screenshot: Path | None = None
+    link: str | None = None  # a folio:// link to open once the library is loaded
 
 
 def gui_parser() -> argparse.ArgumentParser:
@@ -33,6 +39,9 @@ def gui_parser() -> argparse.ArgumentParser:
                         help="after --ask, open citation N of the answer in the viewer")
     parser.add_argument("--screenshot", metavar="FILE",
                         help="when everything asked for is done, save a PNG of the window and exit")
+    parser.add_argument("link", nargs="?", metavar="folio://open?doc=SHA256&page=N",
+                        help="open this page of a document in the library (a link from an "
+                             "answer copied as Markdown)")
     return parser
 
 
@@ -40,10 +49,13 @@ def parse_gui(argv: Sequence[str]) -> GuiOptions:
     args = gui_parser().parse_args(list(argv))
     if args.cite is not None and args.ask is None:
         gui_parser().error("--cite needs --ask")
+    if args.link is not None and not is_link(args.link):
+        gui_parser().error(f"{args.link!r} is not a folio:// link")
     return GuiOptions(
         library=Path(args.library).expanduser() if args.library else None,
         ask=args.ask, cite=args.cite,
-        screenshot=Path(args.screenshot).expanduser() if args.screenshot else None)
+        screenshot=Path(args.screenshot).expanduser() if args.screenshot else None,
+        link=args.link)
 
 
 GUI_OPTIONS = ("--library", "--ask", "--cite", "--screenshot")  # each takes a value
@@ -52,7 +64,9 @@ GUI_OPTIONS = ("--library", "--ask", "--cite", "--screenshot")  # each takes a v
 def _gui_arguments(args: list[str]) -> list[str] | None:
     """The window's options when args ask for the window, else None (a command line command).
 
-    `folio`, `folio gui ...`, and the window's options alone (`folio --library DIR`) open it.
+    `folio`, `folio gui ...`, the window's options alone (`folio --library DIR`) and a
+    folio:// link (`folio 'folio://open?doc=SHA&page=N'`, as a desktop's URL handler runs it)
+    open it.
     """
     lead: list[str] = []
     rest = list(args)
@@ -65,6 +79,8 @@ def _gui_arguments(args: list[str]) -> list[str] | None:
         return lead
     if rest[0] == "gui":
         return lead + rest[1:]
+    if is_link(rest[0]):
+        return lead + rest
     return None
 
 

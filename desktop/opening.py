@@ -1,12 +1,23 @@
-"""Opening documents in the viewer: the stored PDF, or the indexed text, read on a reader."""
+"""Opening documents in the viewer (the stored PDF, or the indexed text, read on a reader), and
+what leaves the app with a way back: folio:// links opened, conversations as Markdown.
+
+A folio:// link may come from anywhere (a web page, an email): core decides whether it names a
+page of a document in this library (Library.open_link); a refused link says why in a message box
+and opens nothing.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from core.answer_types import Citation
+from core.errors import FolioError
 from core.types import Document, Rect
 from desktop import loading
 from desktop.app_events import AppEvents, Change
@@ -14,11 +25,18 @@ from desktop.tasks import Task
 from desktop.viewer import TextDocument, Viewer
 from desktop.workers import Workers
 
+if TYPE_CHECKING:
+    from core.library import Library
+
+LINK_REFUSED = "Folio did not open this link"
+
 
 class Opening(QObject):
     """Shows a document (or a citation's page and passage) in the viewer."""
 
     citation_shown = Signal(Citation)
+    link_opened = Signal(Document, int)  # the document and page a folio:// link named
+    link_refused = Signal(str)  # why core refused a folio:// link
 
     def __init__(self, workers: Workers, events: AppEvents, viewer: Viewer,
                  on_error: Callable[[str], object], parent: QObject | None = None) -> None:
@@ -27,6 +45,7 @@ class Opening(QObject):
         self.viewer = viewer
         self.on_error = on_error
         self._texts: dict[int, TextDocument] = {}  # text of non-PDF documents, by id
+        self.refusal: QMessageBox | None = None  # the last refused link's message box
         events.library_changed.connect(self._on_library_changed)
 
     def _on_library_changed(self, change: Change) -> None:
@@ -42,6 +61,28 @@ class Opening(QObject):
             self._show(doc, citation.page, citation.rects, citation.text)
             self.citation_shown.emit(citation)
         self._load(citation.document_id, shown)
+
+    def open_link(self, url: str) -> None:
+        """Open the page a folio:// link names; any other link is refused with core's sentence
+        in a message box, and nothing is opened."""
+        def opened(found: tuple[Document, int]) -> None:
+            doc, page = found
+
+            def shown(loaded: loading.LoadedDocument) -> None:
+                self._show(loaded, page, (), None)
+                self.link_opened.emit(doc, page)
+            self._load(doc.id, shown)
+
+        task: Task[tuple[Document, int]] = Task(lambda lib, _t: lib.open_link(url), "open-link")
+        self.workers.read(task.on_success(opened).on_failure(self._refuse))
+
+    def _refuse(self, message: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, LINK_REFUSED, message,
+                          QMessageBox.StandardButton.Ok, self.viewer.window())
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # window-modal, not a nested event loop
+        self.refusal = box
+        self.link_refused.emit(message)
 
     def forget(self, doc: Document) -> None:
         """A removed document: no longer kept, no longer shown."""
@@ -67,3 +108,69 @@ class Opening(QObject):
             self.viewer.show_text(doc.text, passage)
         else:
             self.viewer.show_message(doc.message or "This document cannot be shown.")
+
+
+def turn_markdown(lib: Library, conversation_id: int, turn: int) -> str:
+    """One turn (from 1) of a conversation as Markdown: the question as a heading, the answer,
+    its sources as footnotes with folio:// links."""
+    from core import export  # on the reader: it loads the sentence splitter
+
+    turns = lib.turns(conversation_id)
+    if not 1 <= turn <= len(turns):
+        raise FolioError(f"Conversation {conversation_id} has no turn {turn}.")
+    text, notes, _next = export.turn_markdown(turns[turn - 1],
+                                              {d.id: d for d in lib.documents()})
+    lines = [f"## {turns[turn - 1].question}", "", text.strip(), ""]
+    return "\n".join(lines + notes).rstrip() + "\n"
+
+
+class MarkdownExport(QObject):
+    """Copies an answer as Markdown, or saves a conversation as a Markdown file; the Markdown is
+    made on a reader (it reads the conversation and the documents), never on the GUI thread."""
+
+    copied = Signal(str)  # the Markdown put on the clipboard
+    saved = Signal(Path)
+    message = Signal(str, int)  # a status line and how long it stays (ms)
+
+    def __init__(self, workers: Workers, dialog_parent: QWidget,
+                 on_error: Callable[[str], object], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.workers = workers
+        self.dialog_parent = dialog_parent
+        self.on_error = on_error
+
+    def copy_turn(self, conversation_id: int, turn: int) -> Task[str]:
+        """Put turn (from 1) of the conversation on the clipboard as Markdown."""
+        def done(text: str) -> None:
+            QGuiApplication.clipboard().setText(text)
+            self.message.emit("Copied the answer as Markdown, its sources as footnotes.", 8000)
+            self.copied.emit(text)
+        task: Task[str] = Task(lambda lib, _t: turn_markdown(lib, conversation_id, turn),
+                               "copy-markdown")
+        self.workers.read(task.on_success(done).on_failure(self.on_error))
+        return task
+
+    def choose_file(self, conversation_id: int) -> None:
+        """Ask where to save the conversation, then save it there."""
+        name, _ = QFileDialog.getSaveFileName(
+            self.dialog_parent, "Save conversation as Markdown",
+            str(Path.home() / f"conversation-{conversation_id}.md"),
+            "Markdown (*.md);;All files (*)")
+        if name:
+            self.save(conversation_id, Path(name))
+
+    def save(self, conversation_id: int, path: Path) -> Task[Path]:
+        def work(lib: Library, _t: Task[Path]) -> Path:
+            text = lib.conversation_markdown(conversation_id)
+            try:
+                path.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise FolioError(f"Could not save {path.name}: {exc.strerror or exc}") from exc
+            return path
+
+        def done(saved: Path) -> None:
+            self.message.emit(f"Saved the conversation to {saved}.", 10000)
+            self.saved.emit(saved)
+        task: Task[Path] = Task(work, "save-markdown")
+        self.workers.read(task.on_success(done).on_failure(self.on_error))
+        return task
