@@ -8,4 +8,12 @@ mkdir -p "$data/applications" "$data/icons/hicolor/512x512/apps" "$HOME/.local/b
 sed "s|^Exec=folio |Exec=\"$here/folio\" |" "$here/folio.desktop" > "$data/applications/folio.desktop"
 cp "$here/folio.png" "$data/icons/hicolor/512x512/apps/folio.png"
 ln -sf "$here/folio" "$HOME/.local/bin/folio"
+# folio:// links (an answer copied as Markdown) open Folio at the page: the entry's MimeType
+# names x-scheme-handler/folio; the desktop learns it from its database and the default handler.
+if command -v update-desktop-database >/dev/null 2>&1; then
+    update-desktop-database "$data/applications" || true
+fi
+if command -v xdg-mime >/dev/null 2>&1; then
+    xdg-mime default folio.desktop x-scheme-handler/folio || true
+fi
 echo "Installed: $data/applications/folio.desktop, the icon, and ~/.local/bin/folio"
