@@ -66,6 +66,13 @@ def share(hits: int, total: int) -> str:
     return f"{hits}/{total} ({round(100 * hits / total)}%)" if total else "0/0"
 
 
+def change(before: int, of_before: int, after: int, of_after: int) -> str:
+    """The change of a hit rate in percentage points ("+20 pt", "0 pt", "-10 pt")."""
+    points = (round(100 * after / of_after) if of_after else 0) - (
+        round(100 * before / of_before) if of_before else 0)
+    return f"{points:+d} pt" if points else "0 pt"
+
+
 def place_text(place: Place) -> str:
     return f"{place.title}, page {place.page}" if place.page else place.title
 
@@ -211,11 +218,20 @@ class ChecksView(QDialog):
             self.table.setItem(row, column, item)
 
     def _fill_totals(self) -> None:
-        self.totals.setRowCount(len(self.runs))
-        for row, run in enumerate(self.runs):
-            total, cited = len(run.results), run.cited()
-            cells = [f"{row + 1}. {run_label(run)}", *[share(run.hits(k), total) for k in HITS_AT],
-                     "" if cited is None else share(cited, total)]
+        rows = [[f"{n}. {run_label(run)}", *[share(run.hits(k), len(run.results))
+                                             for k in HITS_AT],
+                 "" if run.cited() is None else share(run.cited() or 0, len(run.results))]
+                for n, run in enumerate(self.runs, start=1)]
+        if len(self.runs) >= 2:  # what the last change of settings did
+            before, after = self.runs[-2], self.runs[-1]
+            cited = ("" if before.cited() is None or after.cited() is None
+                     else change(before.cited() or 0, len(before.results),
+                                 after.cited() or 0, len(after.results)))
+            rows.append([f"Change, {len(self.runs)} against {len(self.runs) - 1}",
+                         *[change(before.hits(k), len(before.results), after.hits(k),
+                                  len(after.results)) for k in HITS_AT], cited])
+        self.totals.setRowCount(len(rows))
+        for row, cells in enumerate(rows):
             for column, text in enumerate(cells):
                 self.totals.setItem(row, column, QTableWidgetItem(text))
 

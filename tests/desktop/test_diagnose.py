@@ -7,6 +7,7 @@ Ollama server, told what to cite, so that each verdict happens as in tests/core/
 from __future__ import annotations
 
 import html
+import threading
 from pathlib import Path
 
 import pytest
@@ -208,12 +209,15 @@ def test_the_checks_view_runs_with_progress_and_compares_two_runs(
     assert keyword.mode.value == "keyword"  # type: ignore[attr-defined]
     assert cell(view.table, 10, "Question") == "Total (keyword, 1 source)"
     # Both runs' totals, side by side: before and after.
-    assert view.totals.rowCount() == 2
+    assert view.totals.rowCount() == 3  # the two runs, then what the change did
     assert cell(view.totals, 0, "Run") == "1. hybrid, 1 source"
     assert cell(view.totals, 1, "Run") == "2. keyword, 1 source"
     assert cell(view.totals, 0, "hit@10") == "10/10 (100%)"
     assert cell(view.totals, 1, "hit@1").startswith(
         f"{keyword.hits(1)}/10")  # type: ignore[attr-defined]
+    assert cell(view.totals, 2, "Run") == "Change, 2 against 1"
+    points = 10 * (keyword.hits(1) - hybrid.hits(1))  # type: ignore[attr-defined]
+    assert cell(view.totals, 2, "hit@1") == (f"{points:+d} pt" if points else "0 pt")
     assert "Cited" in COLUMNS and cell(view.table, buoys, "Cited") == ""  # no model asked
 
     view.table.selectRow(buoys)
@@ -250,3 +254,33 @@ def test_cancel_stops_a_run(qtbot, open_window, notes: list[Path],
     assert view.run_button.isEnabled() and not view.cancel_button.isEnabled()
     answered = [r for r in cancelled.results if r.diagnosis.cited is not None]
     assert answered  # the checks that ran were answered by the model
+
+
+def test_a_follow_up_shows_its_ranks_as_typed_and_as_rewritten_off_the_gui_thread(
+        qtbot, open_window, notes: list[Path], fake_ollama: FakeOllama,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: list[str] = []
+    diagnose_in_core = Library.diagnose
+
+    def recording(self: Library, *args: object, **kwargs: object) -> Diagnosis:
+        threads.append(threading.current_thread().name)
+        return diagnose_in_core(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Library, "diagnose", recording)
+    window = open_with_notes(qtbot, open_window, notes, fake_ollama)
+    ask_and_wait(qtbot, window, QUESTION)
+    ask_and_wait(qtbot, window, "and for how many months?")
+    dialog = open_diagnosis(qtbot, window)
+    assert dialog.turn_number == 2
+    found = diagnose(qtbot, dialog, doc(window, "Battery manual"))
+    assert threads and all(name.startswith("folio-reader") for name in threads)
+    assert found.asked_ranks is not None and found.searched != found.question
+    shown = plain(dialog.findings.text())
+    assert "as rewritten" in shown and "as typed" in shown
+    assert f"The follow-up was searched as “{found.searched}”." in shown
+    # A check runs alone, without the conversation: it keeps the self-contained question.
+    with qtbot.waitSignal(dialog.check_kept, timeout=TIMEOUT_MS):
+        dialog.keep_button.click()
+    with Library.open(default_library_dir()) as library:
+        [(check, _)] = library.checks()
+    assert check.question == found.searched
