@@ -132,16 +132,23 @@ def test_a_place_past_the_sources_is_factual_with_its_ranks_and_kept_as_a_check(
     assert "Tried on the spot" in shown
     assert "2 sources: rank 2, would have found it" in shown
 
+    generated: Task[int] = Task(lambda lib, _t: lib.add_check("a proposed question",
+                                                           str(other), generated=True), "add")
+    with qtbot.waitSignal(generated.finished, timeout=TIMEOUT_MS):
+        window.workers.write(generated)
+    view = window.checking.open_checks()  # open while the check is kept: it shows up
+    qtbot.waitUntil(lambda: view.table.rowCount() == 1, timeout=TIMEOUT_MS)
+    assert cell(view.table, 0, "Generated") == "generated"
     with qtbot.waitSignal(dialog.check_kept, timeout=TIMEOUT_MS) as kept:
         dialog.keep_button.click()
     assert "Kept as check" in dialog.status.text()
-    view = window.checking.open_checks()
-    qtbot.waitUntil(lambda: view.table.rowCount() == 1, timeout=TIMEOUT_MS)
-    assert view.table.item(0, 0).text() == question
-    assert view.table.item(0, 1).text().endswith(", page 1")
-    assert view.checks[0][0].id == kept.args[0]
+    qtbot.waitUntil(lambda: view.table.rowCount() == 2, timeout=TIMEOUT_MS)
+    assert view.table.item(1, 0).text() == question
+    assert view.table.item(1, 1).text().endswith(", page 1")
+    assert cell(view.table, 1, "Generated") == ""
+    assert view.checks[1][0].id == kept.args[0]
     with Library.open(default_library_dir()) as library:
-        [(check, place)] = library.checks()
+        [_, (check, place)] = library.checks()
     assert (check.question, place.document_id, place.page) == (question, other, 1)
 
 
