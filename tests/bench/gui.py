@@ -90,6 +90,8 @@ def wait_for(app: object, condition: object, timeout_s: float) -> None:
 def stalls(pages: int) -> dict[str, float]:
     from PySide6.QtCore import QSettings
 
+    from core.library import Library
+    from core.paths import default_library_dir
     from desktop.app import make_app, make_window
     from tests.desktop.helpers import make_long_pdf
     from tests.fixtures.docs import make_report_pdf
@@ -103,7 +105,9 @@ def stalls(pages: int) -> dict[str, float]:
         fake.token_delay = 0.01
         fake.reply = " ".join(["The zorbicon survey counted the birds on the point [1]."] * 60)
         settings = QSettings(str(Path(tmp) / "folio.ini"), QSettings.Format.IniFormat)
-        settings.setValue("ollama/host", fake.host)
+        # The Ollama host is a setting of the library (core/settings.py), not of QSettings.
+        with Library.open(default_library_dir()) as library:
+            library.set_setting("ollama-host", fake.host)
         report = make_report_pdf(Path(tmp)).path  # fixtures first: they are made on this thread
         big = make_long_pdf(Path(tmp), pages)
         window = make_window(settings)
