@@ -134,6 +134,11 @@ class ChatPanel(QWidget):
         super().__init__(parent)
         self.conversations = QComboBox(self)
         self.conversations.setToolTip("Reopen a past conversation")
+        # The list of conversations may shrink to a few letters, so the panel's width is not
+        # set by the longest title (the side panes give way first when the window narrows).
+        self.conversations.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.conversations.setMinimumContentsLength(1)
         self.conversations.activated.connect(self._on_conversation_picked)
         new = QPushButton("New", self)
         new.setToolTip("Start a new conversation")
