@@ -22,6 +22,7 @@ from core.chunking import split_sentences
 from core.citations import CITATION, cited_numbers
 from core.errors import FolioError
 from core.querytext import STOPWORDS
+from core.support import cited_sentences
 from core.types import Document
 
 SCHEME = "folio"
@@ -87,7 +88,7 @@ def supporting_sentence(claim: str, passage: str) -> str:
 def _claims_citing(answer: str) -> dict[int, str]:
     """For each source number, the answer's sentences that cite it, joined."""
     claims: dict[int, list[str]] = {}
-    for sentence in split_sentences(answer) or [answer]:
+    for sentence in cited_sentences(answer):
         for n in cited_numbers(sentence):
             claims.setdefault(n, []).append(sentence)
     return {n: " ".join(parts) for n, parts in claims.items()}

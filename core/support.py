@@ -48,12 +48,29 @@ def lexical(claim: str, candidate: str) -> float:
     return min(1.0, held / total)
 
 
+_LEADING_MARKS = re.compile(rf"^(?:\s*{CITATION.pattern})+", re.IGNORECASE)
+
+
+def cited_sentences(answer: str) -> list[str]:
+    """The answer's sentences, each with the marks that cite it: a mark written after the full
+    stop ("... months. [1] It ...") belongs to the sentence before it, not the next one."""
+    sentences: list[str] = []
+    for sentence in split_sentences(answer) or [answer]:
+        lead = _LEADING_MARKS.match(sentence)
+        if lead is not None and sentences:
+            sentences[-1] += " " + lead.group(0).strip()
+            sentence = sentence[lead.end():].strip()
+        if sentence:
+            sentences.append(sentence)
+    return sentences
+
+
 def align(answer: str, sources: Sequence[Source], embedder: Embedder | None = None
           ) -> tuple[SentenceSupport, ...]:
     """The support of every sentence of answer that cites a known source."""
     by_number = {s.n: s for s in sources}
     claims = [(s, [n for n in cited_numbers(s) if n in by_number])
-              for s in split_sentences(answer) or [answer]]
+              for s in cited_sentences(answer)]
     claims = [(s, ns) for s, ns in claims if ns]
     if not claims:
         return ()

@@ -95,3 +95,15 @@ def test_folio_ask_json_carries_each_citations_span(
     assert citation["span"]["supported"] and citation["span"]["page"] == 1
     assert citation["span"]["text"].startswith("The warranty for the BX-200 battery covers")
     assert data["support"][0]["not_found_in"] == []
+
+
+def test_a_mark_after_the_full_stop_belongs_to_the_sentence_before_it(
+        library_with_notes: Library, fake_ollama: FakeOllama) -> None:
+    """"... months. [1] Prune ..." (as small models often write): [1] supports the first."""
+    probe = answer(library_with_notes, "x", fake_ollama)
+    battery, garden = source_number(probe, "Battery manual"), source_number(probe, "Garden diary")
+    found = answer(library_with_notes, f"The BX-200 warranty covers defects for thirty-six "
+                   f"months. [{battery}] Prune the roses in late winter. [{garden}]", fake_ollama)
+    first, second = found.support
+    assert first.spans[0].n == battery and first.spans[0].supported
+    assert second.spans[0].n == garden and second.spans[0].supported
