@@ -47,10 +47,15 @@ class Ranks:
     semantic: int | None
     fused: int | None
     similarity: float | None = None  # the place's best cosine to the question
+    # The same ranks counted in documents (a document's passages after its first do not
+    # count): what a whole-document place is judged by, as `folio eval` ranks documents.
+    by_document: tuple[int | None, int | None, int | None] = (None, None, None)
 
-    def in_mode(self, mode: SearchMode) -> int | None:
-        return {SearchMode.HYBRID: self.fused, SearchMode.KEYWORD: self.keyword,
-                SearchMode.SEMANTIC: self.semantic}[mode]
+    def in_mode(self, mode: SearchMode, documents: bool = False) -> int | None:
+        keyword, semantic, fused = self.by_document if documents else (
+            self.keyword, self.semantic, self.fused)
+        return {SearchMode.HYBRID: fused, SearchMode.KEYWORD: keyword,
+                SearchMode.SEMANTIC: semantic}[mode]
 
 
 @dataclass(frozen=True)
@@ -86,13 +91,25 @@ def ranks_of(searcher: Searcher, query: str, passages: set[int],
         semantic = []
     fused = fuse(keyword[:params.candidates], semantic[:params.candidates], params)
     closest = max((1.0 - d for p, d in semantic if p in passages), default=None)
-    return Ranks(_first([p for p, _ in keyword], passages),
-                 _first([p for p, _ in semantic], passages),
-                 _first([row[0] for row in fused], passages), closest)
+    lists = ([p for p, _ in keyword], [p for p, _ in semantic], [row[0] for row in fused])
+    document_of = store.documents_of_passages(searcher.db, {p for ids in lists for p in ids})
+    k, s, f = (_first_document(ids, passages, document_of) for ids in lists)
+    return Ranks(_first(lists[0], passages), _first(lists[1], passages),
+                 _first(lists[2], passages), closest, (k, s, f))
 
 
 def _first(ranked: Sequence[int], passages: set[int]) -> int | None:
     return next((rank for rank, pid in enumerate(ranked, start=1) if pid in passages), None)
+
+
+def _first_document(ranked: Sequence[int], passages: set[int],
+                    document_of: dict[int, int]) -> int | None:
+    seen: set[int] = set()
+    for pid in ranked:
+        if pid in passages:
+            return len(seen | {document_of.get(pid, -pid)})
+        seen.add(document_of.get(pid, -pid))
+    return None
 
 
 def diagnose(searcher: Searcher, place: Place, question: str, searched: str, sources: int,
@@ -199,7 +216,9 @@ def run_checks(searcher: Searcher, saved: Sequence[tuple[store.SavedCheck, Place
             sent, cited = answer(check.question)
         found = diagnose(searcher, place, check.question, check.question, sources, sent, cited,
                          mode)
-        results.append(CheckResult(check, place, found.ranks.in_mode(mode), found))
+        # A whole-document place is ranked among documents, a page among passages.
+        rank = found.ranks.in_mode(mode, documents=place.page is None)
+        results.append(CheckResult(check, place, rank, found))
         if progress is not None:
             progress(done + 1, len(saved))
     return CheckRun(mode, sources, model, tuple(results))

@@ -54,3 +54,10 @@ def passages_of_place(db: apsw.Connection, document_id: int, page: int | None) -
         rows = db.execute("SELECT id FROM passages WHERE document_id = ? AND page_start <= ? "
                           "AND page_end >= ?", (document_id, page, page))
     return [int(r[0]) for r in rows]
+
+
+def documents_of_passages(db: apsw.Connection, passage_ids: set[int]) -> dict[int, int]:
+    ids = "[" + ",".join(str(int(p)) for p in passage_ids) + "]"
+    return {int(p): int(d) for p, d in db.execute(
+        "SELECT id, document_id FROM passages WHERE id IN (SELECT value FROM json_each(?))",
+        (ids,))}
