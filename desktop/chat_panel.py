@@ -5,11 +5,12 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
+    QColor,
     QCursor,
     QDesktopServices,
     QKeyEvent,
@@ -17,6 +18,7 @@ from PySide6.QtGui import (
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
+    QTextFormat,
 )
 from PySide6.QtWidgets import (
     QComboBox,
@@ -38,17 +40,23 @@ from core.answer_types import (
     Conversation,
     OllamaStatus,
     PullProgress,
+    SentenceSupport,
     Source,
+    Span,
     Turn,
 )
 from core.citations import CITATION, citation_of, cited_numbers
+from core.support import cited_sentences
 from desktop.scope_chip import ScopeChip
+from desktop.span_find import SpanCitation
 
 CITATION_MARKER = re.compile(CITATION.pattern + r"(?!\()", re.IGNORECASE)  # not a Markdown link
 MARKDOWN = (QTextDocument.MarkdownFeature.MarkdownDialectGitHub
             | QTextDocument.MarkdownFeature.MarkdownNoHTML)  # model output is untrusted
 RENDER_INTERVAL_MS = 50  # re-render a streaming answer at most this often
 TOOLTIP_CHARS = 600
+TOOLTIP_REST_CHARS = 240  # of the passage, under its supporting sentence
+NOT_FOUND_COLOR = "#b35c5c"  # a muted red: what the sources do not say
 FOUND_BY = {"both": "keywords and meaning"}  # how a source was found, as a person reads it
 INTRO = ("Ask a question about your documents (Ctrl+L). Every answer cites the passages it "
          "used: click a citation to see it in the document, hover over it to read the passage.")
@@ -57,18 +65,42 @@ INTRO = ("Ask a question about your documents (Ctrl+L). Every answer cites the p
 REMOVED = "document removed"
 
 
-def link_citations(text: str, turn: int, known: set[int], removed: set[int] | None = None) -> str:
+def link_citations(text: str, turn: int, known: set[int], removed: set[int] | None = None,
+                   sentences: Sequence[int | None] = ()) -> str:
     """Markdown with each known [n] (also [2, 3]) made a cite:TURN-N link (removed:TURN-N for a
-    citation whose document is no longer in the library); unknown numbers stay."""
+    citation whose document is no longer in the library); unknown numbers stay. sentences gives,
+    mark by mark, the answer sentence (an index into the turn's support) the mark cites from:
+    its links are cite:TURN-N-S."""
     gone = removed or set()
+    marks = iter(sentences)
 
     def replace(match: re.Match[str]) -> str:
+        sentence = next(marks, None)
         numbers = cited_numbers(match.group(0))  # the forms core counts: [1], [2, 3], [4-6] ...
         if not any(n in known for n in numbers):
             return match.group(0)
-        return "".join(f"[\\[{n}\\]]({'removed' if n in gone else 'cite'}:{turn}-{n})"
+        where = "" if sentence is None else f"-{sentence}"
+        return "".join(f"[\\[{n}\\]]({'removed' if n in gone else 'cite'}:{turn}-{n}{where})"
                        if n in known else f"\\[{n}\\]" for n in numbers)
     return CITATION_MARKER.sub(replace, text)
+
+
+def mark_sentences(text: str, support: Sequence[SentenceSupport]) -> list[int | None]:
+    """For each citation mark of text, in order, the index in support of the sentence it
+    belongs to (core.support.cited_sentences: a mark after the full stop belongs to the sentence
+    before it); None for a mark of a sentence support does not list. [] without support."""
+    if not support:
+        return []
+    out: list[int | None] = []
+    next_support = 0
+    for sentence in cited_sentences(text):
+        index: int | None = None
+        if next_support < len(support) and support[next_support].sentence == sentence:
+            index, next_support = next_support, next_support + 1
+        out.extend([index] * len(CITATION_MARKER.findall(sentence)))
+    if len(out) != len(CITATION_MARKER.findall(text)) or next_support != len(support):
+        return []  # the split did not line up with the answer's marks: no sentence is guessed
+    return out
 
 
 @dataclass
@@ -80,6 +112,9 @@ class TurnView:
     mode: AnswerMode | None = None
     citations: dict[int, Citation] = field(default_factory=dict)  # every source by number
     cited: list[int] = field(default_factory=list)  # the numbers the answer cites, in order
+    # Per answer sentence that cites: its supporting source sentences (fresh answers only: a
+    # kept conversation does not store them).
+    support: tuple[SentenceSupport, ...] = ()
     notice: str | None = None
     status: str | None = None  # "Searching…" while there is nothing to show yet
     complete: bool = True
@@ -205,6 +240,7 @@ class ChatPanel(QWidget):
         self.conversation_id: int | None = None
         self.asking = False
         self.hovered: Citation | None = None
+        self.hovered_span: Span | None = None  # the supporting sentence shown on hover
         self.present: set[int] | None = None  # the library's document ids, once known
         self.ollama: OllamaStatus | None = None
         self._last_turn_start = 0
@@ -260,6 +296,7 @@ class ChatPanel(QWidget):
         turn.citations = {s.n: citation_of(s) for s in answer.sources}
         turn.citations.update({c.n: c for c in answer.citations})
         turn.cited = [c.n for c in answer.citations]
+        turn.support = answer.support if answer.mode is AnswerMode.GENERATED else ()
         turn.notice = answer.notice
         turn.complete = answer.complete
         turn.status = None
@@ -290,12 +327,25 @@ class ChatPanel(QWidget):
             return self.turns[turn].citations.get(n)
         return None
 
-    def click_citation(self, n: int, turn: int = -1) -> bool:
-        """Act as if citation n of a turn (the last by default) was clicked."""
+    def span(self, turn: int, n: int, sentence: int | None) -> Span | None:
+        """The sentence of source n that supports sentence (an index into the turn's support)."""
+        if sentence is None or not 0 <= turn < len(self.turns):
+            return None
+        support = self.turns[turn].support
+        if not 0 <= sentence < len(support):
+            return None
+        return next((s for s in support[sentence].spans if s.n == n), None)
+
+    def click_citation(self, n: int, turn: int = -1, sentence: int | None = None) -> bool:
+        """Act as if citation n of a turn (the last by default) was clicked, in sentence (an
+        index into the turn's support; by default the first sentence that cites n)."""
         index = turn if turn >= 0 else len(self.turns) + turn
         found = self.citation(index, n)
         if found is not None:
-            self._clicked(found)
+            if sentence is None and 0 <= index < len(self.turns):
+                sentence = next((i for i, s in enumerate(self.turns[index].support)
+                                 if any(span.n == n for span in s.spans)), None)
+            self._clicked(with_span(found, self.span(index, n, sentence)))
         return found is not None
 
     def _clicked(self, citation: Citation) -> None:
@@ -414,12 +464,18 @@ class ChatPanel(QWidget):
     # --- links --------------------------------------------------------------------------------
 
     def _cite_target(self, url: QUrl) -> Citation | None:
+        """The citation a cite:TURN-N[-S] link names; a SpanCitation, with the source sentence
+        that supports answer sentence S, where the turn has it."""
         if url.scheme() not in ("cite", "removed"):
             return None
-        turn, _, n = url.path().partition("-")
-        if not (turn.isdigit() and n.isdigit()):
+        parts = url.path().split("-")
+        if not 2 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
             return None
-        return self.citation(int(turn), int(n))
+        turn, n = int(parts[0]), int(parts[1])
+        found = self.citation(turn, n)
+        if found is None:
+            return None
+        return with_span(found, self.span(turn, n, int(parts[2]) if len(parts) == 3 else None))
 
     def _on_link(self, url: QUrl) -> None:
         """Only citations and an answer's actions act inside the app; http(s) opens the browser;
@@ -436,12 +492,14 @@ class ChatPanel(QWidget):
             QDesktopServices.openUrl(url)
 
     def _on_hover(self, url: QUrl) -> None:
-        self.hovered = self._cite_target(url)
+        target = self._cite_target(url)
+        self.hovered_span = target.span if isinstance(target, SpanCitation) else None
+        self.hovered = plain_citation(target) if target is not None else None
         if self.hovered is None:
             QToolTip.hideText()
             return
-        QToolTip.showText(QCursor.pos(), tooltip_html(self.hovered, self.is_removed(self.hovered)),
-                          self.transcript)
+        QToolTip.showText(QCursor.pos(), tooltip_html(self.hovered, self.is_removed(self.hovered),
+                                                      self.hovered_span), self.transcript)
 
     # --- rendering ----------------------------------------------------------------------------
 
@@ -491,8 +549,12 @@ class ChatPanel(QWidget):
         if turn.text:
             plain_block(cursor)
             removed = {n for n, c in turn.citations.items() if self.is_removed(c)}
-            cursor.insertMarkdown(link_citations(turn.text, index, set(turn.citations), removed),
-                                  MARKDOWN)
+            sentences = mark_sentences(turn.text, turn.support)
+            start = cursor.position()
+            cursor.insertMarkdown(link_citations(turn.text, index, set(turn.citations), removed,
+                                                 sentences), MARKDOWN)
+            if sentences:
+                annotate_support(cursor, start, index, turn.support)
         for line in (turn.status, turn.notice):
             if line:
                 plain_block(cursor)
@@ -551,8 +613,104 @@ def actions_line(turn: int) -> str:
     return f"<small>{' · '.join(links)}</small>"
 
 
-def tooltip_html(c: Citation, removed: bool = False) -> str:
-    text = c.text if len(c.text) <= TOOLTIP_CHARS else c.text[:TOOLTIP_CHARS] + " …"
+def tooltip_html(c: Citation, removed: bool = False, span: Span | None = None) -> str:
+    """The hover text of a citation: the source sentence that supports the answer's sentence
+    where there is one (or that nothing in the source does), then the passage's start."""
     note = f" <i>({REMOVED})</i>" if removed else ""
-    return (f"<p><b>[{c.n}] {html.escape(c.title)}, p. {html.escape(c.page_display)}</b>{note}"
-            f"</p><p>{html.escape(text)}</p>")
+    head = f"<p><b>[{c.n}] {html.escape(c.title)}, p. {html.escape(c.page_display)}</b>{note}</p>"
+    if span is None:
+        text = c.text if len(c.text) <= TOOLTIP_CHARS else c.text[:TOOLTIP_CHARS] + " …"
+        return f"{head}<p>{html.escape(text)}</p>"
+    sentence = span.text if len(span.text) <= TOOLTIP_CHARS else span.text[:TOOLTIP_CHARS] + " …"
+    if span.supported:
+        said = f"<p><b>“{html.escape(sentence)}”</b></p>"
+    else:
+        said = (f"<p style='color:{NOT_FOUND_COLOR}'>Not found in [{c.n}]: nothing in it supports "
+                f"this sentence. Its closest sentence:</p><p>“{html.escape(sentence)}”</p>")
+    rest = c.text if len(c.text) <= TOOLTIP_REST_CHARS else c.text[:TOOLTIP_REST_CHARS] + " …"
+    return f"{head}{said}<p style='color:gray'>{html.escape(rest)}</p>"
+
+
+def with_span(citation: Citation, span: Span | None) -> Citation:
+    """citation as clicked in a sentence: a SpanCitation carrying span, or citation itself."""
+    if span is None:
+        return citation
+    values = {f.name: getattr(citation, f.name) for f in fields(Citation)}
+    return SpanCitation(**values, span=span)
+
+
+def plain_citation(citation: Citation) -> Citation:
+    if not isinstance(citation, SpanCitation):
+        return citation
+    return Citation(*(getattr(citation, f.name) for f in fields(Citation)))
+
+
+SENTENCE_END = set(".!?…;:)\"'”’")
+_CITE_HREF = re.compile(r"^(?:cite|removed):(\d+)-\d+-(\d+)$")
+_NUMBER_IN_TEXT = re.compile(r"(?<![\w.\[])\d[\d,.]*\d%?|(?<![\w.\[])\d%?")
+
+
+def annotate_support(cursor: QTextCursor, start: int, turn: int,
+                     support: Sequence[SentenceSupport]) -> None:
+    """Mark, in the answer just rendered from start to the cursor, each sentence a cited source
+    does not support ("not found in [n]" after its last mark, muted red, plain text) and each
+    number in it no cited source holds (a dotted red underline, and "48 — not in the sources")."""
+    document = cursor.document()
+    end = cursor.position()
+    last_mark: dict[int, int] = {}  # sentence -> where its last citation link ends
+    block = document.findBlock(start)
+    while block.isValid() and block.position() < end:
+        iterator = block.begin()
+        while not iterator.atEnd():
+            fragment = iterator.fragment()
+            match = _CITE_HREF.match(fragment.charFormat().anchorHref())
+            if fragment.isValid() and match is not None and int(match.group(1)) == turn:
+                sentence = int(match.group(2))
+                last_mark[sentence] = max(last_mark.get(sentence, 0),
+                                          fragment.position() + fragment.length())
+            iterator += 1
+        block = block.next()
+    ends = sorted((pos, s) for s, pos in last_mark.items())
+    notes: list[tuple[int, str]] = []
+    previous = start
+    for pos, s in ends:
+        if s < len(support):
+            missing = support[s].unsupported_numbers
+            if missing:
+                _underline_numbers(cursor, previous, pos, set(missing))
+            parts = []
+            if support[s].not_found_in:
+                parts.append("not found in " + ", ".join(f"[{n}]" for n in
+                                                         support[s].not_found_in))
+            parts.extend(f"{number} — not in the sources" for number in missing)
+            if parts:  # after the sentence's full stop where the mark stands before it
+                after = pos
+                while after < end and document.characterAt(after) in SENTENCE_END:
+                    after += 1
+                notes.append((after, " (" + "; ".join(parts) + ")"))
+        previous = pos
+    note_format = QTextCharFormat()
+    note_format.setForeground(QColor(NOT_FOUND_COLOR))
+    note_format.setFontItalic(True)
+    note_format.setProperty(QTextFormat.Property.FontSizeAdjustment, -1)
+    note_format.setToolTip("Nothing in the cited source says this: check it before you rely on "
+                           "it.")
+    for pos, note in reversed(notes):  # from the end, so the earlier positions stay right
+        cursor.setPosition(pos)
+        cursor.insertText(note, note_format)
+    cursor.setPosition(end + sum(len(note) for _, note in notes))  # where the answer ends now
+
+
+def _underline_numbers(cursor: QTextCursor, start: int, end: int, numbers: set[str]) -> None:
+    cursor.setPosition(start)
+    cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+    text = cursor.selectedText()
+    marked = QTextCharFormat()
+    marked.setUnderlineStyle(QTextCharFormat.UnderlineStyle.DotLine)
+    marked.setUnderlineColor(QColor(NOT_FOUND_COLOR))
+    marked.setToolTip("This number is in none of the cited sources.")
+    for match in _NUMBER_IN_TEXT.finditer(text):
+        if match.group(0).replace(",", "").rstrip(".") in numbers:
+            cursor.setPosition(start + match.start())
+            cursor.setPosition(start + match.end(), QTextCursor.MoveMode.KeepAnchor)
+            cursor.mergeCharFormat(marked)

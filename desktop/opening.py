@@ -16,11 +16,12 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from core.answer_types import Citation
+from core.answer_types import Citation, Span
 from core.errors import FolioError
 from core.types import Document, Rect
 from desktop import loading
 from desktop.app_events import AppEvents, Change
+from desktop.span_find import SpanCitation
 from desktop.tasks import Task
 from desktop.viewer import TextDocument, Viewer
 from desktop.workers import Workers
@@ -57,8 +58,12 @@ class Opening(QObject):
         self._load(doc_id, lambda doc: self._show(doc, 1, (), None))
 
     def show_citation(self, citation: Citation) -> None:
+        """The citation's page with its passage highlighted; a citation clicked in a sentence of
+        a fresh answer (a SpanCitation) also has the sentence that supports it highlighted."""
+        span = citation.span if isinstance(citation, SpanCitation) else None
+
         def shown(doc: loading.LoadedDocument) -> None:
-            self._show(doc, citation.page, citation.rects, citation.text)
+            self._show(doc, citation.page, citation.rects, citation.text, span)
             self.citation_shown.emit(citation)
         self._load(citation.document_id, shown)
 
@@ -100,12 +105,12 @@ class Opening(QObject):
         self.workers.read(task.on_success(then).on_failure(self.on_error))
 
     def _show(self, doc: loading.LoadedDocument, page: int, rects: Sequence[Rect],
-              passage: str | None) -> None:
+              passage: str | None, span: Span | None = None) -> None:
         if doc.pdf is not None:
-            self.viewer.show_pdf(doc.pdf, doc.title, page, rects)
+            self.viewer.show_pdf(doc.pdf, doc.title, page, rects, span)
         elif doc.text is not None:
             self._texts[doc.id] = doc.text
-            self.viewer.show_text(doc.text, passage)
+            self.viewer.show_text(doc.text, passage, span.text if span is not None else None)
         else:
             self.viewer.show_message(doc.message or "This document cannot be shown.")
 

@@ -36,12 +36,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.answer_types import Span
 from core.types import Rect
+from desktop.span_find import locate_sentence, sentence_rects
 from desktop.viewer_find import DocumentFind
 from desktop.viewer_toolbar import ZOOM_STEP, ViewerToolbar, clamp_zoom
 
 HIGHLIGHT_FILL = QColor(255, 200, 0, 90)
 HIGHLIGHT_EDGE = QColor(230, 140, 0, 220)
+# With the supporting sentence of a citation shown strongly, the rest of its passage is light.
+PASSAGE_FILL = QColor(255, 215, 0, 45)
+PASSAGE_EDGE = QColor(230, 160, 0, 110)
+SENTENCE_FILL = QColor(255, 150, 0, 120)
+SENTENCE_EDGE = QColor(210, 90, 0, 240)
 # A cited passage is scrolled to a third of the way down, so the heading above it shows too.
 CITED_AT = 1 / 3
 
@@ -74,6 +81,7 @@ class PdfPageView(QPdfView):
         self.setPageMode(QPdfView.PageMode.MultiPage)
         self.setZoomMode(QPdfView.ZoomMode.FitToWidth)
         self.highlights: list[Rect] = []  # 1-based pages, PDF points from the top-left
+        self.strong: list[Rect] = []  # the supporting sentence within the passage, the same way
         self.match: list[Rect] = []  # find's current match, the same way
 
     def _resolution(self) -> float:
@@ -137,6 +145,9 @@ class PdfPageView(QPdfView):
     def highlight_viewport_rects(self) -> list[QRectF]:
         return [self.to_viewport(r) for r in self.highlights]
 
+    def strong_viewport_rects(self) -> list[QRectF]:
+        return [self.to_viewport(r) for r in self.strong]
+
     def match_viewport_rects(self) -> list[QRectF]:
         return [self.to_viewport(r) for r in self.match]
 
@@ -147,7 +158,13 @@ class PdfPageView(QPdfView):
         self.viewport().update()
 
     def scroll_to_highlight(self) -> None:
-        self.scroll_to(self.highlights)
+        """To the passage; to its supporting sentence when that is not on the passage's first
+        page (a passage running onto the next page)."""
+        first = min(self.highlights, key=lambda r: (r.page, r.y0), default=None)
+        if self.strong and (first is None or self.strong[0].page != first.page):
+            self.scroll_to(self.strong)
+        else:
+            self.scroll_to(self.highlights)
 
     def scroll_to(self, rects: Sequence[Rect]) -> None:
         """Scroll the first of rects to a third of the way down the view."""
@@ -165,15 +182,21 @@ class PdfPageView(QPdfView):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
-        if not self.highlights and not self.match:
+        if not self.highlights and not self.match and not self.strong:
             return
         painter = QPainter(self.viewport())
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(HIGHLIGHT_EDGE)
-        painter.setBrush(HIGHLIGHT_FILL)
-        for rect in self.highlight_viewport_rects() + self.match_viewport_rects():
-            if not rect.isNull():
-                painter.drawRoundedRect(rect.adjusted(-2, -1, 2, 1), 2, 2)
+        layers = [(PASSAGE_EDGE, PASSAGE_FILL, self.highlight_viewport_rects()),
+                  (SENTENCE_EDGE, SENTENCE_FILL, self.strong_viewport_rects()),
+                  (HIGHLIGHT_EDGE, HIGHLIGHT_FILL, self.match_viewport_rects())] if self.strong \
+            else [(HIGHLIGHT_EDGE, HIGHLIGHT_FILL,
+                   self.highlight_viewport_rects() + self.match_viewport_rects())]
+        for edge, fill, rects in layers:
+            painter.setPen(edge)
+            painter.setBrush(fill)
+            for rect in rects:
+                if not rect.isNull():
+                    painter.drawRoundedRect(rect.adjusted(-2, -1, 2, 1), 2, 2)
         painter.end()
 
 
@@ -226,14 +249,18 @@ class Viewer(QWidget):
         layout.addWidget(self.find_bar)
         layout.addWidget(self.stack, 1)
         self.path: Path | None = None
+        self.strong_text: tuple[int, int] | None = None  # the sentence highlighted in a text
         self.labels: list[str] = []  # of the open PDF's pages
         self.current_page = 0
         self.pdf_view.pageNavigator().currentPageChanged.connect(self._on_page_changed)
 
     # --- opening ------------------------------------------------------------------------------
 
-    def show_pdf(self, path: Path, title: str, page: int = 1, rects: Sequence[Rect] = ()) -> bool:
-        """Open path (if not open yet) at page, with rects highlighted; False if it cannot load."""
+    def show_pdf(self, path: Path, title: str, page: int = 1, rects: Sequence[Rect] = (),
+                 sentence: Span | None = None) -> bool:
+        """Open path (if not open yet) at page, with rects highlighted (lightly when sentence,
+        the passage's supporting sentence, is found in them, and that strongly); False if it
+        cannot load."""
         if path != self.path or self.pdf_document.status() is not QPdfDocument.Status.Ready:
             self.pdf_document.close()
             error = self.pdf_document.load(str(path))
@@ -249,6 +276,8 @@ class Viewer(QWidget):
         self.stack.setCurrentWidget(self.pdf_view)
         self.toolbar.show()
         self.pdf_view.highlights = [r for r in rects if 1 <= r.page <= self.pdf_document.pageCount()]
+        self.pdf_view.strong = (sentence_rects(self.pdf_document, sentence, self.pdf_view.highlights)
+                                if sentence is not None else [])
         page = max(1, min(page, self.pdf_document.pageCount()))
         self.current_page = page
         self.pdf_view.pageNavigator().jump(page - 1, QPointF(), self.pdf_view.zoomFactor())
@@ -266,10 +295,14 @@ class Viewer(QWidget):
             geometry = self.pdf_view.page_geometry(self.current_page - 1)
             self.pdf_view.verticalScrollBar().setValue(geometry.y())
 
-    def show_text(self, document: TextDocument, passage: str | None = None) -> None:
-        """Show a non-PDF document as plain text, with passage selected and scrolled to."""
+    def show_text(self, document: TextDocument, passage: str | None = None,
+                  sentence: str | None = None) -> None:
+        """Show a non-PDF document as plain text, with passage selected and scrolled to (with
+        sentence, the passage's supporting sentence: the passage lightly and the sentence
+        strongly highlighted, the sentence selected)."""
         self.path = None
         self.pdf_view.highlights = []
+        self.pdf_view.strong = []
         self.pdf_view.match = []
         self.current_page = 0
         if self.text_view.toPlainText() != document.text:
@@ -277,30 +310,48 @@ class Viewer(QWidget):
         self.stack.setCurrentWidget(self.text_view)
         self.toolbar.hide()
         self._set_title(document.title)
-        self.highlight_text(passage)
+        self.highlight_text(passage, sentence)
         self.shown.emit(document.title, 0)
 
-    def highlight_text(self, passage: str | None) -> tuple[int, int] | None:
-        span = locate(self.text_view.toPlainText(), passage) if passage else None
+    def highlight_text(self, passage: str | None, sentence: str | None = None
+                       ) -> tuple[int, int] | None:
+        """Highlight passage (and, strongly, its sentence) and select the sentence, or the
+        passage when there is none; where the passage is, or None when the text lacks it."""
+        text = self.text_view.toPlainText()
+        span = locate(text, passage) if passage else None
+        strong = locate_sentence(text, sentence, span) if sentence and span is not None else None
         selections: list[QTextEdit.ExtraSelection] = []
         if span is not None:
-            cursor = QTextCursor(self.text_view.document())
-            cursor.setPosition(span[0])
-            cursor.setPosition(span[1], QTextCursor.MoveMode.KeepAnchor)
-            selection = QTextEdit.ExtraSelection()
-            fmt = QTextCharFormat()
-            fmt.setBackground(HIGHLIGHT_FILL)
-            selection.format = fmt
-            selection.cursor = cursor
-            selections.append(selection)
-            self.text_view.setTextCursor(cursor)
+            selections.append(self._text_selection(
+                span, PASSAGE_FILL if strong is not None else HIGHLIGHT_FILL))
+        if strong is not None:
+            selections.append(self._text_selection(strong, SENTENCE_FILL))
+        shown = strong or span
+        if shown is not None:
+            self.text_view.setTextCursor(self._text_cursor(shown))
             self.text_view.centerCursor()
         self.text_view.setExtraSelections(selections)
+        self.strong_text = strong
         return span
+
+    def _text_cursor(self, span: tuple[int, int]) -> QTextCursor:
+        cursor = QTextCursor(self.text_view.document())
+        cursor.setPosition(span[0])
+        cursor.setPosition(span[1], QTextCursor.MoveMode.KeepAnchor)
+        return cursor
+
+    def _text_selection(self, span: tuple[int, int], fill: QColor) -> QTextEdit.ExtraSelection:
+        selection = QTextEdit.ExtraSelection()
+        fmt = QTextCharFormat()
+        fmt.setBackground(fill)
+        selection.format = fmt
+        selection.cursor = self._text_cursor(span)
+        return selection
 
     def show_message(self, message: str) -> None:
         self.path = None
         self.pdf_view.highlights = []
+        self.pdf_view.strong = []
         self.pdf_view.match = []
         self.placeholder.setText(message)
         self.stack.setCurrentWidget(self.placeholder)
