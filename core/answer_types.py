@@ -156,6 +156,7 @@ class Turn:
     standalone_question: str = ""
     created_at: str = ""
     sources: tuple[int, ...] = ()  # the passage ids sent to the model, in source order
+    support: tuple[SentenceSupport, ...] = ()  # as Answer.support when the answer was made
 
 
 @dataclass(frozen=True, slots=True)

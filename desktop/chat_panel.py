@@ -112,8 +112,8 @@ class TurnView:
     mode: AnswerMode | None = None
     citations: dict[int, Citation] = field(default_factory=dict)  # every source by number
     cited: list[int] = field(default_factory=list)  # the numbers the answer cites, in order
-    # Per answer sentence that cites: its supporting source sentences (fresh answers only: a
-    # kept conversation does not store them).
+    # Per answer sentence that cites: its supporting source sentences (kept with the turn; a
+    # turn kept by an older Folio has none).
     support: tuple[SentenceSupport, ...] = ()
     notice: str | None = None
     status: str | None = None  # "Searching…" while there is nothing to show yet
@@ -122,7 +122,8 @@ class TurnView:
     @classmethod
     def from_turn(cls, turn: Turn) -> TurnView:
         return cls(turn.question, turn.answer, turn.mode, {c.n: c for c in turn.citations},
-                   [c.n for c in turn.citations])
+                   [c.n for c in turn.citations],
+                   turn.support if turn.mode is AnswerMode.GENERATED else ())
 
 
 class Transcript(QTextBrowser):

@@ -8,7 +8,15 @@ from typing import Any
 
 import apsw
 
-from core.answer_types import Answer, AnswerMode, Citation, Conversation, Turn
+from core.answer_types import (
+    Answer,
+    AnswerMode,
+    Citation,
+    Conversation,
+    SentenceSupport,
+    Span,
+    Turn,
+)
 from core.store.queries import now_iso
 from core.types import Rect
 
@@ -19,16 +27,16 @@ GROUP BY c.id
 ORDER BY c.updated_at DESC, c.id DESC
 """
 SELECT_TURNS = """
-SELECT question, answer, mode, citations, standalone_question, created_at, sources
+SELECT question, answer, mode, citations, standalone_question, created_at, sources, support
 FROM turns WHERE conversation_id = :conversation ORDER BY ordinal
 """
 INSERT_TURN = """
 INSERT INTO turns (conversation_id, ordinal, question, standalone_question, answer, mode, model,
-                   complete, notice, citations, created_at, sources)
+                   complete, notice, citations, created_at, sources, support)
 VALUES (:conversation,
         (SELECT coalesce(max(ordinal), 0) + 1 FROM turns WHERE conversation_id = :conversation),
         :question, :standalone, :answer, :mode, :model, :complete, :notice, :citations, :now,
-        :sources)
+        :sources, :support)
 """
 TITLE_CHARS = 80
 
@@ -45,6 +53,18 @@ def _citation(value: dict[str, Any]) -> Citation:
                     page=int(value["page"]), page_label=value.get("page_label"),
                     text=str(value["text"]), found_by=str(value.get("found_by", "")),
                     rects=tuple(Rect(int(r[0]), *map(float, r[1:])) for r in value["rects"]))
+
+
+def _support_json(s: SentenceSupport) -> dict[str, Any]:
+    return {"sentence": s.sentence, "numbers": list(s.unsupported_numbers),
+            "spans": [[x.n, x.text, x.page, x.score, x.supported] for x in s.spans]}
+
+
+def _support(value: dict[str, Any]) -> SentenceSupport:
+    return SentenceSupport(str(value["sentence"]),
+                           tuple(Span(int(n), str(t), int(p), float(sc), bool(ok))
+                                 for n, t, p, sc, ok in value["spans"]),
+                           tuple(str(x) for x in value.get("numbers", [])))
 
 
 def create_conversation(db: apsw.Connection, first_question: str) -> int:
@@ -71,6 +91,7 @@ def add_turn(db: apsw.Connection, conversation_id: int, answer: Answer) -> None:
         "notice": answer.notice, "now": now,
         "citations": json.dumps([_citation_json(c) for c in answer.citations]),
         "sources": json.dumps([s.hit.passage_id for s in answer.sources]),
+        "support": json.dumps([_support_json(s) for s in answer.support]),
     })
     db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
 
@@ -85,8 +106,9 @@ def turns(db: apsw.Connection, conversation_id: int) -> list[Turn]:
     return [Turn(question=str(q), answer=str(a), mode=AnswerMode(m),
                  citations=tuple(_citation(c) for c in json.loads(cites)),
                  standalone_question=str(s), created_at=str(at),
-                 sources=tuple(int(p) for p in json.loads(sent)))
-            for q, a, m, cites, s, at, sent in rows]
+                 sources=tuple(int(p) for p in json.loads(sent)),
+                 support=tuple(_support(x) for x in json.loads(supported)))
+            for q, a, m, cites, s, at, sent, supported in rows]
 
 
 def delete_conversation(db: apsw.Connection, conversation_id: int) -> bool:

@@ -282,10 +282,16 @@ def m010_checks(db: apsw.Connection) -> None:
     db.execute(M010_CHECKS)
 
 
+def m011_turn_support(db: apsw.Connection) -> None:
+    """A kept answer keeps the support of its cited sentences (core/support.py), so a reopened
+    conversation highlights the supporting sentence as the fresh answer did."""
+    db.execute("ALTER TABLE turns ADD COLUMN support TEXT NOT NULL DEFAULT '[]'")
+
+
 MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
     m001_create_tables, m002_porter_stemming, m003_bit_vectors, m004_term_statistics,
     m005_conversations, m006_change_log, m007_vectors_in_vec0, m008_watched_folders,
-    m009_keywords_in_every_script, m010_checks]
+    m009_keywords_in_every_script, m010_checks, m011_turn_support]
 
 
 def schema_version(db: apsw.Connection) -> int:
