@@ -26,7 +26,8 @@ from core.support import cited_sentences
 from core.types import Document
 
 SCHEME = "folio"
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_PAGE = re.compile(r"[1-9][0-9]{0,5}")  # ASCII digits only (str.isdigit takes '²' and '١')
 _WORD = re.compile(r"\w+")
 QUOTE_CHARS = 300
 
@@ -58,9 +59,9 @@ def parse_link(url: str, documents: Sequence[Document]) -> tuple[Document, int]:
     if set(query) != {"doc", "page"} or any(len(v) != 1 for v in query.values()):
         raise LinkError("A folio:// link names a document (doc) and a page (page), nothing else.")
     sha, page_text = query["doc"][0].lower(), query["page"][0]
-    if not _SHA256.match(sha):
+    if not _SHA256.fullmatch(sha):
         raise LinkError("The link's doc is not the sha256 of a document.")
-    if not page_text.isdigit():
+    if not _PAGE.fullmatch(page_text):
         raise LinkError("The link's page is not a page number.")
     document = next((d for d in documents if d.sha256 == sha and d.status.value == "indexed"),
                     None)
@@ -112,9 +113,14 @@ def turn_markdown(turn: Turn, documents: dict[int, Document], first_note: int = 
     return CITATION.sub(mark, turn.answer), notes, first_note + len(numbers)
 
 
+def _escaped(text: str) -> str:
+    """Document text as Markdown text: its brackets and parentheses make no links or notes."""
+    return re.sub(r"([\\`*_\[\]()<>^])", r"\\\1", text)
+
+
 def _footnote(citation: Citation, claim: str, documents: dict[int, Document]) -> str:
-    quote = supporting_sentence(claim, citation.text)
-    where = f"{citation.title}, p. {citation.page_display}"
+    quote = _escaped(supporting_sentence(claim, citation.text))
+    where = _escaped(f"{citation.title}, p. {citation.page_display}")
     document = documents.get(citation.document_id)
     if document is None or document.sha256 is None:
         return f"{where} (document removed): “{quote}”"

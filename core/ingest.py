@@ -33,7 +33,7 @@ import numpy as np
 
 from core import chunking
 from core.embedding import Embedder, Vectors
-from core.errors import EmbeddingUnavailable, IngestError
+from core.errors import EmbeddingModelError, EmbeddingUnavailable, IngestError
 from core.expansion import expand_paths, unsupported_reason
 from core.filestore import FileStore
 from core.readers import detect_type, read_document, sniff
@@ -163,7 +163,8 @@ class Ingestor:
                 break
             if self.embedding_problem is not None:  # no vectors can be had: do not read
                 outcome = AddOutcome(os.path.abspath(path), AddStatus.FAILED,
-                                     reason=self.embedding_problem, transient=True)
+                                     reason=self.embedding_problem,
+                                     transient=self.embedding_problem.endswith(_BACK))
                 outcomes.append(outcome)
                 if on_outcome is not None:
                     on_outcome(outcome)
@@ -361,10 +362,11 @@ class Ingestor:
         started = time.perf_counter()
         try:
             vectors = self._embed(prepared) if prepared else {}
-        except EmbeddingUnavailable as exc:  # nothing of the wave is written: no half document
-            self.embedding_problem = _not_added(str(exc))
-            return [entry if isinstance(entry, AddOutcome) else self._not_embedded(entry)
-                    for entry in wave]
+        except EmbeddingModelError as exc:  # nothing of the wave is written: no half document
+            transient = isinstance(exc, EmbeddingUnavailable)  # Ollama down: tried again
+            self.embedding_problem = _not_added(str(exc)) if transient else str(exc)
+            return [entry if isinstance(entry, AddOutcome) else
+                    self._not_embedded(entry, transient) for entry in wave]
         # The wave's embedding time is shared over its files by passage count.
         per_passage = (time.perf_counter() - started) / max(1, sum(len(e.passages)
                                                                     for e in prepared))
@@ -427,8 +429,11 @@ class Ingestor:
                 queries.insert_passages(self.db, doc_id, entry.passages, entry.contexts, vectors)
         except apsw.Error as exc:
             self._discard_unreferenced(entry.relative)
+            # A full disk, a busy or read-only library: not the file's fault, tried again.
+            transient = isinstance(exc, apsw.FullError | apsw.BusyError | apsw.ReadOnlyError)
             return AddOutcome(entry.original, AddStatus.FAILED, reason=_write_failure(exc),
-                              read_s=entry.read_s, chunk_s=entry.chunk_s, embed_s=embed_s)
+                              read_s=entry.read_s, chunk_s=entry.chunk_s, embed_s=embed_s,
+                              transient=transient)
         for old in replaced:
             if old.stored_path and old.stored_path != entry.relative:
                 self._discard_unreferenced(old.stored_path)
@@ -442,10 +447,10 @@ class Ingestor:
 
     # --- failures and clean-up ------------------------------------------------------------------
 
-    def _not_embedded(self, entry: _Prepared) -> AddOutcome:
+    def _not_embedded(self, entry: _Prepared, transient: bool) -> AddOutcome:
         self._discard_unreferenced(entry.relative)
         return AddOutcome(entry.original, AddStatus.FAILED, reason=self.embedding_problem,
-                          read_s=entry.read_s, chunk_s=entry.chunk_s, transient=True)
+                          read_s=entry.read_s, chunk_s=entry.chunk_s, transient=transient)
 
     def _discard_unreferenced(self, relative: str, wave: Iterable[_Entry] = ()) -> None:
         pending = any(isinstance(e, _Prepared) and e.relative == relative for e in wave)
@@ -488,8 +493,11 @@ class Ingestor:
         return AddOutcome(original, AddStatus.FAILED, doc_id, name, 0, exc.message, read_s=read_s)
 
 
+_BACK = "add it again (or sync) once Ollama is back."
+
+
 def _not_added(problem: str) -> str:
-    return f"{problem} The file was not added; add it again (or sync) once Ollama is back."
+    return f"{problem} The file was not added; {_BACK}"
 
 
 def _checked(result: ReadResult) -> ReadResult:

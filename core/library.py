@@ -461,10 +461,21 @@ class Library:
                              f"({len(turns)} turn(s); `folio conversations` lists them).")
         kept = turns[turn - 1]
         sources = k or len(kept.sources) or int(self.settings()["answer-sources"])
-        return diagnosis.diagnose(self.searcher(), self.place(expect), kept.question,
-                                  kept.standalone_question or kept.question, sources,
-                                  list(kept.sources) or None,
-                                  [c.passage_id for c in kept.citations])
+        sent: list[int] | None = list(kept.sources) or None
+        cited: list[int] | None = [c.passage_id for c in kept.citations]
+        known = set(check_store.existing_passages(self.db, [*(sent or []), *(cited or [])]))
+        if sent is not None and not known.issuperset(sent):
+            # Re-indexed since (a new version keeps its document id, not its passages): what
+            # was sent and cited is judged by today's ranks, and the sentence says so.
+            sent = cited = None
+        found = diagnosis.diagnose(self.searcher(), self.place(expect), kept.question,
+                                   kept.standalone_question or kept.question, sources, sent,
+                                   cited)
+        if sent is None and kept.sources:
+            return dataclasses.replace(found, sentence=found.sentence + " (The documents "
+                                       "have changed since this answer: sources as ranked "
+                                       "today.)")
+        return found
 
     def diagnose_question(self, question: str, expect: str,
                           k: int | None = None) -> diagnosis.Diagnosis:

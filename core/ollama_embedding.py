@@ -115,7 +115,8 @@ class OllamaEmbedder(Embedder):
         except LlmError as exc:
             raise self._unavailable(exc) from exc
         if vectors.ndim != 2 or (self.dim and vectors.shape[1] != self.dim):
-            raise EmbeddingUnavailable(
+            # Not Ollama being away: the model changed under the library (re-embed to fix).
+            raise EmbeddingModelError(
                 f"Ollama's {self.model} returned vectors of {vectors.shape[-1]} dimensions "
                 f"where it gave {self.dim} before (was the model replaced?); the library is "
                 "unchanged.")

@@ -92,7 +92,7 @@ def align(answer: str, sources: Sequence[Source], embedder: Embedder | None = No
             spans.append(Span(n, " ".join(best.split()), by_number[n].hit.page, round(score, 3),
                               score >= SUPPORTED))
         held = set().union(*(numbers_in(by_number[n].hit.text) for n in numbers))
-        missing = tuple(sorted(numbers_in(plain) - held - {str(n) for n in numbers}))
+        missing = tuple(sorted(numbers_in(plain) - held))
         out.append(SentenceSupport(sentence, tuple(spans), missing))
     return tuple(out)
 

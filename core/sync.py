@@ -192,7 +192,11 @@ class Syncer:
         """Sync every watched folder (or those of only, normalised paths)."""
         watched = store.list_folders(self.db)
         if only is not None:
-            watched = [f for f in watched if f.path in set(only)]
+            # A folder nested in (or holding) a chosen one shares its files: synced with it,
+            # else the files would move between the two folders' records at every sync.
+            chosen = set(only)
+            watched = [f for f in watched if any(is_under(f.path, c) or is_under(c, f.path)
+                                                 for c in chosen)]
         found = Scan()
         protected: list[str] = []  # roots whose known files must not be removed
         for folder in sorted(watched, key=lambda f: len(f.path)):  # deeper folders win files
@@ -214,7 +218,7 @@ class Syncer:
         if self.cancel.is_set():
             self.report.cancelled = True
             return self.report
-        self._moves(candidates, gone, found)
+        self._moves(candidates, gone, found, seen)
         self._remove_gone(gone, found)
         self._add(candidates)
         return self.report
@@ -263,7 +267,8 @@ class Syncer:
             return Found(file.path, file.folder_id, -1, 0)  # gone meanwhile
         return Found(file.path, file.folder_id, info.st_size, info.st_mtime_ns)
 
-    def _moves(self, candidates: list[Found], gone: list[store.SeenFile], found: Scan) -> None:
+    def _moves(self, candidates: list[Found], gone: list[store.SeenFile], found: Scan,
+               seen: dict[str, store.SeenFile]) -> None:
         """A new path holding the bytes of a gone file takes its document over."""
         by_size: dict[int, list[store.SeenFile]] = {}
         for old in gone:
@@ -279,6 +284,8 @@ class Syncer:
             match = next((m for m in matches if m.sha256 == sha), None)
             if match is None or sha is None:
                 continue
+            if file.path in seen:  # moved over another file: that file's document goes
+                self.remove(file.path)
             with write_transaction(self.db):
                 store.repoint_documents(self.db, match.path, file.path)
                 store.forget_file(self.db, match.path)

@@ -61,3 +61,10 @@ def documents_of_passages(db: apsw.Connection, passage_ids: set[int]) -> dict[in
     return {int(p): int(d) for p, d in db.execute(
         "SELECT id, document_id FROM passages WHERE id IN (SELECT value FROM json_each(?))",
         (ids,))}
+
+
+def existing_passages(db: apsw.Connection, passage_ids: list[int]) -> list[int]:
+    """Those of passage_ids that are still in the library."""
+    ids = "[" + ",".join(str(int(p)) for p in passage_ids) + "]"
+    return [int(r[0]) for r in db.execute(
+        "SELECT id FROM passages WHERE id IN (SELECT value FROM json_each(?))", (ids,))]

@@ -197,3 +197,16 @@ def test_checks_imported_from_a_beir_set_agree_with_eval(tmp_path: Path, engine:
                       for r in run.results]
         assert sum(reciprocal) / len(reciprocal) == pytest.approx(scores.mrr_at_10)
     library.close()
+
+
+def test_an_answer_whose_document_was_reindexed_is_judged_by_todays_ranks(
+        notes: Library, docs_dir: Path) -> None:
+    conversation = ask(notes, QUESTION, k=3)
+    battery = doc(notes, "Battery manual")
+    (docs_dir / "battery.md").write_text(TOPICS["battery.md"] + " Keep the receipt.",
+                                         encoding="utf-8")
+    notes.add([docs_dir / "battery.md"])  # a new version: the same id, new passages
+    assert doc(notes, "Battery manual") == battery
+    found = notes.diagnose(conversation, 1, str(battery))
+    assert found.verdict == "found" and found.source_number == 1
+    assert "have changed since this answer" in found.sentence

@@ -78,6 +78,10 @@ def test_a_deep_link_opens_only_a_page_of_a_document_in_the_library(
         f"folio://open?doc={report.sha256}&page=-1",
         f"folio://open?doc={report.sha256}&page=999",
         f"folio://open?doc={report.sha256}&page=1#run",
+        f"folio://open?doc={report.sha256}&page=²",
+        f"folio://open?doc={report.sha256}&page=١",
+        f"folio://open?doc={report.sha256}&page={'9' * 5000}",
+        f"folio://open?doc={report.sha256}&page=01",
         "folio://open",
     ]
     for url in refused:

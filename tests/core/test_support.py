@@ -107,3 +107,11 @@ def test_a_mark_after_the_full_stop_belongs_to_the_sentence_before_it(
     first, second = found.support
     assert first.spans[0].n == battery and first.spans[0].supported
     assert second.spans[0].n == garden and second.spans[0].supported
+
+
+def test_a_wrong_number_is_flagged_even_when_it_equals_a_citation_mark(
+        library_with_notes: Library, fake_ollama: FakeOllama) -> None:
+    n = source_number(answer(library_with_notes, "x", fake_ollama), "Battery manual")
+    found = answer(library_with_notes, f"The warranty covers {n} years of defects [{n}].",
+                   fake_ollama)
+    assert found.support[0].unsupported_numbers == (str(n),)

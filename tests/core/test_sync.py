@@ -231,9 +231,11 @@ def test_folio_folders_and_sync_commands(tmp_path: Path,
 def test_kill_during_a_sync_then_the_next_sync_finishes_without_duplicates(
         tmp_path: Path, engine: Engine) -> None:
     docs = tmp_path / "docs"
-    for n in range(12):
+    # ~60 passages a note: the sync commits the first five in one wave (256 passages), then
+    # the sixth, so a kill after the first documents are in falls between the two.
+    for n in range(6):
         note(docs, f"n{n:02d}.md", " ".join(f"Sentence {i} of note {n} about tides and gulls."
-                                           for i in range(400)))
+                                           for i in range(1200)))
     root = tmp_path / "lib"
     with Library.open(root, engine) as library:
         library.watch_folder(docs)
@@ -243,6 +245,9 @@ def test_kill_during_a_sync_then_the_next_sync_finishes_without_duplicates(
     with Library.open(root, engine) as library:  # kill it once some documents are in
         while not indexed(library) and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.2)
+    with Library.open(root, engine) as library:
+        assert process.poll() is None, "the sync ended before it could be killed"
+        assert len(indexed(library)) < 6  # killed halfway
     process.send_signal(signal.SIGKILL)
     process.communicate()
     with Library.open(root, engine) as library:
@@ -250,9 +255,9 @@ def test_kill_during_a_sync_then_the_next_sync_finishes_without_duplicates(
         library.sync()
         docs_in = [d for d in library.documents() if d.status is DocStatus.INDEXED]
         assert sorted(os.path.basename(d.original_path) for d in docs_in) == [
-            f"n{n:02d}.md" for n in range(12)]
-        assert len({d.sha256 for d in docs_in}) == 12  # none twice
-        assert library.sync().unchanged == 12
+            f"n{n:02d}.md" for n in range(6)]
+        assert len({d.sha256 for d in docs_in}) == 6  # none twice
+        assert library.sync().unchanged == 6
 
 
 def test_a_changed_file_keeps_its_document_id(watched: tuple[Library, Path]) -> None:
@@ -275,3 +280,25 @@ def test_the_librarys_own_folder_inside_a_watched_folder_is_not_synced(
         assert (home / "Folio" / "files").is_dir()  # Folio's copy is in there...
         report = library.sync()
         assert not report.added and report.unchanged == 1  # ...and is not a document
+
+
+def test_a_file_moved_over_another_replaces_that_ones_document(
+        watched: tuple[Library, Path]) -> None:
+    library, docs = watched
+    gulls_id = next(d.id for d in library.documents() if d.original_path.endswith("gulls.md"))
+    os.replace(docs / "gulls.md", docs / "tides.md")  # mv gulls.md tides.md
+    report = library.sync()
+    assert report.moved == [(str(docs / "gulls.md"), str(docs / "tides.md"))]
+    [tides] = [d for d in library.documents() if d.original_path == str(docs / "tides.md")]
+    assert tides.id == gulls_id and len(indexed(library)) == 2
+    assert not library.search("harbour mouth", mode=SearchMode.KEYWORD).hits  # old text gone
+    assert library.search("herring gulls", mode=SearchMode.KEYWORD).hits
+
+
+def test_syncing_one_of_two_nested_folders_syncs_both(watched: tuple[Library, Path]) -> None:
+    library, docs = watched
+    library.watch_folder(docs / "sub")
+    library.sync()
+    for _ in range(2):  # the outer one, then the inner one: nothing moves between them
+        assert library.sync(only=[docs]).unchanged == 3
+        assert library.sync(only=[docs / "sub"]).unchanged == 3
