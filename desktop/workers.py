@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 READERS = 3  # an answer streaming, a document loading and a list refreshing at once
 WATCH_INTERVAL_S = 1.0
+REOPEN = "reopen"  # put on a queue: its thread closes a Library of a folder no longer chosen
 
 
 WATCHED = ("documents", "conversations", "settings", "folders")  # what the watcher compares
@@ -103,8 +104,9 @@ class Workers(QObject):
         self.engine = engine
         self._opener = _Opener(engine)
         self._tasks: set[BaseTask] = set()  # referenced until finished, so Python keeps them
-        self._writes: queue.Queue[BaseTask | None] = queue.Queue()
-        self._reads: queue.Queue[BaseTask | None] = queue.Queue()
+        self._writes: queue.Queue[BaseTask | str | None] = queue.Queue()
+        self._reads: queue.Queue[BaseTask | str | None] = queue.Queue()
+        self._writes_done = 0  # write tasks run (the watcher reads it; an int is atomic)
         self._stop = threading.Event()
         self._shown_lock = threading.Lock()
         self._shown: dict[str, object] = {}  # what the panels last read, by WATCHED name
@@ -112,6 +114,7 @@ class Workers(QObject):
         self._watch_saw.connect(events.library_changed)
         self._threads = [threading.Thread(target=self._write_loop, name="folio-writer",
                                           daemon=True)]
+        self._readers = readers
         self._threads += [threading.Thread(target=self._read_loop, name=f"folio-reader-{n}",
                                            daemon=True) for n in range(readers)]
         self._threads.append(threading.Thread(target=self._watch_loop, name="folio-watcher",
@@ -126,6 +129,8 @@ class Workers(QObject):
         old, self.root = self.root, root
         if old != root:
             self.engine.forget(old / "library.db")
+            for _ in range(self._readers):  # idle readers let go of the old library now
+                self._reads.put(REOPEN)
 
     @property
     def running_threads(self) -> list[str]:
@@ -170,10 +175,15 @@ class Workers(QObject):
     def _read_loop(self) -> None:
         self._serve(self._reads, prepare=False)
 
-    def _serve(self, tasks: queue.Queue[BaseTask | None], prepare: bool) -> None:
+    def _serve(self, tasks: queue.Queue[BaseTask | str | None], prepare: bool) -> None:
         library: Library | None = None
         try:
             while (task := tasks.get()) is not None:
+                if isinstance(task, str):  # REOPEN: another folder was chosen
+                    if library is not None and library.root != self.root:
+                        self._opener.close(library)  # its indexes are freed with it
+                        library = None
+                    continue
                 if task.needs_library and (library is None or library.root != self.root):
                     self._opener.close(library)
                     library = None
@@ -185,6 +195,8 @@ class Workers(QObject):
                         task.fail(f"Cannot open the library: {exc}")
                         continue
                 self._run(task, library)
+                if prepare:
+                    self._writes_done += 1  # the watcher lets the panels' refresh land first
         finally:
             self._opener.close(library)
 
@@ -198,6 +210,8 @@ class Workers(QObject):
     def _watch_loop(self) -> None:
         library: Library | None = None
         version: int | None = None
+        writes_seen = 0
+        last_problem = ""
         try:
             while not self._stop.wait(self._watch_interval_s):
                 try:
@@ -205,12 +219,15 @@ class Workers(QObject):
                         self._opener.close(library)
                         library, version = None, None
                         library = self._opener.open(self.root)
-                    # core's data_version() is apsw's file-control counter, which moves only
-                    # when the connection reads: a small read first (PRAGMA data_version would
-                    # not need it; asked of core).
-                    library.settings()
                     now = library.data_version()
                     if now == version:
+                        continue
+                    if self._writes_done != writes_seen:
+                        # This app wrote since the last look: its own Change is refreshing the
+                        # panels now. Compare at the next look, once they show the result, so
+                        # its own write is not announced again (another process's write still
+                        # is, a look later).
+                        writes_seen = self._writes_done
                         continue
                     version = now
                     state = library_state(library)
@@ -222,8 +239,10 @@ class Workers(QObject):
                                                     conversations="conversations" in differ,
                                                     settings="settings" in differ,
                                                     folders="folders" in differ))
-                except Exception:  # busy, or the folder went away: look again next time
-                    log.exception("watching the library for changes")
+                except Exception as exc:  # busy, or the folder went away: look again later
+                    if str(exc) != last_problem:  # said once, not every second
+                        last_problem = str(exc)
+                        log.warning("watching the library for changes: %s", exc)
                     self._opener.close(library)
                     library, version = None, None
         finally:
