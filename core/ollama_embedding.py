@@ -128,7 +128,7 @@ class OllamaEmbedder(Embedder):
             return EmbeddingUnavailable(f"The embedding model {self.model} is not installed in "
                                         f"Ollama at {host} (`ollama pull {self.model}`).")
         if exc.kind is LlmErrorKind.UNREACHABLE:
-            return EmbeddingUnavailable(f"nothing answers at {host}, where the embedding model "
+            return EmbeddingUnavailable(f"Nothing answers at {host}, where the embedding model "
                                         f"{self.model} is served.")
         if exc.kind is LlmErrorKind.CUT_OFF:
             return EmbeddingUnavailable(f"Ollama at {host} closed the connection before the "

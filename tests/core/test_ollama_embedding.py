@@ -99,7 +99,7 @@ def test_with_ollama_down_search_uses_keywords_and_says_so(on_ollama: Library,
         assert result.hits and result.hits[0].title == "Kitchen notes"
         assert result.hits[0].found_by == "keywords"
         assert result.notice is not None and "keywords only" in result.notice
-        assert f"nothing answers at {server.host}" in result.notice
+        assert f"Nothing answers at {server.host}" in result.notice
 
 
 def test_with_ollama_down_adding_fails_cleanly_and_is_tried_again(

@@ -191,7 +191,8 @@ def test_a_switch_that_fails_on_the_writer_keeps_the_model_and_says_why(
     ollama.stop()  # after the check said yes, before OK
     with qtbot.waitSignal(window.ingest.failed, timeout=INGEST_TIMEOUT_MS) as failed:
         qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
-    assert str(failed.args[0]).startswith("Ollama cannot embed with nomic-embed-text now")
+    assert str(failed.args[0]) == (f"Nothing answers at {ollama.host}, where the embedding "
+                                   "model nomic-embed-text is served.")
     qtbot.waitUntil(lambda: not window.workers.busy, timeout=STARTUP_TIMEOUT_MS)
     assert _model_of(folio_home) == BUNDLED_MODEL
 
