@@ -19,7 +19,8 @@ EPOCH_KEY = "index_epoch"
 KEEP_ENTRIES = 200_000
 
 POSITION = f"""
-SELECT (SELECT value FROM meta WHERE key = '{EPOCH_KEY}'),
+SELECT (SELECT value FROM meta WHERE key = 'library_id') || ':' ||
+       ifnull((SELECT value FROM meta WHERE key = '{EPOCH_KEY}'), '0'),
        (SELECT ifnull(max(seq), 0) FROM passage_changes),
        (SELECT ifnull(min(seq), 0) FROM passage_changes)
 """
@@ -28,7 +29,7 @@ SINCE = "SELECT DISTINCT passage_id FROM passage_changes WHERE seq > ? AND seq <
 
 @dataclass(frozen=True)
 class Position:
-    epoch: str
+    epoch: str  # the library's id and its epoch: another library or epoch shares nothing
     seq: int
     oldest: int  # the lowest sequence number still in the log (0 when it is empty)
 
@@ -36,7 +37,7 @@ class Position:
 def position(db: apsw.Connection) -> Position:
     row = db.execute(POSITION).fetchone()
     assert row is not None
-    return Position(str(row[0] or "0"), int(row[1]), int(row[2]))
+    return Position(str(row[0] or ""), int(row[1]), int(row[2]))
 
 
 def changed_between(db: apsw.Connection, old: Position, new: Position) -> list[int] | None:

@@ -288,10 +288,18 @@ def m011_turn_support(db: apsw.Connection) -> None:
     db.execute("ALTER TABLE turns ADD COLUMN support TEXT NOT NULL DEFAULT '[]'")
 
 
+def m012_library_id(db: apsw.Connection) -> None:
+    """A random id of this library file: a saved keyword index (library.db.keywords.npz) is
+    used only by the library that wrote it (a library.db restored or replaced at the same path
+    is another library)."""
+    db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('library_id', "
+               "lower(hex(randomblob(16))))")
+
+
 MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
     m001_create_tables, m002_porter_stemming, m003_bit_vectors, m004_term_statistics,
     m005_conversations, m006_change_log, m007_vectors_in_vec0, m008_watched_folders,
-    m009_keywords_in_every_script, m010_checks, m011_turn_support]
+    m009_keywords_in_every_script, m010_checks, m011_turn_support, m012_library_id]
 
 
 def schema_version(db: apsw.Connection) -> int:

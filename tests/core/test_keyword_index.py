@@ -245,3 +245,23 @@ def test_temporary_copies_of_writers_that_died_are_swept(tmp_path: Path) -> None
         living.kill()
         living.wait()
         db.close()
+
+
+def test_a_saved_copy_serves_only_the_library_that_wrote_it(tmp_path: Path) -> None:
+    """A library.db replaced at the same path (restored from a backup, another library copied
+    in) is another library: the saved keyword index beside it is not patched onto it."""
+    path = tmp_path / "library.db"
+    first = _library(path, seed=3)
+    keyword_index(first)  # built and saved beside library.db
+    first.close()
+    other = _library(tmp_path / "other.db", seed=9)
+    _add_documents(other, random.Random(5), 5, first=5000)  # a later position in its own log
+    other.close()
+    for suffix in ("", "-wal", "-shm"):
+        (tmp_path / f"library.db{suffix}").unlink(missing_ok=True)
+    (tmp_path / "other.db").rename(path)
+    replaced = connect(path)
+    index = keyword_index(replaced)
+    assert len(index.segments) == 1  # built anew, not the first library's patched
+    assert_exact(replaced)
+    replaced.close()
