@@ -11,12 +11,14 @@ Library.ask, as desktop/asking.py runs it; its events reach the main thread by Q
 QCoreApplication's event loop, as the window's). Ollama is the test server
 (tests/ollama_server.py), answering at once. Timed on the main thread: from handing the task to
 the Workers to the first answer Token delivered there (retrieval, the prompt, the /api/chat
-request and the first streamed line included; "retrieval" is core's own part of it, from
-SourcesFound). The answer is then streamed to its end before the next question ("answer end":
-that includes core's support alignment of the cited sentences, after the last token). Two
-differences from the window: the host is passed to ask() (the library's ollama-host setting is
-not written) and the turn is not saved (save=False), so the cached library stays as it was
-built; the window saves the turn after the answer, after what is timed.
+request and the first streamed line included; "core" is core's own count of its part, from its
+Timings: retrieval, the question to the /api/chat request (Folio's own part) and to the first
+token inside Library.ask: the rest is the test server). The answer is then streamed to its end
+before the next question ("answer end": that includes core's support alignment of the cited
+sentences, after the last token). Two differences from the window: the host is passed to ask()
+(the library's ollama-host setting is not written) and the turn is not saved (save=False), so
+the cached library stays as it was built; the window saves the turn after the answer, after
+what is timed.
 
 Each size runs in a fresh child process: the Engine and the Workers are made, the reads the
 window makes on start (the document list, the conversations, the settings) come back, and
@@ -53,9 +55,11 @@ DEFAULT_CACHE = Path("~/.cache/Folio/bench-search").expanduser()
 TIMEOUT_S = 120.0  # one question, before the bench gives up
 
 
-def ask_once(workers: Any, question: str, host: str) -> tuple[float, float, float]:
-    """(ms to the first Token on this thread, ms to the end of the answer, core's retrieval ms
-    from SourcesFound) of one question asked as desktop/asking.py asks it."""
+def ask_once(workers: Any, question: str,
+             host: str) -> tuple[float, float, float, float, float]:
+    """(ms to the first Token on this thread, ms to the end of the answer, and core's own
+    retrieval, to-request and first-token ms, from its Timings) of one question asked as
+    desktop/asking.py asks it."""
     from PySide6.QtCore import QEventLoop, QTimer
 
     from core.answer_types import AnswerDone, AnswerEvent, AskFailed, SourcesFound, Token
@@ -66,6 +70,8 @@ def ask_once(workers: Any, question: str, host: str) -> tuple[float, float, floa
 
     first: list[float] = []
     retrieval: list[float] = []
+    core_first: list[float] = []
+    core_request: list[float] = []
     problems: list[str] = []
     loop = QEventLoop()
 
@@ -76,8 +82,12 @@ def ask_once(workers: Any, question: str, host: str) -> tuple[float, float, floa
             retrieval.append(event.retrieval_ms)
         elif isinstance(event, AskFailed):
             problems.append(event.message)
-        elif isinstance(event, AnswerDone) and event.answer.notice:
-            problems.append(event.answer.notice)
+        elif isinstance(event, AnswerDone):
+            timings = event.answer.timings
+            core_first.append(timings.first_token_ms or 0.0)
+            core_request.append(timings.request_ms or 0.0)
+            if event.answer.notice:
+                problems.append(event.answer.notice)
 
     task: StreamTask[AnswerEvent] = StreamTask(work, "ask")
     task.on_yielded(on_event)
@@ -93,7 +103,8 @@ def ask_once(workers: Any, question: str, host: str) -> tuple[float, float, floa
     end = time.perf_counter()
     if not first:
         raise SystemExit(f"no token for {question!r}: {problems or 'timed out'}")
-    return (first[0] - start) * 1000, (end - start) * 1000, retrieval[0] if retrieval else 0.0
+    return ((first[0] - start) * 1000, (end - start) * 1000, retrieval[0] if retrieval else 0.0,
+            core_request[0] if core_request else 0.0, core_first[0] if core_first else 0.0)
 
 
 def start_reads(workers: Any) -> float:
@@ -136,13 +147,17 @@ def measure(root: Path, questions: list[str]) -> dict[str, Any]:
         workers = Workers(root / "lib", AppEvents(), engine)
         started_ms = (time.perf_counter() - start) * 1000
         reads_ms = start_reads(workers)
-        first_ms, first_end_ms, first_retrieval_ms = ask_once(workers, questions[0], server.host)
-        firsts, ends, retrievals = [], [], []
+        first_ms, first_end_ms, first_retrieval_ms, _, _ = ask_once(workers, questions[0],
+                                                                    server.host)
+        firsts, ends, retrievals, requests, core_firsts = [], [], [], [], []
         for question in questions[1:]:
-            token_ms, end_ms, retrieval_ms = ask_once(workers, question, server.host)
+            token_ms, end_ms, retrieval_ms, request_ms, core_ms = ask_once(workers, question,
+                                                                           server.host)
             firsts.append(token_ms)
             ends.append(end_ms)
             retrievals.append(retrieval_ms)
+            requests.append(request_ms)
+            core_firsts.append(core_ms)
         peak, now = rss_mb()
         indexes = engine.indexes(root / "lib" / "library.db")
         result = {
@@ -150,6 +165,9 @@ def measure(root: Path, questions: list[str]) -> dict[str, Any]:
             "start_ms": started_ms, "start_reads_ms": reads_ms, "first_ms": first_ms,
             "first_end_ms": first_end_ms, "first_retrieval_ms": first_retrieval_ms,
             "retrieval_p50_ms": statistics.median(retrievals),
+            "core_first_p50_ms": statistics.median(core_firsts),
+            "request_p50_ms": statistics.median(requests),
+            "request_p95_ms": sorted(requests)[min(len(requests) - 1, int(0.95 * len(requests)))],
             "p50_ms": statistics.median(firsts),
             "p95_ms": sorted(firsts)[min(len(firsts) - 1, int(0.95 * len(firsts)))],
             "answer_p50_ms": statistics.median(ends), "questions": len(firsts),
@@ -208,13 +226,16 @@ def main() -> None:
         r = results[-1]
         print(f"  {r['passages']:,} passages: first {r['first_ms']:.0f} ms, p50 {r['p50_ms']:.1f}, "
               f"p95 {r['p95_ms']:.1f} (load {r['load']})", file=sys.stderr, flush=True)
-    print("| passages | first token p50 ms | p95 ms | (retrieval p50 ms) | first question after "
-          "start ms | (its retrieval ms) | answer end p50 ms | start: engine + workers, start "
-          "reads ms | peak RSS MB | RSS MB | vector loads | /api/show | load average |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| passages | first token p50 ms | p95 ms | (core p50 ms: retrieval, to request, first "
+          "token) | (core to request p95 ms) | "
+          "first question after start ms | (its retrieval ms) | answer end p50 ms | start: "
+          "engine + workers, start reads ms | peak RSS MB | RSS MB | vector loads | /api/show | "
+          "load average |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['passages']:,} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
-              f"{r['retrieval_p50_ms']:.1f} | {r['first_ms']:.0f} | "
+              f"{r['retrieval_p50_ms']:.1f}, {r['request_p50_ms']:.1f}, "
+              f"{r['core_first_p50_ms']:.1f} | {r['request_p95_ms']:.1f} | {r['first_ms']:.0f} | "
               f"{r['first_retrieval_ms']:.0f} | {r['answer_p50_ms']:.1f} | "
               f"{r['start_ms']:.0f}, {r['start_reads_ms']:.0f} | "
               f"{r['peak_rss_mb']:.0f} | {r['rss_mb']:.0f} | {r['vector_loads']} | "
