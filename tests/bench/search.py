@@ -23,7 +23,9 @@ are kept beside the library (DIR/passages-SIZE/floats.npy, row i = passage id i 
 from that file) that Library.search in semantic mode returns; "int8 exact" is the same for an
 exact scan of the int8 vectors (what quantization alone loses; the rest is the sign-code
 candidate pass of core/vector_index.py above 50k passages); "same texts" counts a copy of the
-same passage text as found (the copies of one text differ only by their noise).
+same passage text as found (the copies of one text differ only by their noise); "= int8 exact
+scan" is the share of the int8 scan's own top-10 that the search finds (what the candidate pass
+alone loses).
 
 Each size is measured in a child process of its own (its RSS is its own): one Engine, one
 Library opened with it, the embedding model loaded, then the first keyword search and the
@@ -35,8 +37,10 @@ before the agreement pass reads floats.npy.
 
 --coarse-share S1,S2 measures the candidate knob of core/vector_index.py at other settings
 (the module constant COARSE_SHARE patched in this process; core is not changed): agreement
-and semantic / hybrid latency at each, for the sizes above EXACT_UP_TO (below, every row is
-scored). Candidates scored = max(COARSE_CANDIDATES, COARSE_SHARE x passages, 10 x 200).
+and the latency of the vector side alone (VectorIndex.nearest on vectors embedded beforehand)
+and of semantic / hybrid search at each (and at the default first), for the sizes above
+EXACT_UP_TO (below, every row is scored). Candidates scored = max(COARSE_CANDIDATES,
+COARSE_SHARE x passages, 10 x 200).
 --cache DIR keeps the built libraries (DIR/passages-SIZE, marked complete when built) and
 reuses them; without it they are built in a temporary folder and deleted.
 """
@@ -238,6 +242,18 @@ def exact_top10(floats: Floats, index: vector_index.VectorIndex,
     return tops[0], tops[1]
 
 
+def nearest_times(index: vector_index.VectorIndex, matrix: Floats, repeat: int) -> list[float]:
+    """Milliseconds of the vector side alone (VectorIndex.nearest for the 200 candidates a
+    search asks of it), on the queries' vectors embedded beforehand."""
+    times = []
+    for _ in range(repeat):
+        for vector in matrix:
+            start = time.perf_counter()
+            index.nearest(vector, 200)
+            times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
 def agreement(exact: npt.NDArray[np.int64], found: list[list[int]]) -> float:
     return statistics.fmean(len(set(e.tolist()) & set(f)) / 10
                             for e, f in zip(exact, found, strict=True))
@@ -307,24 +323,30 @@ def measure(root: Path, sets: dict[str, list[str]], repeat: int,
                                                  library.indexes.keyword_loads)
     floats = np.load(root / "floats.npy", mmap_mode="r")
     exact: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
+    embedded: dict[str, Floats] = {}
     for name, texts in sets.items():
         matrix = np.stack([embedder.embed_query(t) for t in texts]).astype(np.float32)
         matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+        embedded[name] = matrix
         exact[name] = exact_top10(floats, index, matrix)
         out.setdefault("agreement", {})[name] = agreement(exact[name][0], found[name])
         out.setdefault("int8_exact", {})[name] = agreement(
             exact[name][0], [row.tolist() for row in exact[name][1]])
         out.setdefault("same_text", {})[name] = text_agreement(library, exact[name][0],
                                                                 found[name])
+        out.setdefault("vs_int8", {})[name] = agreement(exact[name][1], found[name])
     default_share = vector_index.COARSE_SHARE
-    for share in shares if count > vector_index.EXACT_UP_TO else []:  # else every row is scored
+    knob_shares = [default_share, *shares] if shares else []
+    for share in knob_shares if count > vector_index.EXACT_UP_TO else []:  # else all are scored
         vector_index.COARSE_SHARE = share
         for name, texts in sets.items():
             semantic, hits = timed(library, texts, SearchMode.SEMANTIC, repeat)
             hybrid, _ = timed(library, texts, SearchMode.HYBRID, repeat)
             out["knobs"].append({
                 "share": share, "set": name, "agreement": agreement(exact[name][0], hits),
+                "vs_int8": agreement(exact[name][1], hits),
                 "candidates": max(vector_index.COARSE_CANDIDATES, int(share * count), 2000),
+                "nearest": percentiles(nearest_times(index, embedded[name], repeat)),
                 "semantic": percentiles(semantic), "hybrid": percentiles(hybrid),
                 "load": load_average()})
     vector_index.COARSE_SHARE = default_share
@@ -341,14 +363,14 @@ def measure(root: Path, sets: dict[str, list[str]], repeat: int,
 
 def print_tables(results: list[dict[str, Any]]) -> None:
     print("\n| passages | queries | mode | p50 ms | p95 ms | semantic top-10 = exact float "
-          "| (int8 exact scan) | (same texts) | load average |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| (int8 exact scan) | (same texts) | (= int8 exact scan) | load average |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         for m in r["modes"]:
             name = m["set"]
             print(f"| {r['passages']:,} | {name} | {m['mode']} | {m['p50']:.1f} | "
                   f"{m['p95']:.1f} | {r['agreement'][name]:.1%} | {r['int8_exact'][name]:.1%} | "
-                  f"{r.get('same_text', {}).get(name, float('nan')):.1%} | {m['load']} |")
+                  f"{r['same_text'][name]:.1%} | {r['vs_int8'][name]:.1%} | {m['load']} |")
     print("\n| passages | library.db MB | vector index MB | bytes / passage | first semantic "
           "search s | keyword index MB | first keyword search s | peak RSS MB | RSS MB |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -360,12 +382,15 @@ def print_tables(results: list[dict[str, Any]]) -> None:
               f"{r['rss_mb'][0]:.0f} | {r['rss_mb'][1]:.0f} |")
     knobs = [(r, k) for r in results for k in r["knobs"]]
     if knobs:
-        print("\n| passages | queries | COARSE_SHARE | candidates | agreement | semantic p50 / p95 "
-              "ms | hybrid p50 / p95 ms | load average |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("\n| passages | queries | COARSE_SHARE | candidates | agreement | (= int8 exact "
+              "scan) | vector side p50 / p95 ms | semantic p50 / p95 ms | hybrid p50 / p95 ms "
+              "| load average |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for r, k in knobs:
             print(f"| {r['passages']:,} | {k['set']} | {k['share']} | {k['candidates']:,} | "
-                  f"{k['agreement']:.1%} | {k['semantic'][0]:.1f} / {k['semantic'][1]:.1f} | "
+                  f"{k['agreement']:.1%} | {k['vs_int8']:.1%} | "
+                  f"{k['nearest'][0]:.1f} / {k['nearest'][1]:.1f} | "
+                  f"{k['semantic'][0]:.1f} / {k['semantic'][1]:.1f} | "
                   f"{k['hybrid'][0]:.1f} / {k['hybrid'][1]:.1f} | {k['load']} |")
         for r in results:
             print(f"(default at {r['passages']:,}: COARSE_SHARE {r['default_share']}, "
