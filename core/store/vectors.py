@@ -19,7 +19,6 @@ TABLE = "passage_vectors"
 # vec0's own tables, read directly to load a whole library: one row per chunk of vectors
 # (sqlite-vec 0.1.x layout) is ~9x quicker than one row per vector through vec0.
 CHUNKS = f"SELECT chunk_id, size, validity, rowids FROM {TABLE}_chunks ORDER BY chunk_id"
-CHUNK_VECTORS = f"SELECT rowid, vectors FROM {TABLE}_vector_chunks00"
 
 Ids = npt.NDArray[np.int64]
 Int8s = npt.NDArray[np.int8]
@@ -97,34 +96,43 @@ def some(db: apsw.Connection, wanted: Sequence[int], dim: int) -> tuple[Ids, Int
 
 def every(db: apsw.Connection, dim: int) -> tuple[Ids, Int8s]:
     """(passage ids, vectors as rows) of every stored vector, by id: from vec0's chunks when
-    they read as expected (their row count agrees with vec0's), else one row at a time."""
+    they read as expected (as many valid rows as vec0 counts), else one row at a time."""
     try:
         found = _from_chunks(db, dim)
     except (apsw.SQLError, ValueError):
         found = None
-    if found is not None and len(found[0]) == count(db):
+    if found is not None:
         return found
     return _row_by_row(db, dim)
 
 
 def _from_chunks(db: apsw.Connection, dim: int) -> tuple[Ids, Int8s] | None:
-    blobs = {cast(int, r[0]): cast(bytes, r[1]) for r in db.execute(CHUNK_VECTORS)}
-    id_parts: list[Ids] = []
-    vector_parts: list[Int8s] = []
+    """Straight into arrays of the final size (vec0's count): one chunk's blob at a time, so a
+    load holds the matrix once, not its chunks and a concatenated copy besides."""
+    total = count(db)
+    ids_out = np.empty(total, dtype=np.int64)
+    vectors_out = np.empty((total, dim), dtype=np.int8)
+    filled = 0
     for chunk_id, size, validity, rowids in db.execute(CHUNKS):
         size = int(size)
-        data = blobs.get(cast(int, chunk_id))
-        if data is None or len(data) != size * dim or len(rowids) != size * 8:
+        row = db.execute(f"SELECT vectors FROM {TABLE}_vector_chunks00 WHERE rowid = ?",
+                         (chunk_id,)).fetchone()
+        if row is None or len(row[0]) != size * dim or len(rowids) != size * 8:
             return None
         valid = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")[:size]
         keep = np.flatnonzero(valid)
-        id_parts.append(np.frombuffer(rowids, dtype=np.int64)[keep])
-        vector_parts.append(np.frombuffer(data, dtype=np.int8).reshape(size, dim)[keep])
-    if not id_parts:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.int8)
-    all_ids = np.concatenate(id_parts)
-    order = np.argsort(all_ids, kind="stable")
-    return all_ids[order], np.concatenate(vector_parts)[order]
+        if filled + len(keep) > total:
+            return None
+        ids_out[filled:filled + len(keep)] = np.frombuffer(rowids, dtype=np.int64)[keep]
+        vectors_out[filled:filled + len(keep)] = np.frombuffer(
+            row[0], dtype=np.int8).reshape(size, dim)[keep]
+        filled += len(keep)
+    if filled != total:
+        return None
+    if len(ids_out) > 1 and not bool((ids_out[1:] > ids_out[:-1]).all()):
+        order = np.argsort(ids_out, kind="stable")
+        return ids_out[order], vectors_out[order]
+    return ids_out, vectors_out
 
 
 def _row_by_row(db: apsw.Connection, dim: int) -> tuple[Ids, Int8s]:
