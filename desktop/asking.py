@@ -104,6 +104,17 @@ class Asking(QObject):
             self.current = None
             self.answer_finished.emit(message)
 
+    def warm(self) -> Task[None]:
+        """Load the embedding model and the library's keyword and vector indexes on a reader
+        now, so the first question does not wait for them (seconds at a million passages); a
+        question asked meanwhile waits for the same loads, never repeats them."""
+        def work(lib: Library, _task: Task[None]) -> None:
+            lib.search("folio", k=1)
+
+        task: Task[None] = Task(work, "warm")
+        self.workers.read(task)
+        return task
+
     def stop(self) -> None:
         if self.current is not None:
             self.current.cancel.set()

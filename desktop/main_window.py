@@ -185,6 +185,8 @@ class MainWindow(QMainWindow):
 
     def _on_first_documents(self, _documents: list[Document]) -> None:
         self.documents_loaded.disconnect(self._on_first_documents)
+        if _documents:
+            self.asking.warm()
         if not self.ingest.running:
             self.statusBar().showMessage("Ready", 5000)
 

@@ -40,6 +40,20 @@ def test_asking_twice_loads_the_vector_index_once_and_asks_ollama_for_the_model_
     assert len(fake_ollama.requests_to("/api/show")) == 1
 
 
+def test_a_library_with_documents_is_warmed_at_start_so_the_first_question_does_not_load(
+        qtbot: QtBot, open_window: WindowFactory, docs_dir: Path, folio_home: Path,
+        fake_ollama: FakeOllama) -> None:
+    with Library.open(folio_home) as cli:  # a library indexed before the app starts
+        cli.set_setting("ollama-host", fake_ollama.host)
+        cli.add([make_report_pdf(docs_dir).path])
+    window = open_window(fake_ollama.host)
+    indexes = window.workers.engine.indexes(window.library_root / "library.db")
+    qtbot.waitUntil(lambda: indexes.vector_loads == 1 and indexes.keyword_loads == 1,
+                    timeout=STARTUP_TIMEOUT_MS)  # no question asked yet
+    assert ask_and_wait(qtbot, window, "What did the zorbicon survey find?").citations
+    assert (indexes.vector_loads, indexes.keyword_loads) == (1, 1)
+
+
 def test_a_document_added_by_another_process_appears_in_the_list(
         qtbot: QtBot, open_window: WindowFactory, docs_dir: Path, folio_home: Path) -> None:
     window = open_window()
