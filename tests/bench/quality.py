@@ -4,6 +4,7 @@ one table, each from a library built by the current code.
 Run: .venv/bin/python tests/bench/quality.py ../shared/data/scifact ../shared/data/cranfield
      [--fresh]  (build each library in a temporary folder, ignoring every cache)
      [--library NAME=DIR]  (score an existing library folder for set NAME; the table says so)
+     [--model ollama:NAME [--ollama-host URL]]  (a copy of each library re-embedded with it)
 
 Without --fresh the libraries come from evaluation.library_for, whose cache key hashes the
 corpus, Folio's version, the model and the source of the readers, chunking, ingestion,
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -30,11 +32,29 @@ from core.library import Library
 from core.search import SearchMode
 
 
+def reembedded(library: Library, folder: Path, model: str, host: str | None) -> Library:
+    """A copy of library in folder, re-embedded with model (the cached library is kept as
+    built, with the bundled model its cache key names)."""
+    library.close()
+    shutil.copytree(library.root, folder)
+    copy = Library.open(folder)
+    if host:
+        copy.set_setting("ollama-host", host)
+    copy.set_embedding_model(model, progress=lambda done, total: print(
+        f"\r  re-embedding {done}/{total}", end="", file=sys.stderr, flush=True))
+    print(file=sys.stderr)
+    return copy
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("datasets", type=Path, nargs="+")
     parser.add_argument("--fresh", action="store_true", help="build in a temporary folder")
     parser.add_argument("--library", action="append", default=[], metavar="NAME=DIR")
+    parser.add_argument("--model", default=None, metavar="ollama:NAME",
+                        help="re-embed a copy of each library with this model first (an "
+                             "Ollama model needs --ollama-host or $OLLAMA_HOST)")
+    parser.add_argument("--ollama-host", default=None)
     args = parser.parse_args()
     given = dict(item.split("=", 1) for item in args.library)
     rows = []
@@ -48,9 +68,13 @@ def main() -> None:
                       file=sys.stderr)
             else:
                 library = evaluation.library_for(dataset, Path(work) if args.fresh else None)
+            if args.model:
+                library = reembedded(library, Path(work) / dataset.name, args.model,
+                                     args.ollama_host)
             built = time.perf_counter() - start
             print(f"{dataset.name}: library {library.root.parent.name} ready in {built:.0f} s "
-                  f"({len(library.documents())} documents)", file=sys.stderr, flush=True)
+                  f"({len(library.documents())} documents, {library.embedding_model})",
+                  file=sys.stderr, flush=True)
             with library:
                 for score in evaluation.evaluate(library, dataset, list(SearchMode)):
                     rows.append((dataset.name + (" (given library)" if dataset.name in given
