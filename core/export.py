@@ -21,14 +21,12 @@ from core.answer_types import Citation, Turn
 from core.chunking import split_sentences
 from core.citations import CITATION, cited_numbers
 from core.errors import FolioError
-from core.querytext import STOPWORDS
-from core.support import cited_sentences
+from core.support import cited_sentences, lexical
 from core.types import Document
 
 SCHEME = "folio"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _PAGE = re.compile(r"[1-9][0-9]{0,5}")  # ASCII digits only (str.isdigit takes '²' and '١')
-_WORD = re.compile(r"\w+")
 QUOTE_CHARS = 300
 
 
@@ -73,15 +71,12 @@ def parse_link(url: str, documents: Sequence[Document]) -> tuple[Document, int]:
     return document, page
 
 
-def content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
-
-
 def supporting_sentence(claim: str, passage: str) -> str:
-    """The sentence of passage sharing the most content words (and numbers) with claim."""
-    wanted = content_words(CITATION.sub("", claim))
+    """The sentence of passage that shares the most of claim's content words and numbers
+    (core/support.py's lexical score)."""
+    plain = CITATION.sub("", claim)
     sentences = split_sentences(passage) or [passage]
-    best = max(sentences, key=lambda s: (len(wanted & content_words(s)), -sentences.index(s)))
+    best = max(sentences, key=lambda s: (lexical(plain, s), -sentences.index(s)))
     best = " ".join(best.split())
     return best if len(best) <= QUOTE_CHARS else best[:QUOTE_CHARS].rsplit(" ", 1)[0] + " …"
 

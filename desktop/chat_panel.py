@@ -47,6 +47,7 @@ from core.answer_types import (
 )
 from core.citations import CITATION, citation_of, cited_numbers
 from core.support import cited_sentences
+from desktop.pull_bar import show_pull_progress
 from desktop.scope_chip import ScopeChip
 from desktop.span_find import SpanCitation
 
@@ -449,13 +450,7 @@ class ChatPanel(QWidget):
                 self.status_label.setText(html.escape(message))
             return
         self.pull_button.setEnabled(False)
-        self.pull_bar.show()
-        self.pull_bar.setFormat(f"{progress.status} %p%")
-        if progress.total:
-            self.pull_bar.setRange(0, 1000)
-            self.pull_bar.setValue(int(1000 * progress.completed / progress.total))
-        else:
-            self.pull_bar.setRange(0, 0)
+        show_pull_progress(self.pull_bar, progress)
 
     def _on_status_link(self, link: str) -> None:
         if link.startswith("refresh:"):

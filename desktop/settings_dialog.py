@@ -33,6 +33,7 @@ from desktop.embedding_models import (
     label_of,
     short_name,
 )
+from desktop.pull_bar import show_pull_progress
 
 DEFAULT_SOURCES = 6
 AUTOMATIC_MODEL = "Automatic (first installed)"
@@ -378,13 +379,7 @@ class SettingsDialog(QDialog):
         self.pull_name.setEnabled(False)
         self.pull_stop.show()
         self.pull_message.hide()
-        self.pull_bar.show()
-        self.pull_bar.setFormat(f"{progress.status} %p%")
-        if progress.total:
-            self.pull_bar.setRange(0, 1000)
-            self.pull_bar.setValue(int(1000 * progress.completed / progress.total))
-        else:
-            self.pull_bar.setRange(0, 0)
+        show_pull_progress(self.pull_bar, progress)
 
     def pull_failed(self, message: str) -> None:
         self.set_pull_progress(None, message)
