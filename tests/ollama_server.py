@@ -226,6 +226,8 @@ class FakeOllama:
                      ...) are reported with an embedding family and the "embedding" capability
       fault          a Fault; fault_times: how many more requests it applies to (None: all)
       reply          answer text used instead of the one built from the prompt
+      responder      a function of the chat's messages giving the answer text, or None to let
+                     `reply` or the prompt decide (for prompts a test shapes answers to)
       rewrite_reply  answer to a follow-up rewrite prompt instead of the default
       token_delay    seconds before each streamed line under Fault.SLOW_TOKENS
       cut_after, garbage_after, error_after   lines sent before the fault shows
@@ -243,6 +245,7 @@ class FakeOllama:
         self.fault = Fault.NONE
         self.fault_times: int | None = None
         self.reply: str | None = None
+        self.responder: Callable[[Sequence[Any]], str | None] | None = None
         self.rewrite_reply: str | None = None
         self.token_delay = 0.05
         self.cut_after = 3
@@ -616,7 +619,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(500, {"error": fake.error_message})
             return
         messages = body.get("messages") or []
-        answer = fake.reply if fake.reply is not None else fake.answer_for(messages)
+        answer = fake.responder(messages) if fake.responder is not None else None
+        if answer is None:
+            answer = fake.reply if fake.reply is not None else fake.answer_for(messages)
         tokens = tokenize(answer)
         prompt_words = sum(len(_content(m).split()) for m in messages)
         created = _now()

@@ -164,6 +164,15 @@ def test_reply_override_and_follow_up_rewrite(server: FakeOllama, client: ollama
     assert streamed == ["Scripted ", "answer ", "[3].", ""]
 
 
+def test_responder_answers_the_prompts_it_knows_and_passes_on_the_rest(
+        server: FakeOllama, client: ollama.Client) -> None:
+    server.responder = lambda messages: ("Question one?" if "Write a question" in
+                                         messages[-1]["content"] else None)
+    assert client.chat(MODEL, ask("Write a question about tides.")).message.content == (
+        "Question one?")
+    assert client.chat(MODEL, ask(SOURCES_PROMPT)).message.content == EXPECTED
+
+
 def test_answers_built_from_folio_prompts(server: FakeOllama, client: ollama.Client) -> None:
     """The real prompt builders' output is parsed: sources in rank order, the rewrite's follow-up."""
     from core import prompt
