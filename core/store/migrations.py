@@ -296,10 +296,37 @@ def m012_library_id(db: apsw.Connection) -> None:
                "lower(hex(randomblob(16))))")
 
 
+M013_SUMMARIES = """
+CREATE TABLE summaries (
+    key         TEXT PRIMARY KEY,  -- sha256 of all it was made from (core/overview.py)
+    document_id INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL CHECK (kind IN ('section', 'document')),
+    model       TEXT NOT NULL,
+    heading     TEXT NOT NULL DEFAULT '',
+    page_start  INTEGER NOT NULL,
+    page_end    INTEGER NOT NULL,
+    sources     TEXT NOT NULL DEFAULT '[]',  -- JSON: the passage ids its [1], [2] ... name
+    text        TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+CREATE INDEX summaries_document ON summaries (document_id);
+"""
+
+
+def m013_summaries(db: apsw.Connection) -> None:
+    """Whole-document answers (core/overview.py) keep what the model wrote: a row per section
+    summary and one per combined answer, each written only once it is complete, under a key
+    made from the document's bytes, the passages, the model and the prompt (so a row is never
+    a part of a run, and a changed document or model finds nothing). A removed document takes
+    its rows with it."""
+    db.execute(M013_SUMMARIES)
+
+
 MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
     m001_create_tables, m002_porter_stemming, m003_bit_vectors, m004_term_statistics,
     m005_conversations, m006_change_log, m007_vectors_in_vec0, m008_watched_folders,
-    m009_keywords_in_every_script, m010_checks, m011_turn_support, m012_library_id]
+    m009_keywords_in_every_script, m010_checks, m011_turn_support, m012_library_id,
+    m013_summaries]
 
 
 def schema_version(db: apsw.Connection) -> int:
