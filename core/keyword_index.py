@@ -11,12 +11,8 @@ and sums exact BM25 contributions: a few milliseconds at 300k passages, nothing 
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
-import os
-import threading
-import time
 import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -28,7 +24,8 @@ import apsw
 import numpy as np
 import numpy.typing as npt
 
-from core.paths import KEYWORD_INDEX_SUFFIX, PRIVATE_FILE_MODE
+from core import index_file
+from core.paths import KEYWORD_INDEX_SUFFIX
 from core.store import changes, search_queries, tokenizer
 
 Rows = npt.NDArray[np.int64]
@@ -93,7 +90,6 @@ class _Segment:
 
 FLUSH_POSTINGS = 1 << 20
 CACHE_SUFFIX = KEYWORD_INDEX_SUFFIX  # library.db.keywords.npz, kept 0600 like library.db
-STALE_TEMPORARY_S = 3600  # where a writer's pid cannot be asked after (Windows)
 CACHE_FORMAT = (f"folio keyword index 2, tokenizer {search_queries.FTS_TOKENIZER} "
                 f"version {tokenizer.VERSION}")
 REBUILD_SHARE = 0.25  # more passages than this share in later segments: build one segment anew
@@ -126,7 +122,8 @@ class KeywordIndex:
         self.segments: list[_Segment] = []
         self._norms: dict[tuple[float, float, float, float], tuple[npt.NDArray[np.float64],
                                                                     float]] = {}
-        _sweep_temporaries(_cache_path(db))
+        if (saved := _cache_path(db)) is not None:
+            index_file.sweep_temporaries(saved)
         if not self._load(db):
             self._add(search_queries.passage_texts(db, None))
             if save:
@@ -201,21 +198,13 @@ class KeywordIndex:
         if path is None or len(self.segments) != 1 or any("\n" in w for w in words):
             return
         segment = self.segments[0]
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-        try:
-            # 0600 from the start, whatever the umask: it holds every word of the library
-            temporary.unlink(missing_ok=True)  # a crashed earlier writer of this pid and thread
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-            with os.fdopen(os.open(temporary, flags, PRIVATE_FILE_MODE), "wb") as handle:
-                np.savez(handle, format=np.array(CACHE_FORMAT),
-                         vocabulary=np.frombuffer("\n".join(words).encode("utf-8"), np.uint8),
-                         rows=segment.rows, context=segment.context, text=segment.text,
-                         starts=segment.starts, ids=self.ids, documents=self.documents,
-                         lengths=self.lengths, sizes=self.sizes,
-                         epoch=np.array(self.position.epoch), seq=np.array(self.position.seq))
-            os.replace(temporary, path)
-        except OSError:
-            temporary.unlink(missing_ok=True)
+        index_file.save(path, {
+            "format": np.array(CACHE_FORMAT),
+            "vocabulary": np.frombuffer("\n".join(words).encode("utf-8"), np.uint8),
+            "rows": segment.rows, "context": segment.context, "text": segment.text,
+            "starts": segment.starts, "ids": self.ids, "documents": self.documents,
+            "lengths": self.lengths, "sizes": self.sizes,
+            "epoch": np.array(self.position.epoch), "seq": np.array(self.position.seq)})
 
     def _forget(self) -> None:
         self.vocabulary.clear()
@@ -226,19 +215,19 @@ class KeywordIndex:
 
     def _load(self, db: apsw.Connection) -> bool:
         path = _cache_path(db)
-        if path is None or not path.exists():
+        if path is None:
             return False
         try:
-            with np.load(path, allow_pickle=False) as data:
-                if str(data["format"]) != CACHE_FORMAT:
-                    return False
-                words = bytes(data["vocabulary"]).decode("utf-8")
-                self.vocabulary.update(zip(words.split("\n") if words else [], itertools.count()))
-                self.segments = [_Segment.of(data["rows"], data["context"], data["text"],
-                                             data["starts"])]
-                self.ids, self.documents = data["ids"], data["documents"]
-                self.lengths, self.sizes = data["lengths"], data["sizes"]
-                saved = changes.Position(str(data["epoch"]), int(data["seq"]), 0)
+            data = index_file.load(path)  # memory-mapped: postings are read as searches need
+            if data is None or str(data["format"]) != CACHE_FORMAT:
+                return False
+            words = bytes(data["vocabulary"]).decode("utf-8")
+            self.vocabulary.update(zip(words.split("\n") if words else [], itertools.count()))
+            self.segments = [_Segment.of(data["rows"], data["context"], data["text"],
+                                         data["starts"])]
+            self.ids, self.documents = data["ids"], data["documents"]
+            self.lengths, self.sizes = data["lengths"], data["sizes"]
+            saved = changes.Position(str(data["epoch"]), int(data["seq"]), 0)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError):
             self._forget()
             return False
@@ -364,34 +353,3 @@ def _cache_path(db: apsw.Connection) -> Path | None:
     """library.db.keywords.npz beside library.db (None for an in-memory database)."""
     name = db.filename
     return Path(name).with_name(Path(name).name + CACHE_SUFFIX) if name else None
-
-
-def _sweep_temporaries(path: Path | None) -> None:
-    """Remove the half-written copies (.library.db.keywords.npz.PID.TID) that writers which
-    died mid-save left behind: those of a pid no longer running (on Windows, where a pid cannot
-    be asked after without opening the process, those untouched for an hour)."""
-    if path is None:
-        return
-    prefix = f".{path.name}."
-    with contextlib.suppress(OSError):
-        for temporary in path.parent.glob(f"{prefix}*"):
-            pid_text = temporary.name[len(prefix):].split(".")[0]
-            if not pid_text.isdigit() or int(pid_text) == os.getpid():
-                continue
-            with contextlib.suppress(OSError):
-                if os.name == "posix":
-                    if _running(int(pid_text)):
-                        continue
-                elif time.time() - temporary.stat().st_mtime < STALE_TEMPORARY_S:
-                    continue
-                temporary.unlink()
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # POSIX only: signal 0 asks, it sends nothing
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
