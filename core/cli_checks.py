@@ -1,4 +1,5 @@
-"""`folio diagnose` and `folio checks add|list|remove|run`: why an answer missed (core/diagnosis.py)."""
+"""`folio diagnose` and `folio checks add|list|remove|run|import|propose`: why an answer missed
+(core/diagnosis.py), and checks proposed from the documents (core/check_proposals.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from core import evaluation
+from core import check_proposals, evaluation
+from core.check_proposals import Proposals
 from core.diagnosis import HITS_AT, CheckRun, Diagnosis
+from core.errors import FolioError
 from core.library import Library
 from core.search import SearchMode
 
@@ -124,9 +127,12 @@ def cmd_checks(args: argparse.Namespace, open_library: OpenLibrary) -> int:
                   + (f"; {missing} judged document(s) are not in the library" if missing else ""))
             return EXIT_OK
         if args.action == "add":
-            check_id = library.add_check(args.question, args.expect)
-            print(f"check {check_id}: {args.question}")
+            check_id = library.add_check(args.question, args.expect, generated=args.generated)
+            print(f"check {check_id}: {args.question}"
+                  + (" (generated)" if args.generated else ""))
             return EXIT_OK
+        if args.action == "propose":
+            return cmd_propose(args, library)
         if args.action == "remove":
             library.remove_check(args.id)
             print(f"removed check {args.id}")
@@ -139,7 +145,8 @@ def cmd_checks(args: argparse.Namespace, open_library: OpenLibrary) -> int:
                                    "generated": c.generated} for c, p in saved],
                                  ensure_ascii=False, indent=2))
             for check, place in saved if not args.json else []:
-                print(f"{check.id}  {check.question}  -> {place.described}")
+                print(f"{check.id}  {check.question}  -> {place.described}"
+                      + ("  (generated)" if check.generated else ""))
             if not saved and not args.json:
                 print("No checks: `folio checks add QUESTION --expect DOC[:PAGE]` adds one.",
                       file=sys.stderr)
@@ -154,6 +161,85 @@ def cmd_checks(args: argparse.Namespace, open_library: OpenLibrary) -> int:
         print(json.dumps(run_json(run), ensure_ascii=False, indent=2))
     else:
         print("\n".join(run_table(run)))
+    return EXIT_OK
+
+
+def proposals_json(found: Proposals, kept: dict[int, int]) -> dict[str, object]:
+    """kept: the check id each kept proposal (by its index in found.proposals) was saved as."""
+    return {"document_id": found.document_id, "title": found.title, "model": found.model,
+            "notice": found.notice, "eligible_passages": found.eligible,
+            "proposals": [{"number": n, "question": p.question, "expect": p.expect,
+                           "expected": p.described, "document_id": p.document_id,
+                           "page": p.page, "passage_id": p.passage_id, "source": p.source,
+                           "excerpt": p.excerpt, "kept_as": kept.get(n)}
+                          for n, p in enumerate(found.proposals, start=1)],
+            "refused": [{"passage_id": r.passage_id, "page": r.page, "reply": r.reply,
+                         "reason": r.reason} for r in found.refused]}
+
+
+def proposals_lines(found: Proposals, kept: dict[int, int]) -> list[str]:
+    how = f"written by {found.model}" if found.model else "from the passages' terms"
+    lines = [f"Proposed checks for '{found.title}' ({how}; {found.eligible} passage(s) to ask "
+             "about):"]
+    if found.notice:
+        lines.append(f"  note: {found.notice}")
+    for n, p in enumerate(found.proposals, start=1):
+        saved = f"  [kept as check {kept[n]}]" if n in kept else ""
+        lines.append(f"  {n}. {p.question}  -> {p.described} ({p.source}){saved}")
+    if not found.proposals:
+        lines.append("  none: no passage of it is long enough or distinctive enough to ask about")
+    for r in found.refused:
+        reply = " ".join(r.reply.split())[:80]
+        lines.append(f"  refused (page {r.page}, {r.reason}): {reply!r}")
+    return lines
+
+
+def chosen_numbers(keep: str | None, count: int) -> list[int]:
+    """The proposal numbers --keep names ('all', or '1,3'); [] without --keep."""
+    if keep is None:
+        return []
+    if keep == "all":
+        return list(range(1, count + 1))
+    try:
+        numbers = [int(part) for part in keep.split(",") if part.strip()]
+    except ValueError:
+        raise FolioError(f"--keep takes proposal numbers such as 1,3 (not '{keep}').") from None
+    wrong = [n for n in numbers if not 1 <= n <= count]
+    if wrong:
+        raise FolioError(f"There is no proposal {wrong[0]} (1 to {count}).")
+    return numbers
+
+
+def cmd_propose(args: argparse.Namespace, library: Library) -> int:
+    documents = ([library.resolve(args.document)] if args.document
+                 else check_proposals.documents_without_checks(library))
+    if not documents:
+        print("Every indexed document has checks already: name one (`folio checks propose DOC`).",
+              file=sys.stderr)
+        return EXIT_OK
+    if args.keep is not None and args.keep != "all" and len(documents) > 1:
+        raise FolioError("--keep with numbers needs one document: name it.")
+    cancel = threading.Event()
+    results = []
+    try:
+        for doc in documents:
+            found = check_proposals.propose(library, doc, args.count, not args.no_model,
+                                            args.model, cancel=cancel)
+            numbers = chosen_numbers(args.keep, len(found.proposals))
+            ids = check_proposals.keep(library, [found.proposals[n - 1] for n in numbers])
+            results.append((found, dict(zip(numbers, ids, strict=True))))
+    except KeyboardInterrupt:
+        cancel.set()
+        return EXIT_FAILED
+    if args.json:
+        data = [proposals_json(found, kept) for found, kept in results]
+        print(json.dumps(data[0] if args.document else data, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    for found, kept in results:
+        print("\n".join(proposals_lines(found, kept)))
+    if args.keep is None and any(found.proposals for found, _ in results):
+        print("Keep them with --keep (or --keep 1,3), or one at a time with "
+              "`folio checks add QUESTION --expect DOC:PAGE --generated`.", file=sys.stderr)
     return EXIT_OK
 
 
@@ -176,6 +262,20 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     add = actions.add_parser("add", parents=[common], help="keep a check")
     add.add_argument("question", metavar="QUESTION")
     add.add_argument("--expect", required=True, metavar="DOC[:PAGE]")
+    add.add_argument("--generated", action="store_true",
+                     help="mark it as generated (a proposed check, not a person's question)")
+    prop = actions.add_parser("propose", parents=[common],
+                              help="questions made from a document's passages, to keep as checks")
+    prop.add_argument("document", nargs="?", metavar="DOC",
+                      help="id or sha256 prefix (default: every document without checks)")
+    prop.add_argument("--count", type=int, default=check_proposals.DEFAULT_COUNT,
+                      help="proposals per document")
+    prop.add_argument("--no-model", action="store_true",
+                      help="questions from the passages' distinctive terms, without the LLM")
+    prop.add_argument("--model", default=None, help="the Ollama model that writes questions")
+    prop.add_argument("--keep", nargs="?", const="all", default=None, metavar="N,M",
+                      help="save the proposals (all, or those numbered) as generated checks")
+    prop.add_argument("--json", action="store_true")
     lst = actions.add_parser("list", parents=[common], help="the saved checks")
     lst.add_argument("--json", action="store_true")
     imp = actions.add_parser("import", parents=[common],
