@@ -52,6 +52,7 @@ class AskOptions:
     k: int = DEFAULT_SOURCES
     scope: Sequence[int] | None = None
     max_context: int = prompt.DEFAULT_MAX_CONTEXT
+    prompt_sources: str = prompt.PASSAGES  # or prompt.BRIEF: twice the sources, each its brief
 
 
 _SUFFIX = re.compile(r"(?:ing|ed|es|s)$")
@@ -271,8 +272,10 @@ class Asker:
         standalone = self._standalone(question, history, model) if not self.cancel.is_set() else (
             question)
         try:
-            found = self.searcher.search(standalone, SearchMode.HYBRID, self.options.k,
-                                         self.options.scope)
+            found = self.searcher.search(
+                standalone, SearchMode.HYBRID,
+                prompt.sources_wanted(self.options.k, self.options.prompt_sources),
+                self.options.scope)
         except EmptyQueryError as exc:
             yield AskFailed(str(exc))
             return
@@ -286,7 +289,9 @@ class Asker:
                 model, problem = None, exc
             else:
                 built = prompt.build_answer_prompt(question, candidates, history,
-                                                   self.options.max_context, context)
+                                                   self.options.max_context, context,
+                                                   self.options.prompt_sources,
+                                                   self._support_embedder(), standalone)
         if built is not None and not built.sources:
             built, model, problem = None, None, LlmError(LlmErrorKind.TOO_LONG, TOO_LONG_NOTICE)
         sources = built.sources if built is not None else candidates

@@ -3,6 +3,11 @@
 Ollama silently drops the start of a prompt longer than `num_ctx`, which would cut the rules and
 the best sources. So the prompt is counted, only the best sources that fit are kept, and
 `num_ctx` is set explicitly to cover the prompt plus room for the answer.
+
+A source carries its whole passage (`prompt-sources passages`) or its evidence brief (`brief`,
+core/brief.py: the passage's sentences that matter for the question, with its section), which
+lets about twice the sources fit in the same tokens; the source's number, page and passage are
+the same either way.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from dataclasses import dataclass
 
 from tokenizers import Tokenizer
 
+from core import brief
 from core.answer_types import Source, Turn
 from core.citations import strip_markers
-from core.embedding import bundled_tokenizer_dir
+from core.embedding import Embedder, bundled_tokenizer_dir
 from core.resources import resource_path
 
 # Token counts come from the bundled WordPiece tokenizer: chat models' BPE vocabularies count
@@ -28,6 +34,14 @@ MIN_CONTEXT = 4096  # also the size of the follow-up rewrite, so both share one 
 DEFAULT_MAX_CONTEXT = 8192  # a larger context costs memory and time on a laptop
 HISTORY_TURNS = 3  # earlier turns the answer sees
 HISTORY_ANSWER_CHARS = 1200  # an earlier answer is shortened to this in the prompt
+PASSAGES, BRIEF = "passages", "brief"  # what a source carries (the prompt-sources setting)
+SOURCE_KINDS = (PASSAGES, BRIEF)
+BRIEF_SOURCES = 2  # a brief prompt is offered this many times the sources a passage one is
+
+
+def sources_wanted(k: int, kind: str) -> int:
+    """How many passages to retrieve for a prompt of k passages' worth of sources."""
+    return k * BRIEF_SOURCES if kind == BRIEF else k
 
 
 @functools.cache
@@ -57,11 +71,16 @@ def _attribute(value: str) -> str:
     return value.replace('"', "'").replace("<", "‹").replace(">", "›").replace("\n", " ").strip()
 
 
-def format_source(source: Source) -> str:
+def format_source(source: Source, text: str | None = None, section: str = "") -> str:
+    """Source n as the prompt shows it: its passage, or text (its brief) under its section."""
     hit = source.hit
     # A passage cannot close its own tag or open another and pose as the prompt, in any case.
-    text = _SOURCE_TAG.sub(lambda m: f"‹{m.group(1)}source", hit.text)
+    text = _SOURCE_TAG.sub(lambda m: f"‹{m.group(1)}source", hit.text if text is None else text)
     page = hit.page_label or str(hit.page)
+    if section:
+        return template("source_brief.txt").format(
+            n=source.n, title=_attribute(hit.title), page=_attribute(page),
+            section=_attribute(section), text=text).strip()
     return template("source.txt").format(n=source.n, title=_attribute(hit.title),
                                          page=_attribute(page), text=text).strip()
 
@@ -89,9 +108,14 @@ def _history_messages(history: Sequence[Turn]) -> list[dict[str, str]]:
 
 def build_answer_prompt(question: str, candidates: Sequence[Source], history: Sequence[Turn],
                         max_context: int = DEFAULT_MAX_CONTEXT,
-                        model_context: int | None = None) -> Prompt:
+                        model_context: int | None = None, kind: str = PASSAGES,
+                        embedder: Embedder | None = None, focus: str | None = None) -> Prompt:
     """The best sources, in rank order, that fit in the context together with the rules,
-    the recent turns and room for the answer; num_ctx set to what the prompt needs."""
+    the recent turns and room for the answer; num_ctx set to what the prompt needs.
+
+    kind BRIEF: each source carries its brief for focus (the question as searched, a
+    follow-up's standalone form; default question), scored with embedder's similarity (None:
+    by words alone), instead of its whole passage."""
     limit = min(max_context, model_context or max_context)
     system = template("answer_system.txt").strip()
     history_msgs = _history_messages(history)
@@ -104,9 +128,13 @@ def build_answer_prompt(question: str, candidates: Sequence[Source], history: Se
     used = fixed + sum(history_tokens)
     kept: list[Source] = []
     blocks: list[str] = []
-    for candidate in candidates:
+    texts: list[str | None] = [None] * len(candidates)
+    if kind == BRIEF:
+        texts = list(brief.briefs(focus or question, candidates, embedder))
+    for candidate, text in zip(candidates, texts, strict=True):
         renumbered = Source(len(kept) + 1, candidate.hit)
-        block = format_source(renumbered)
+        block = format_source(renumbered, text, brief.section_of(candidate)) if (
+            text is not None) else format_source(renumbered)
         cost = count_tokens(block) + 2
         if used + cost + ANSWER_RESERVE > limit:
             break

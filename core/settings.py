@@ -16,7 +16,7 @@ from core.answer import DEFAULT_SOURCES
 from core.errors import FolioError
 from core.ingest import DEFAULT_MAX_TEXT_CHARS
 from core.llm import resolve_host
-from core.prompt import DEFAULT_MAX_CONTEXT
+from core.prompt import DEFAULT_MAX_CONTEXT, PASSAGES, SOURCE_KINDS
 from core.types import BUNDLED_MODEL
 
 DEFAULT_MAX_FILE_MB = 512
@@ -79,6 +79,12 @@ SETTINGS: tuple[Setting, ...] = (
             "passages handed to the model per answer", minimum=1, maximum=50),
     Setting("max-context", "max_context", str(DEFAULT_MAX_CONTEXT),
             "the most context (tokens) asked of the model", minimum=2048),
+    # "brief": each source carries only its sentences that matter for the question (core/
+    # brief.py), and twice the sources are offered, in about the tokens of passages.
+    Setting("prompt-sources", "prompt_sources", PASSAGES,
+            "what each source in the prompt carries: its whole passage, or its evidence brief "
+            "(the sentences that matter for the question; twice the sources)",
+            choices=SOURCE_KINDS),
     Setting("reader-page-timeout-s", "reader_page_timeout_s", str(sandbox.DEFAULT_PAGE_TIMEOUT_S),
             "the longest one page of a PDF or EPUB may take to read", minimum=1),
     Setting("reader-timeout-s", "reader_timeout_s", str(sandbox.DEFAULT_TIMEOUT_S),

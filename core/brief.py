@@ -1,0 +1,202 @@
+"""The evidence brief: the sentences of a passage that matter for a question (issue 17, item 2).
+
+With the `prompt-sources brief` setting each source in the answer prompt carries, instead of its
+whole passage, the units of the passage that score best for the question, in the passage's
+order: a unit is a sentence, a list item (shown under its lead-in) or a table row (shown under
+its table's header row). A unit scores half the share of the question's content words and
+numbers it holds (numbers count double, as core/support.py counts them) and half the cosine of
+its vector and the question's (the library's embedding model; words alone when that model cannot
+be asked). The best unit is always kept, so no source is ever empty; the others are kept, best
+first, while they score close enough to the best and the brief stays under BRIEF_SHARE of the
+passage. A question that asks for a quantity (how many, when, what percentage...) favours the
+units that hold a number. Kept units are quoted verbatim, so an answer that restates one is
+still aligned to the full passage by core/support.py, and the source keeps its number, page and
+passage (citations and highlights are unchanged).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.answer_types import Source
+from core.chunking import split_sentences
+from core.embedding import Embedder
+from core.errors import EmbeddingModelError
+from core.llm import LlmError
+from core.store.queries import HEADING_SEPARATOR
+from core.support import content_words, lexical, numbers_in
+
+BRIEF_SHARE = 0.4  # the most of a passage's characters a brief keeps (beyond its best unit)
+WHOLE_BELOW_CHARS = 240  # a passage this short is kept whole: there is little to save
+RELATIVE = 0.6  # a unit is kept only if it scores at least this share of the best unit's score
+FLOOR = 0.2  # ... and at least this (off-topic sentences score under it with MiniLM)
+LEXICAL_SHARE = 0.5  # of a unit's score; the rest is the cosine (all lexical without a model)
+NUMBER_BONUS = 0.15  # added to a unit holding a number when the question asks for a quantity
+GAP = "…"  # marks text left out between two kept units
+
+_BULLETS = re.compile(r"(?:^|\s)([•◦▪‣∙·]\s+)")
+_LIST_ITEM = re.compile(r"^(?:[•◦▪‣∙·]|\d{1,2}[.)])\s+")
+_TABLE_RULE = re.compile(r"[\s|:-]+")
+_QUANTITY = re.compile(
+    r"\b(?:how (?:many|much|long|old|far|often|large|big|small|high|low|fast|heavy)|when|"
+    r"what (?:year|date|time|percentage|share|proportion|fraction|number|amount|size)|"
+    r"number of|percentage|per ?cent|rate|cost|price|amount|dose|dosage|date|deadline)\b",
+    re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One piece of a passage a brief may keep."""
+
+    text: str  # as it appears in the passage (a sentence, a list item's line, a table row)
+    line: int  # the passage line it is on (units of one prose line share it)
+    scored: str  # what is scored: the text, with the table's header cells or the list's lead-in
+    lead: tuple[str, ...] = ()  # lines shown once before the first kept unit under them
+
+
+def units(text: str) -> list[Unit]:
+    """The passage's sentences, list items and table rows, in order."""
+    lines = [ln.strip() for ln in _BULLETS.sub(lambda m: "\n" + m.group(1), text).splitlines()]
+    lines = [ln for ln in lines if ln]
+    out: list[Unit] = []
+    header: tuple[str, ...] = ()  # the current table's header row and rule
+    header_cells: list[str] = []
+    lead_in = ""  # the sentence ending with ':' that introduces the current list
+    for i, line in enumerate(lines):
+        if line.startswith("|"):
+            if _TABLE_RULE.fullmatch(line):
+                continue
+            cells = _cells(line)
+            if i + 1 < len(lines) and lines[i + 1].startswith("|") and _TABLE_RULE.fullmatch(
+                    lines[i + 1]):
+                header, header_cells = (line, lines[i + 1]), cells
+                continue
+            if header and len(header_cells) == len(cells):
+                scored = "; ".join(f"{h}: {c}" if h else c
+                                   for h, c in zip(header_cells, cells, strict=True) if c)
+                out.append(Unit(line, i, scored, header))
+            else:
+                out.append(Unit(line, i, " ".join(c for c in cells if c)))
+            continue
+        header, header_cells = (), []
+        item = _LIST_ITEM.match(line)
+        if item is not None and lead_in:
+            out.append(Unit(line, i, f"{lead_in} {line[item.end():]}", (lead_in,)))
+            continue
+        sentences = split_sentences(line) or [line]
+        lead_in = ""
+        if sentences[-1].endswith(":") and i + 1 < len(lines) and _LIST_ITEM.match(lines[i + 1]):
+            lead_in = sentences.pop()  # shown with the items it introduces, never alone
+        out += [Unit(s, i, s) for s in sentences]
+    return out
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def asks_quantity(question: str) -> bool:
+    return _QUANTITY.search(question) is not None
+
+
+def choose(question: str, pieces: Sequence[Unit], cosines: Sequence[float] | None) -> list[int]:
+    """The indexes of the units a brief keeps, in passage order (never none)."""
+    if not pieces:
+        return []
+    quantity = asks_quantity(question)
+    scores = []
+    for i, piece in enumerate(pieces):
+        words = lexical(question, piece.scored)
+        score = words if cosines is None else (
+            LEXICAL_SHARE * words + (1 - LEXICAL_SHARE) * max(0.0, cosines[i]))
+        if quantity and numbers_in(piece.text):
+            score += NUMBER_BONUS
+        scores.append(score)
+    # The question's own numbers are kept wherever they are (a year, a dose, a clause number).
+    asked_numbers = numbers_in(question)
+    must = {i for i, p in enumerate(pieces) if asked_numbers & numbers_in(p.text)}
+    best = max(range(len(pieces)), key=lambda i: (scores[i], -i))
+    bar = max(FLOOR, RELATIVE * scores[best])
+    room = BRIEF_SHARE * sum(len(p.text) for p in pieces)
+    kept = {best} | must
+    used = sum(len(pieces[i].text) for i in kept)
+    for i in sorted(range(len(pieces)), key=lambda i: (-scores[i], i)):
+        if i in kept or scores[i] < bar:
+            continue
+        if used + len(pieces[i].text) > room:
+            continue  # a shorter unit further down may still fit
+        kept.add(i)
+        used += len(pieces[i].text)
+    return sorted(kept)
+
+
+def render(pieces: Sequence[Unit], kept: Sequence[int]) -> str:
+    """The kept units in passage order, text left out marked with GAP; a table's header row or
+    a list's lead-in is shown once, above the first kept unit under it."""
+    out: list[str] = []
+    shown: set[tuple[str, ...]] = set()
+    previous: int | None = None
+    for i in kept:
+        piece = pieces[i]
+        lead = piece.lead if piece.lead not in shown else ()
+        shown.add(piece.lead)
+        if previous is None:
+            sep = ""
+        elif piece.line == pieces[previous].line and not lead:
+            sep = " " if i == previous + 1 else f" {GAP} "
+        else:
+            sep = "\n" if i == previous + 1 else f"\n{GAP}\n"
+        out.append(sep + "\n".join([*lead, piece.text]))
+        previous = i
+    if previous is not None and previous < len(pieces) - 1:
+        out.append(f" {GAP}")
+    return "".join(out)
+
+
+def section_of(source: Source) -> str:
+    """The passage's heading path without the document title (which the source shows)."""
+    path = [h for h in source.hit.heading_path.split(HEADING_SEPARATOR)
+            if h.strip() and h.strip() != source.hit.title.strip()]
+    return HEADING_SEPARATOR.join(path)
+
+
+def briefs(question: str, sources: Sequence[Source], embedder: Embedder | None) -> list[str]:
+    """Each source's brief for question, in the order of sources (the units of all of them in
+    one batch of the model; embedder None: scored by words alone)."""
+    texts = [s.hit.text.strip() for s in sources]
+    split = [units(t) if len(t) >= WHOLE_BELOW_CHARS else [] for t in texts]
+    if not content_words(question):  # nothing to score by: the passages as they are
+        split = [[] for _ in texts]
+    wanted = [(k, j) for k, pieces in enumerate(split) if len(pieces) > 1
+              for j in range(len(pieces))]
+    cosines = _cosines(embedder, question, [split[k][j].scored for k, j in wanted])
+    by_source: dict[int, list[float]] = {}
+    for (k, _), cosine in zip(wanted, cosines or [], strict=False):
+        by_source.setdefault(k, []).append(cosine)
+    out = []
+    for k, text in enumerate(texts):
+        pieces = split[k]
+        if len(pieces) < 2:
+            out.append(text)
+            continue
+        kept = choose(question, pieces, by_source.get(k))
+        out.append(render(pieces, kept) if len(kept) < len(pieces) else text)
+    return out
+
+
+def _cosines(embedder: Embedder | None, question: str, texts: list[str]) -> list[float] | None:
+    if embedder is None or not texts:
+        return None
+    try:
+        query = embedder.embed_query(question)
+        vectors = embedder.embed_passages(texts)
+    except (EmbeddingModelError, LlmError):  # Ollama's model, Ollama down: words alone
+        return None
+    if vectors is None:
+        return None
+    norms = np.linalg.norm(vectors, axis=1) * max(float(np.linalg.norm(query)), 1e-9)
+    return [float(v) for v in (vectors @ query) / np.maximum(norms, 1e-9)]
