@@ -71,6 +71,9 @@ class Span:
     page: int
     score: float
     supported: bool
+    # On its PDF page, PDF points from the top-left: core/span_rects.py fills them on demand
+    # (for `folio ask --json`, and when the window shows the span); () elsewhere.
+    rects: tuple[Rect, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-from core import citations
+from core import citations, span_rects
 from core.answer_types import (
     Answer,
     AnswerDone,
@@ -35,7 +35,9 @@ def citation_json(c: Citation) -> dict[str, object]:
 
 def span_json(span: Span) -> dict[str, object]:
     return {"text": span.text, "page": span.page, "score": span.score,
-            "supported": span.supported}
+            "supported": span.supported,
+            "rects": [{"page": r.page, "x0": r.x0, "y0": r.y0, "x1": r.x1, "y1": r.y1}
+                      for r in span.rects]}
 
 
 def best_spans(a: Answer) -> dict[int, Span]:
@@ -109,6 +111,8 @@ def cmd_ask(args: argparse.Namespace, open_library: OpenLibrary) -> int:
                     return EXIT_FAILED
                 elif isinstance(event, AnswerDone):
                     answer = event.answer
+                    if args.json:  # the supporting sentences' rectangles (core/span_rects.py)
+                        answer = span_rects.with_rects(library, answer)
         except KeyboardInterrupt:
             cancel.set()
             print("\nStopped.", file=sys.stderr)

@@ -61,6 +61,7 @@ START_TIMEOUT_S = 60.0  # a cold start imports PyMuPDF, slow on a busy machine
 _MEMORY_WORDS = ("memory", "malloc", "cannot allocate", "out of mem")
 _PR_SET_PDEATHSIG = 1
 _DIED: tuple[Any, ...] = ("died",)
+WORDS = "words"  # a request for one page's words, not a file to read (never a path: not absolute)
 # Whether a child asks Linux to kill it with its parent (ReaderProcess's pdeathsig; a test
 # turns it off to check the watchdog that other systems rely on).
 HAS_PDEATHSIG = sys.platform.startswith("linux")
@@ -216,6 +217,10 @@ def _serve(conn: multiprocessing.connection.Connection, limits: Limits, pdeathsi
             request = conn.recv()
         except (EOFError, OSError):
             return
+        if request[0] == WORDS:  # one page's words of a stored document (core/span_rects.py)
+            budget.allow(limits.wait_s(True, -1, 0))
+            _send(conn, importlib.import_module("core.span_rects").child_words(*request[1:]))
+            continue
         paged = READER_MODULES.get(request[1]) == "paged"
         if paged:
             # PyMuPDF (480 MB of address space with the layout package it imports) is imported
@@ -363,6 +368,26 @@ class ReaderProcess:
             if starter is not None:
                 self._jobs.put(None)
                 starter.join(timeout=5)
+
+    def page_words(self, path: Path, page: int, wait_s: float) -> list[Any]:
+        """The words of one page of a PDF (PyMuPDF's get_text("words") rows), read in the child
+        with its limits; waits at most wait_s for a file being read to finish (IngestError)."""
+        if not self._lock.acquire(timeout=wait_s):
+            raise IngestError(FailureKind.TIMEOUT, "The document reader is busy with a file.")
+        try:
+            conn = self._start()
+            with contextlib.suppress(EOFError, OSError):
+                conn.send((WORDS, str(path), page))
+                if conn.poll(self.limits.wait_s(True, -1, 0)):
+                    reply = conn.recv()
+                    if reply[0] == "ok":
+                        words: list[Any] = reply[1]
+                        return words
+                    raise IngestError(FailureKind(reply[1]), reply[2])
+            self._stop()  # no reply in time, or the child died: start afresh next time
+            raise IngestError(FailureKind.CRASHED, f"Reading the words of page {page} failed.")
+        finally:
+            self._lock.release()
 
     def read(self, path: Path, doc_type: str, title_hint: str,
              password: str | None = None, options: ReadOptions | None = None,
