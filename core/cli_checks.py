@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from core import check_proposals, evaluation
+from core import check_proposals, diagnosing, evaluation
 from core.check_proposals import Proposals
 from core.diagnosis import HITS_AT, CheckRun, Diagnosis
 from core.errors import FolioError
@@ -44,18 +44,22 @@ def diagnosis_lines(found: Diagnosis) -> list[str]:
     cited = "" if found.cited is None else f"; cited: {'yes' if found.cited else 'no'}"
     lines.append(f"sent to the model: {sent}{cited}")
     for trial in found.trials:
+        note = f" ({trial.note})" if trial.note else ""
         lines.append(f"tried {trial.setting}: rank {trial.rank or '-'} — "
-                     f"{'would have been sent' if trial.finds_it else 'still not sent'}")
+                     f"{'would have been sent' if trial.finds_it else 'still not sent'}{note}")
     lines.append(f"verdict ({found.verdict}): {found.sentence}")
     return lines
 
 
 def cmd_diagnose(args: argparse.Namespace, open_library: OpenLibrary) -> int:
     with open_library(args, first_run_sample=False) as library:
+        try_models = not args.no_other_models
         if args.conversation is not None:
-            found = library.diagnose(args.conversation, args.turn, args.expect, args.k)
+            found = diagnosing.diagnose_turn(library, args.conversation, args.turn, args.expect,
+                                             args.k, try_models)
         elif args.question:
-            found = library.diagnose_question(args.question, args.expect, args.k)
+            found = diagnosing.diagnose_question(library, args.question, args.expect, args.k,
+                                                 try_models)
         else:
             print("folio: give --conversation ID --turn N, or --question TEXT", file=sys.stderr)
             return EXIT_FAILED
@@ -250,8 +254,13 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     diag.add_argument("--conversation", type=int, metavar="ID")
     diag.add_argument("--turn", type=int, default=1, metavar="N", help="1 is the first")
     diag.add_argument("--question", help="diagnose a question without an answer")
-    diag.add_argument("--expect", required=True, metavar="DOC[:PAGE]",
-                      help="the document (id or sha256 prefix) and page that answer it")
+    diag.add_argument("--expect", required=True, metavar="DOC[:PAGE][#PASSAGE]",
+                      help="the document (id or sha256 prefix) and page that answer it, or one "
+                           "passage: DOC:PAGE#ID or passage:ID (the app's diagnosis finds passages; "
+                           "`folio checks propose --json` gives theirs)")
+    diag.add_argument("--no-other-models", action="store_true",
+                      help="do not try the other embedding models installed (when the place "
+                           "was not retrieved)")
     diag.add_argument("-k", type=int, default=None, help="sources per answer to judge by")
     diag.add_argument("--json", action="store_true")
     diag.set_defaults(func=lambda a: cmd_diagnose(a, open_library))

@@ -9,6 +9,12 @@ answer cited it, and gives the verdict in one sentence:
   - absent: the place has no passage that matches the question (the document may not say it);
   - found: it was a source and the answer cited it.
 Saved checks (a question and its place) run the same way over a whole list, with hit@k.
+
+A place may be one passage (a search result the person points at): its own ranks are given.
+For a factual verdict, other embedding models the machine has are tried on the spot without
+re-embedding the library: the question, the fused top POOL candidates and the place's passages
+are embedded with the other model and ranked among themselves, an estimate over those
+candidates (a passage outside them that the other model would rank higher is not seen).
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from core.errors import EmbeddingUnavailable
+import numpy as np
+
+from core.embedding import Embedder
+from core.errors import EmbeddingUnavailable, FolioError
 from core.search import DEFAULT_PARAMS, Searcher, SearchMode, SearchParams, fuse
 from core.store import checks as store
 
@@ -26,6 +35,8 @@ DEPTH = 1000  # how far down each side a place is looked for
 # not hold the answer. Other models spread their cosines differently: the same rule, untuned.
 ABSENT_COSINE = 0.25
 HITS_AT = (1, 3, 5, 10)
+POOL = 50  # fused candidates another embedding model's ranks are estimated among
+MAX_PLACE_PASSAGES = 50  # of a whole-document place, embedded with another model
 
 
 @dataclass(frozen=True)
@@ -33,9 +44,12 @@ class Place:
     document_id: int
     title: str
     page: int | None = None  # None: anywhere in the document
+    passage: int | None = None  # one passage (on page), None: any passage of the page
 
     @property
     def described(self) -> str:
+        if self.passage is not None:
+            return f"passage {self.passage} on page {self.page} of '{self.title}'"
         return f"page {self.page} of '{self.title}'" if self.page else f"'{self.title}'"
 
 
@@ -63,6 +77,7 @@ class Trial:
     setting: str  # "12 sources", "keyword search only", "meaning search only"
     rank: int | None
     finds_it: bool
+    note: str = ""  # how the rank was had, when it is an estimate (another embedding model)
 
 
 @dataclass(frozen=True)
@@ -80,16 +95,27 @@ class Diagnosis:
     trials: tuple[Trial, ...] = ()
 
 
-def ranks_of(searcher: Searcher, query: str, passages: set[int],
-             params: SearchParams = DEFAULT_PARAMS) -> Ranks:
-    """The best rank of any of passages on each side, and fused as search fuses (each side's
-    top params.candidates)."""
+Ranked = list[tuple[int, float]]
+
+
+def ranked_lists(searcher: Searcher, query: str, params: SearchParams = DEFAULT_PARAMS
+                 ) -> tuple[Ranked, Ranked, list[tuple[int, float, int | None, int | None]]]:
+    """(keyword, semantic, fused) for query, each side DEPTH deep, fused as search fuses
+    (each side's top params.candidates)."""
     keyword = searcher.keyword_ranks(query, DEPTH, None, params)
     try:
         semantic = searcher.semantic_ranks(query, DEPTH, None)
     except EmbeddingUnavailable:
         semantic = []
-    fused = fuse(keyword[:params.candidates], semantic[:params.candidates], params)
+    return keyword, semantic, fuse(keyword[:params.candidates], semantic[:params.candidates],
+                                   params)
+
+
+def ranks_of(searcher: Searcher, query: str, passages: set[int],
+             params: SearchParams = DEFAULT_PARAMS) -> Ranks:
+    """The best rank of any of passages on each side, and fused as search fuses (each side's
+    top params.candidates)."""
+    keyword, semantic, fused = ranked_lists(searcher, query, params)
     closest = max((1.0 - d for p, d in semantic if p in passages), default=None)
     lists = ([p for p, _ in keyword], [p for p, _ in semantic], [row[0] for row in fused])
     document_of = store.documents_of_passages(searcher.db, {p for ids in lists for p in ids})
@@ -112,12 +138,56 @@ def _first_document(ranked: Sequence[int], passages: set[int],
     return None
 
 
+def place_passages(searcher: Searcher, place: Place) -> set[int]:
+    if place.passage is not None:
+        return {place.passage}
+    return set(store.passages_of_place(searcher.db, place.document_id, place.page))
+
+
+def estimate_with(searcher: Searcher, name: str, embedder: Embedder, query: str,
+                  passages: set[int], sources: int,
+                  params: SearchParams = DEFAULT_PARAMS) -> tuple[Trial, Trial]:
+    """The place's meaning and fused ranks if the library were embedded with another model,
+    estimated without re-embedding it: the question, the fused top POOL and the place's
+    passages are embedded with that model and ranked among themselves (the keyword side is
+    the library's own). Raises FolioError when the model cannot embed."""
+    keyword, semantic, fused = ranked_lists(searcher, query, params)
+    pool = [row[0] for row in fused[:POOL]]
+    listed = [pid for pid, _ in [*keyword, *semantic] if pid in passages]
+    own = list(dict.fromkeys([*listed, *sorted(passages)]))[:MAX_PLACE_PASSAGES]
+    pool += [pid for pid in own if pid not in set(pool)]
+    texts = store.embedding_texts(searcher.db, pool)
+    pool = [pid for pid in pool if pid in texts]
+    question = np.asarray(embedder.embed_query(query), dtype=np.float32)
+    vectors = embedder.embed_passages([texts[pid] for pid in pool])
+    if vectors is None or not pool:
+        raise FolioError(f"{name} gave no vectors.")
+    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    cosines = vectors @ (question / max(float(np.linalg.norm(question)), 1e-12))
+    order = np.argsort(-cosines, kind="stable")
+    other = [(pool[i], 1.0 - float(cosines[i])) for i in order]
+    fused_other = fuse(keyword[:params.candidates], other[:params.candidates], params)
+    meaning = _first([pid for pid, _ in other], passages)
+    hybrid = _first([row[0] for row in fused_other], passages)
+    if len(pool) >= store.passage_count(searcher.db):
+        note = f"ranked among all {len(pool)} passages of the library"
+    else:
+        note = (f"estimated among {len(pool)} candidates (the fused top "
+                f"{min(POOL, len(fused))} and the place's passages), not the whole library")
+    return (Trial(f"{name}, meaning search only", meaning,
+                  meaning is not None and meaning <= sources, note),
+            Trial(f"{name}, hybrid search", hybrid, hybrid is not None and hybrid <= sources,
+                  note))
+
+
 def diagnose(searcher: Searcher, place: Place, question: str, searched: str, sources: int,
              sent: Sequence[int] | None = None, cited: Sequence[int] | None = None,
-             mode: SearchMode = SearchMode.HYBRID) -> Diagnosis:
+             mode: SearchMode = SearchMode.HYBRID,
+             others: Sequence[tuple[str, Embedder]] = ()) -> Diagnosis:
     """sent: the passage ids sent to the model, in source order (None: as the ranks say);
-    cited: the passage ids the answer cited (None: no answer)."""
-    passages = set(store.passages_of_place(searcher.db, place.document_id, place.page))
+    cited: the passage ids the answer cited (None: no answer); others: (name, embedder) of
+    other embedding models to try when the place was not retrieved."""
+    passages = place_passages(searcher, place)
     ranks = ranks_of(searcher, searched, passages)
     asked = ranks_of(searcher, question, passages) if searched != question else None
     rank = ranks.in_mode(mode)
@@ -126,15 +196,23 @@ def diagnose(searcher: Searcher, place: Place, question: str, searched: str, sou
     else:
         number = rank if rank is not None and rank <= sources else None
     was_cited = None if cited is None else any(pid in passages for pid in cited)
-    trials = (Trial(f"{2 * sources} sources", ranks.fused,
-                    ranks.fused is not None and ranks.fused <= 2 * sources),
-              Trial("keyword search only", ranks.keyword,
-                    ranks.keyword is not None and ranks.keyword <= sources),
-              Trial("meaning search only", ranks.semantic,
-                    ranks.semantic is not None and ranks.semantic <= sources))
+    trials: tuple[Trial, ...] = (
+        Trial(f"{2 * sources} sources", ranks.fused,
+              ranks.fused is not None and ranks.fused <= 2 * sources),
+        Trial("keyword search only", ranks.keyword,
+              ranks.keyword is not None and ranks.keyword <= sources),
+        Trial("meaning search only", ranks.semantic,
+              ranks.semantic is not None and ranks.semantic <= sources))
     verdict, sentence = _verdict(place, ranks, sources, number, was_cited, passages, trials)
+    if verdict != "factual":
+        trials = ()
+    for name, embedder in others if verdict == "factual" else ():
+        try:
+            trials += estimate_with(searcher, name, embedder, searched, passages, sources)
+        except (FolioError, OSError) as exc:  # Ollama away, a model that will not load
+            trials += (Trial(name, None, False, f"could not be tried: {exc}"),)
     return Diagnosis(question, searched, place, ranks, asked, sources, number, was_cited,
-                     verdict, sentence, trials if verdict == "factual" else ())
+                     verdict, sentence, trials)
 
 
 def _verdict(place: Place, ranks: Ranks, sources: int, number: int | None, cited: bool | None,
@@ -149,6 +227,9 @@ def _verdict(place: Place, ranks: Ranks, sources: int, number: int | None, cited
         return "found", f"The right place ({where}) was source [{number}]."
     if not passages or (ranks.keyword is None and (ranks.similarity is None
                                                    or ranks.similarity < ABSENT_COSINE)):
+        if place.passage is not None:
+            return ("absent", f"{where[0].upper()}{where[1:]} does not match the question: "
+                    "it may not say it.")
         return ("absent", f"{where[0].upper()}{where[1:]} has no passage that matches the "
                 "question: the document may not say it.")
     fused = f"fused rank {ranks.fused}" if ranks.fused else (

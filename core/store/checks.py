@@ -68,3 +68,23 @@ def existing_passages(db: apsw.Connection, passage_ids: list[int]) -> list[int]:
     ids = "[" + ",".join(str(int(p)) for p in passage_ids) + "]"
     return [int(r[0]) for r in db.execute(
         "SELECT id FROM passages WHERE id IN (SELECT value FROM json_each(?))", (ids,))]
+
+
+def passage_place(db: apsw.Connection, passage_id: int) -> tuple[int, int, int] | None:
+    """(document id, first page, last page) of a passage; None if there is no such passage."""
+    row = db.execute("SELECT document_id, page_start, page_end FROM passages WHERE id = ?",
+                     (passage_id,)).fetchone()
+    return None if row is None else (int(row[0]), int(row[1]), int(row[2]))
+
+
+def embedding_texts(db: apsw.Connection, passage_ids: list[int]) -> dict[int, str]:
+    """The text each passage is embedded as (its context, a line break, its text)."""
+    ids = "[" + ",".join(str(int(p)) for p in passage_ids) + "]"
+    return {int(p): f"{c}\n{t}" for p, c, t in db.execute(
+        "SELECT id, context, text FROM passages WHERE id IN (SELECT value FROM json_each(?))",
+        (ids,))}
+
+
+def passage_count(db: apsw.Connection) -> int:
+    row = db.execute("SELECT count(*) FROM passages").fetchone()
+    return int(row[0]) if row else 0
