@@ -8,6 +8,7 @@ and opens nothing.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +37,9 @@ class Opening(QObject):
     """Shows a document (or a citation's page and passage) in the viewer."""
 
     citation_shown = Signal(Citation)
+    # The supporting sentence's rectangles core found (core/span_rects.py), now highlighted;
+    # emitted after citation_shown, () when core found none (pdfium's stay).
+    span_placed = Signal(tuple)
     link_opened = Signal(Document, int)  # the document and page a folio:// link named
     link_refused = Signal(str)  # why core refused a folio:// link
 
@@ -47,11 +51,15 @@ class Opening(QObject):
         self.on_error = on_error
         self._texts: dict[int, TextDocument] = {}  # text of non-PDF documents, by id
         self.refusal: QMessageBox | None = None  # the last refused link's message box
+        self._shows = 0  # counts what was shown: core's rectangles land only on their own span
+        # core's rectangles of spans already placed: (document id, page, sentence) -> rects
+        self._placed: dict[tuple[int, int, str], tuple[Rect, ...]] = {}
         events.library_changed.connect(self._on_library_changed)
 
     def _on_library_changed(self, change: Change) -> None:
         if change.switched:
             self._texts.clear()
+            self._placed.clear()
             self.viewer.clear()
 
     def open_document(self, doc_id: int) -> None:
@@ -59,13 +67,42 @@ class Opening(QObject):
 
     def show_citation(self, citation: Citation) -> None:
         """The citation's page with its passage highlighted; a citation clicked in a sentence of
-        a fresh answer (a SpanCitation) also has the sentence that supports it highlighted."""
+        a fresh answer (a SpanCitation) also has the sentence that supports it highlighted.
+
+        That sentence's rectangles are core's (as `folio ask --json` gives them), read from the
+        page's words on a reader: the page is shown at once with the sentence found in pdfium's
+        text, and core's rectangles replace those when they come (at once, the next time)."""
         span = citation.span if isinstance(citation, SpanCitation) else None
+        key = (citation.document_id, span.page, span.text) if span is not None else None
+        if span is not None and key is not None and not span.rects and key in self._placed:
+            span = dataclasses.replace(span, rects=self._placed[key])
 
         def shown(doc: loading.LoadedDocument) -> None:
             self._show(doc, citation.page, citation.rects, citation.text, span)
             self.citation_shown.emit(citation)
+            if doc.pdf is not None and span is not None and key is not None and not span.rects:
+                self._place(self._shows, key, citation, span)
         self._load(citation.document_id, shown)
+
+    def _place(self, shows: int, key: tuple[int, int, str], citation: Citation,
+               span: Span) -> None:
+        """Have core find span's rectangles, and highlight them if the span is still shown."""
+        def work(lib: Library, _t: Task[tuple[Rect, ...]]) -> tuple[Rect, ...]:
+            from core.span_rects import SpanPlacer  # on the reader: it may start the reader child
+
+            return SpanPlacer(lib).rects(citation.document_id, span, citation.rects)
+
+        def placed(rects: tuple[Rect, ...]) -> None:
+            self._placed[key] = rects
+            if shows != self._shows:
+                return  # something else is shown now
+            if rects:
+                self.viewer.show_strong(rects)
+            self.span_placed.emit(rects)
+
+        task: Task[tuple[Rect, ...]] = Task(work, "span-rects")
+        # a failure leaves pdfium's rectangles, which are shown already
+        self.workers.read(task.on_success(placed).on_failure(lambda _message: None))
 
     def open_link(self, url: str) -> None:
         """Open the page a folio:// link names; any other link is refused with core's sentence
@@ -92,6 +129,7 @@ class Opening(QObject):
     def forget(self, doc: Document) -> None:
         """A removed document: no longer kept, no longer shown."""
         self._texts.pop(doc.id, None)
+        self._placed = {k: v for k, v in self._placed.items() if k[0] != doc.id}
         if self.viewer.title() == doc.title:
             self.viewer.clear()
 
@@ -106,6 +144,7 @@ class Opening(QObject):
 
     def _show(self, doc: loading.LoadedDocument, page: int, rects: Sequence[Rect],
               passage: str | None, span: Span | None = None) -> None:
+        self._shows += 1
         if doc.pdf is not None:
             self.viewer.show_pdf(doc.pdf, doc.title, page, rects, span)
         elif doc.text is not None:

@@ -276,8 +276,7 @@ class Viewer(QWidget):
         self.stack.setCurrentWidget(self.pdf_view)
         self.toolbar.show()
         self.pdf_view.highlights = [r for r in rects if 1 <= r.page <= self.pdf_document.pageCount()]
-        self.pdf_view.strong = (sentence_rects(self.pdf_document, sentence, self.pdf_view.highlights)
-                                if sentence is not None else [])
+        self.pdf_view.strong = self._sentence_rects(sentence)
         page = max(1, min(page, self.pdf_document.pageCount()))
         self.current_page = page
         self.pdf_view.pageNavigator().jump(page - 1, QPointF(), self.pdf_view.zoomFactor())
@@ -287,6 +286,25 @@ class Viewer(QWidget):
         self._show_page_state()
         self.shown.emit(title, page)
         return True
+
+    def _sentence_rects(self, sentence: Span | None) -> list[Rect]:
+        """The supporting sentence's rectangles: core's (from the page's words) where it gave
+        them, else found in pdfium's text of the page (span_find)."""
+        if sentence is None:
+            return []
+        pages = self.pdf_document.pageCount()
+        if sentence.rects:
+            return [r for r in sentence.rects if 1 <= r.page <= pages]
+        return sentence_rects(self.pdf_document, sentence, self.pdf_view.highlights)
+
+    def show_strong(self, rects: Sequence[Rect]) -> None:
+        """Highlight rects strongly (the supporting sentence) on the PDF shown, the passage's
+        highlight kept."""
+        if not self._showing_pdf():
+            return
+        pages = self.pdf_document.pageCount()
+        self.pdf_view.strong = [r for r in rects if 1 <= r.page <= pages]
+        self.pdf_view.viewport().update()
 
     def _scroll_pdf(self) -> None:
         if self.pdf_view.highlights:
