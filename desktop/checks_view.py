@@ -4,8 +4,10 @@ totals of this session's runs side by side, so a change of settings shows before
 A run is `Library.run_checks` on a reader (it only reads; with the model, each question is
 answered and not kept). Each check's row gets the place's rank in the mode run, hit@1/3/5/10,
 whether the answer cited it (with the model) and the verdict; the table ends with the run's
-totals, and the totals table below keeps one row per finished run. `Checking` builds the menu
-and owns the dialogs: the Checks view and the diagnosis of an answer ("This is wrong…").
+totals, and the totals table below keeps one row per finished run. "Propose checks…" opens
+desktop/proposals_dialog.py (questions made from the documents, kept as generated checks).
+`Checking` builds the menu and owns the dialogs: the Checks view, the proposals (also from a
+document's menu in the library panel) and the diagnosis of an answer ("This is wrong…").
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from core.search import SearchMode
 from core.store.checks import SavedCheck
 from desktop.app_events import AppEvents, Change
 from desktop.diagnose_dialog import DiagnoseDialog
+from desktop.proposals_dialog import ProposalsDialog
 from desktop.tasks import Task
 
 if TYPE_CHECKING:
@@ -82,6 +85,7 @@ class ChecksView(QDialog):
 
     loaded = Signal()  # the checks were read and the table filled
     run_finished = Signal(object)  # CheckRun (a cancelled run's too: fewer results)
+    propose_requested = Signal()
     failed = Signal(str)
 
     def __init__(self, workers: Workers, parent: QWidget | None = None) -> None:
@@ -132,6 +136,10 @@ class ChecksView(QDialog):
         self.remove_button.setEnabled(False)
         self.remove_button.setToolTip("Remove the selected checks")
         self.remove_button.clicked.connect(self.remove_selected)
+        self.propose_button = QPushButton("&Propose checks…", self)
+        self.propose_button.setToolTip("Questions made from a document's passages, each with the "
+                                       "page that answers it: keep the ones you like")
+        self.propose_button.clicked.connect(self.propose_requested.emit)
         self.progress = QProgressBar(self)
         self.progress.setVisible(False)
         self.status = QLabel("", self)
@@ -147,6 +155,7 @@ class ChecksView(QDialog):
         controls.addWidget(self.run_button)
         controls.addWidget(self.cancel_button)
         controls.addWidget(self.remove_button)
+        controls.addWidget(self.propose_button)
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addWidget(self.table, 1)
@@ -344,17 +353,27 @@ class Checking(QObject):
         self.on_error = on_error
         self.view: ChecksView | None = None
         self.dialog: DiagnoseDialog | None = None
+        self.proposals: ProposalsDialog | None = None
         menu = window.menuBar().addMenu("&Tools")
         checks = QAction("&Checks…", window)
         checks.setToolTip("Saved questions and the places that answer them: how often search "
                           "finds them")
         checks.triggered.connect(self.open_checks)
         menu.addAction(checks)
+        propose = QAction("&Propose checks…", window)
+        propose.setToolTip("Questions made from the documents, to keep as checks")
+        propose.triggered.connect(lambda: self.propose())
+        menu.addAction(propose)
         events.library_changed.connect(self._on_library_changed)
+        # A document's menu in the library panel offers "Propose checks…" too.
+        panel = getattr(window, "library_panel", None)
+        if panel is not None and hasattr(panel, "propose_checks_requested"):
+            panel.propose_checks_requested.connect(self.propose)
 
     def open_checks(self) -> ChecksView:
         if self.view is None:
             self.view = ChecksView(self.workers, self.window)
+            self.view.propose_requested.connect(lambda: self.propose())
         self.view.refresh()
         self.view.show()
         self.view.raise_()
@@ -374,6 +393,23 @@ class Checking(QObject):
     def _forget(self, dialog: DiagnoseDialog) -> None:
         if self.dialog is dialog:
             self.dialog = None
+
+    def propose(self, document_id: int | None = None) -> ProposalsDialog:
+        """Proposed checks for a document (None: every document without checks, or a choice);
+        one such dialog at a time."""
+        if self.proposals is not None:
+            self.proposals.close()
+        parent = self.view if self.view is not None and self.view.isVisible() else self.window
+        dialog = ProposalsDialog(self.workers, document_id, parent)
+        dialog.kept.connect(lambda _ids: self._on_check_kept(0))
+        dialog.destroyed.connect(lambda: self._forget_proposals(dialog))
+        self.proposals = dialog
+        dialog.show()
+        return dialog
+
+    def _forget_proposals(self, dialog: ProposalsDialog) -> None:
+        if self.proposals is dialog:
+            self.proposals = None
 
     def _on_check_kept(self, _check_id: int) -> None:
         if self.view is not None and self.view.isVisible():

@@ -2,10 +2,12 @@
 model missed it (core/diagnosis.py), on a reader; the question can then be kept as a check.
 
 The dialog reads the turn and the library's documents once (the answer's cited documents come
-first in the choice), runs `Library.diagnose` for the chosen document and page, and shows its
-ranks on both sides of the search and fused (as typed and as rewritten, when a follow-up was),
-whether the place was sent and as which [n], whether the answer cited it, the verdict sentence,
-and for a factual verdict the settings tried on the spot.
+first in the choice); the person may narrow the place to one passage, found by a search within
+the chosen document in the dialog. It runs `diagnosing.diagnose_turn` for the chosen document,
+page or passage, and shows its ranks on both sides of the search and fused (as typed and as
+rewritten, when a follow-up was), whether the place was sent and as which [n], whether the
+answer cited it, the verdict sentence, and for a factual verdict the settings tried on the spot
+(other embedding models installed among them, their ranks estimated over the candidates).
 """
 
 from __future__ import annotations
@@ -20,16 +22,21 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from core import diagnosing
 from core.answer_types import Turn
 from core.diagnosis import DEPTH, Diagnosis, Ranks
-from core.types import DocStatus, Document
+from core.types import DocStatus, Document, Hit
 from desktop.tasks import Task
 
 if TYPE_CHECKING:
@@ -37,13 +44,23 @@ if TYPE_CHECKING:
     from desktop.workers import Workers
 
 ANY_PAGE = "Any page"
+FOUND_PASSAGES = 8  # search results offered as the place
+PASSAGE_ROLE = Qt.ItemDataRole.UserRole
 VERDICTS = {"found": "found", "behavioural": "behavioural (the model)",
             "factual": "factual (retrieval)", "absent": "the document does not say it"}
 
 
-def expect_of(document_id: int, page: int | None) -> str:
-    """The place in the form the core reads ('DOC' or 'DOC:PAGE')."""
-    return f"{document_id}:{page}" if page else str(document_id)
+def expect_of(document_id: int, page: int | None, passage: int | None = None) -> str:
+    """The place in the form the core reads ('DOC', 'DOC:PAGE' or 'DOC:PAGE#PASSAGE')."""
+    return diagnosing.expect_of(document_id, page, passage)
+
+
+def hit_label(hit: Hit) -> str:
+    """A found passage as the list offers it: its page and its beginning."""
+    text = " ".join(hit.text.split())
+    text = text if len(text) <= 110 else text[:110].rsplit(" ", 1)[0] + "…"
+    page = hit.page_label or str(hit.page)
+    return f"p. {page}: {text}"
 
 
 def ordered_documents(turn: Turn, documents: list[Document]) -> list[tuple[Document, bool]]:
@@ -104,6 +121,7 @@ def diagnosis_html(diagnosis: Diagnosis) -> str:
         tried = "".join(
             f"<li>{e(t.setting)}: rank {e(str(t.rank) if t.rank is not None else 'none')}, "
             + ("<b>would have found it</b>" if t.finds_it else "would not have found it")
+            + (f" <i>({e(t.note)})</i>" if t.note else "")
             + "</li>" for t in diagnosis.trials)
         parts.append(f"<p>Tried on the spot:</p><ul>{tried}</ul>")
     return "".join(parts)
@@ -128,6 +146,8 @@ class DiagnoseDialog(QDialog):
         self.diagnosis: Diagnosis | None = None
         self._diagnosed_expect: str | None = None
         self._task: Task[Diagnosis] | None = None
+        self.passage: tuple[int, int] | None = None  # (passage id, its page) chosen, if any
+        self._search: Task[list[Hit]] | None = None
         self.setWindowTitle("Why was this answer wrong?")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.resize(560, 520)
@@ -142,7 +162,18 @@ class DiagnoseDialog(QDialog):
         self.page.setRange(0, 0)
         self.page.setSpecialValueText(ANY_PAGE)
         self.page.setToolTip("The page that holds the answer, or any page of the document")
-        self.page.valueChanged.connect(self._place_changed)
+        self.page.valueChanged.connect(self._on_page)
+        self.find_box = QLineEdit(self)
+        self.find_box.setPlaceholderText("Words of the passage that answers it")
+        self.find_box.setToolTip("Search the chosen document, then pick the passage in the list")
+        self.find_box.returnPressed.connect(lambda: self.search())
+        self.find_button = QPushButton("&Find", self)
+        self.find_button.setEnabled(False)
+        self.find_button.clicked.connect(lambda: self.search())
+        self.found = QListWidget(self)
+        self.found.setMaximumHeight(120)
+        self.found.setToolTip("Pick a passage to diagnose it alone; the page is then its page")
+        self.found.currentItemChanged.connect(self._on_found_item)
         self.diagnose_button = QPushButton("&Diagnose", self)
         self.diagnose_button.setDefault(True)
         self.diagnose_button.setEnabled(False)
@@ -162,9 +193,14 @@ class DiagnoseDialog(QDialog):
         buttons.addButton(self.keep_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.rejected.connect(self.reject)
 
+        finding = QHBoxLayout()
+        finding.addWidget(self.find_box, 1)
+        finding.addWidget(self.find_button)
         form = QFormLayout()
         form.addRow("The right document:", self.document)
         form.addRow("Page:", self.page)
+        form.addRow("Passage (optional):", finding)
+        form.addRow("", self.found)
         layout = QVBoxLayout(self)
         layout.addWidget(self.question)
         layout.addLayout(form)
@@ -207,6 +243,7 @@ class DiagnoseDialog(QDialog):
         ready = self.document.count() > 0
         self.document.setEnabled(ready)
         self.diagnose_button.setEnabled(ready)
+        self.find_button.setEnabled(ready)
         if ready:
             self.document.setCurrentIndex(0)
             self._on_document(0)
@@ -229,13 +266,74 @@ class DiagnoseDialog(QDialog):
         data = self.document.currentData()
         if data is None:
             return None
-        return expect_of(int(data[0]), self.page.value() or None)
+        passage = self.passage[0] if self.passage is not None else None
+        return expect_of(int(data[0]), self.page.value() or None, passage)
 
     def _on_document(self, _index: int) -> None:
         data = self.document.currentData()
         pages = int(data[1]) if data is not None else 0
+        self.passage = None
+        self.found.clear()
         self.page.setRange(0, max(0, pages))
         self.page.setValue(0)
+        self._place_changed()
+
+    def _on_page(self, page: int) -> None:
+        if self.passage is not None and page != self.passage[1]:  # another page: any passage
+            self.passage = None
+            self.found.setCurrentRow(-1)
+        self._place_changed()
+
+    # --- a passage, from a search within the document -----------------------------------------
+
+    def search(self, query: str | None = None) -> Task[list[Hit]] | None:
+        """Search the chosen document for the passage (query: the find box's text)."""
+        data = self.document.currentData()
+        text = (self.find_box.text() if query is None else query).strip()
+        if data is None or not text:
+            return None
+        if query is not None:
+            self.find_box.setText(query)
+        document_id = int(data[0])
+        if self._search is not None:
+            self._search.cancel.set()
+        task: Task[list[Hit]] = Task(
+            lambda lib, _t: lib.search(text, k=FOUND_PASSAGES, scope=[document_id]).hits,
+            "diagnose: find the passage")
+        self._search = task
+        task.on_success(lambda hits: self._on_found(task, document_id, hits))
+        task.on_failure(self.failed.emit)
+        self.workers.read(task)
+        return task
+
+    def _on_found(self, task: Task[list[Hit]], document_id: int, hits: list[Hit]) -> None:
+        data = self.document.currentData()
+        if task is not self._search or data is None or int(data[0]) != document_id:
+            return  # a newer search, or another document chosen meanwhile
+        self._search = None
+        self.found.blockSignals(True)
+        self.found.clear()
+        for hit in hits:
+            item = QListWidgetItem(hit_label(hit))
+            item.setData(PASSAGE_ROLE, (hit.passage_id, hit.page))
+            item.setToolTip(hit.text[:600])
+            self.found.addItem(item)
+        self.found.blockSignals(False)
+        self.status.setText("" if hits else "No passage of this document matches those words.")
+
+    def choose_passage(self, row: int) -> None:
+        """Pick the row-th passage found, as a person clicks it."""
+        self.found.setCurrentRow(row)
+
+    def _on_found_item(self, item: QListWidgetItem | None,
+                       _previous: QListWidgetItem | None = None) -> None:
+        if item is None:
+            return
+        passage_id, page = item.data(PASSAGE_ROLE)
+        self.passage = (int(passage_id), int(page))
+        self.page.blockSignals(True)
+        self.page.setValue(int(page))
+        self.page.blockSignals(False)
         self._place_changed()
 
     def _place_changed(self) -> None:
@@ -252,8 +350,9 @@ class DiagnoseDialog(QDialog):
         if self._task is not None:
             self._task.cancel.set()
         conversation_id, turn = self.conversation_id, self.turn_number
-        task: Task[Diagnosis] = Task(lambda lib, _t: lib.diagnose(conversation_id, turn, expect),
-                                     "diagnose")
+        task: Task[Diagnosis] = Task(
+            lambda lib, _t: diagnosing.diagnose_turn(lib, conversation_id, turn, expect),
+            "diagnose")
         self._task = task
         self.diagnose_button.setEnabled(False)
         self.status.setText("Ranking the place on both sides of the search…")
@@ -285,10 +384,12 @@ class DiagnoseDialog(QDialog):
 
     def keep(self) -> Task[int] | None:
         """Keep the question (as searched: a follow-up's self-contained form, which a check
-        runs alone) and the diagnosed place as a saved check, on the writer."""
+        runs alone) and the diagnosed place as a saved check, on the writer (a check names a
+        document or a page: a passage is kept as its page)."""
         if self.diagnosis is None or self._diagnosed_expect is None:
             return None
-        question, expect = self.diagnosis.searched, self._diagnosed_expect
+        question = self.diagnosis.searched
+        expect = self._diagnosed_expect.partition("#")[0]
         task: Task[int] = Task(lambda lib, _t: lib.add_check(question, expect), "keep a check")
         self.keep_button.setEnabled(False)
         task.on_success(self._on_kept).on_failure(self.failed.emit)

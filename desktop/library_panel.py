@@ -61,6 +61,7 @@ class LibraryPanel(QWidget):
     cancel_requested = Signal()
     ask_about_requested = Signal(list)  # list[int]: ask questions within these documents only
     summary_requested = Signal(int)
+    propose_checks_requested = Signal(int)  # questions made from the document (desktop/checks_view)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -292,7 +293,8 @@ class LibraryPanel(QWidget):
             menu.exec(self.tree.viewport().mapToGlobal(point))
 
     def context_menu(self) -> QMenu | None:
-        """The menu for the selected documents: open, ask about, summarise, show, remove."""
+        """The menu for the selected documents: open, ask about, summarise, propose checks,
+        show, remove."""
         docs = [d for i in self.selected_ids() for d in self.documents if d.id == i]
         if not docs:
             return None
@@ -308,6 +310,9 @@ class LibraryPanel(QWidget):
         if one is not None:
             summary = menu.addAction("Summarise", lambda: self.summary_requested.emit(one.id))
             summary.setEnabled(one.status is DocStatus.INDEXED)
+            propose = menu.addAction("Propose checks…",
+                                     lambda: self.propose_checks_requested.emit(one.id))
+            propose.setEnabled(one.status is DocStatus.INDEXED)
             menu.addAction("Show the file in the file manager", lambda: show_in_folder(one))
         menu.addSeparator()
         menu.addAction("Remove from the library…" if one else

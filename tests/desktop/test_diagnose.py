@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtGui import QTextDocument
 
+from core import diagnosing
 from core.diagnosis import Diagnosis
 from core.library import Library
 from core.paths import default_library_dir
@@ -267,13 +268,13 @@ def test_a_follow_up_shows_its_ranks_as_typed_and_as_rewritten_off_the_gui_threa
         qtbot, open_window, notes: list[Path], fake_ollama: FakeOllama,
         monkeypatch: pytest.MonkeyPatch) -> None:
     threads: list[str] = []
-    diagnose_in_core = Library.diagnose
+    diagnose_in_core = diagnosing.diagnose_turn
 
-    def recording(self: Library, *args: object, **kwargs: object) -> Diagnosis:
+    def recording(library: Library, *args: object, **kwargs: object) -> Diagnosis:
         threads.append(threading.current_thread().name)
-        return diagnose_in_core(self, *args, **kwargs)  # type: ignore[arg-type]
+        return diagnose_in_core(library, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Library, "diagnose", recording)
+    monkeypatch.setattr(diagnosing, "diagnose_turn", recording)
     window = open_with_notes(qtbot, open_window, notes, fake_ollama)
     ask_and_wait(qtbot, window, QUESTION)
     ask_and_wait(qtbot, window, "and for how many months?")
