@@ -4,21 +4,34 @@ The Engine (core/engine.py) keeps one LibraryIndexes per library file. Each inde
 first use and, on every later use, brought up to date from the library's change log
 (core/store/changes.py): a search reads the log's position (one indexed lookup) and patches
 in what another connection or process wrote since. No per-connection state, no fingerprints.
+
+Both indexes keep a copy beside the library file (core/index_file.py), saved after a whole
+build and read back memory-mapped by the next process: library.db.keywords.npz
+(core/keyword_index.py) and library.db.vectors.npz (here). A saved copy names the position it
+was made at, so it is patched from the log like a live index, and another library or epoch
+never uses it.
 """
 
 from __future__ import annotations
 
 import threading
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import apsw
+import numpy as np
 
+from core import index_file
 from core.keyword_index import KeywordIndex
+from core.paths import VECTOR_INDEX_SUFFIX
 from core.store import changes, vectors
 from core.vector_index import VectorIndex
 
 REBUILD_SHARE = 0.5  # vectors: more changed passages than this share, and the index is rebuilt
+SAVE_AGAIN_SHARE = 0.05  # a saved copy patched by more than this share is saved anew
+VECTOR_FORMAT = "folio vector index 1"
 
 
 class LibraryIndexes:
@@ -31,6 +44,7 @@ class LibraryIndexes:
         self._vectors: tuple[changes.Position, VectorIndex] | None = None
         self._keywords: KeywordIndex | None = None
         self.vector_loads = 0  # whole loads from SQLite, for tests and benchmarks
+        self.vector_file_loads = 0  # loads of the saved copy
         self.keyword_loads = 0
 
     def vectors(self, db: apsw.Connection) -> VectorIndex:
@@ -39,12 +53,15 @@ class LibraryIndexes:
         inside_write = db.in_transaction  # uncommitted rows: used, never kept
         with self._vector_lock, changes.snapshot(db):
             now = changes.position(db)
-            index = self._updated_vectors(db, now)
+            if self._vectors is None:
+                self._vectors = self._saved_vectors(db, now)
+            index = self._updated_vectors(db, now, save=not inside_write)
             if not inside_write:
                 self._vectors = (now, index)
             return index
 
-    def _updated_vectors(self, db: apsw.Connection, now: changes.Position) -> VectorIndex:
+    def _updated_vectors(self, db: apsw.Connection, now: changes.Position,
+                         save: bool) -> VectorIndex:
         if self._vectors is not None:
             seen, index = self._vectors
             changed = changes.changed_between(db, seen, now)
@@ -52,11 +69,36 @@ class LibraryIndexes:
                 return index
             if changed is not None and len(changed) <= REBUILD_SHARE * max(1, len(index.ids)):
                 ids, rows = vectors.some(db, changed, index.dim)
-                return index.patched(changed, ids, rows)
+                patched = index.patched(changed, ids, rows)
+                if save and seen.oldest < 0 and len(changed) > SAVE_AGAIN_SHARE * len(index.ids):
+                    _save_vectors(db, now, patched)  # the saved copy was far behind
+                return patched
         dim = vectors.width(db) or 0
         ids, rows = vectors.every(db, dim)
         self.vector_loads += 1
-        return VectorIndex(ids, rows, dim)
+        index = VectorIndex(ids, rows, dim)
+        if save:
+            _save_vectors(db, now, index)
+        return index
+
+    def _saved_vectors(self, db: apsw.Connection,
+                       now: changes.Position) -> tuple[changes.Position, VectorIndex] | None:
+        """The saved copy of the vector index and the position it was made at (its `oldest`
+        is -1: it came from the file), if it is this library's, of this epoch and format."""
+        path = _vectors_path(db)
+        if path is None:
+            return None
+        index_file.sweep_temporaries(path)
+        try:
+            saved = index_file.load(path)
+            if (saved is None or str(saved["format"]) != VECTOR_FORMAT
+                    or str(saved["epoch"]) != now.epoch or int(saved["seq"]) > now.seq):
+                return None
+            index = VectorIndex.of(saved)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            return None
+        self.vector_file_loads += 1
+        return changes.Position(now.epoch, int(saved["seq"]), -1), index
 
     @contextmanager
     def keywords(self, db: apsw.Connection) -> Iterator[KeywordIndex]:
@@ -76,3 +118,17 @@ class LibraryIndexes:
                         self.keyword_loads += 1
                     self._keywords = refreshed
             yield self._keywords
+
+
+def _vectors_path(db: apsw.Connection) -> Path | None:
+    """library.db.vectors.npz beside library.db (None for an in-memory database)."""
+    name = db.filename
+    return Path(name).with_name(Path(name).name + VECTOR_INDEX_SUFFIX) if name else None
+
+
+def _save_vectors(db: apsw.Connection, at: changes.Position, index: VectorIndex) -> None:
+    """Best effort: a library that cannot be written still searches, from memory."""
+    path = _vectors_path(db)
+    if path is not None and len(index.ids):
+        index_file.save(path, {**index.arrays(), "format": np.array(VECTOR_FORMAT),
+                               "epoch": np.array(at.epoch), "seq": np.array(at.seq)})

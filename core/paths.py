@@ -22,6 +22,8 @@ PRIVATE_DIR_MODE, PRIVATE_FILE_MODE = 0o700, 0o600
 DB_SUFFIXES = ("", "-wal", "-shm", "-journal")
 # The saved keyword index (core/keyword_index.py) beside library.db: every word of the library.
 KEYWORD_INDEX_SUFFIX = ".keywords.npz"
+# The saved vector index (core/indexes.py) beside library.db: every passage's vector.
+VECTOR_INDEX_SUFFIX = ".vectors.npz"
 
 
 def make_private_dir(path: Path) -> None:
@@ -37,7 +39,7 @@ def create_private_file(path: Path) -> None:
 
 
 def tighten_library(root: Path, db_path: Path) -> list[Path]:
-    """The library folder 0700, the database, its -wal/-shm and its saved keyword index 0600;
+    """The library folder 0700, the database, its -wal/-shm and its saved indexes 0600;
     what was changed.
 
     Only bits are taken away, never given; a path that is not this user's to change (another
@@ -48,7 +50,7 @@ def tighten_library(root: Path, db_path: Path) -> list[Path]:
     changed: list[Path] = []
     targets = [(root, PRIVATE_DIR_MODE), (root / "files", PRIVATE_DIR_MODE)]
     targets += [(Path(f"{db_path}{suffix}"), PRIVATE_FILE_MODE)
-                for suffix in (*DB_SUFFIXES, KEYWORD_INDEX_SUFFIX)]
+                for suffix in (*DB_SUFFIXES, KEYWORD_INDEX_SUFFIX, VECTOR_INDEX_SUFFIX)]
     for path, allowed in targets:
         try:
             mode = path.stat().st_mode & 0o7777

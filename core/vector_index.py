@@ -40,6 +40,33 @@ class VectorIndex:
         self.center = self._center() if len(self.ids) else None
         self.inverse_norms, self.codes = self._norms_and_codes(self.vectors)
 
+    def arrays(self) -> dict[str, npt.NDArray[np.generic]]:
+        """What `of` makes this index again from (core/indexes.py saves them beside the
+        library file, so that a later process maps them instead of reading vec0)."""
+        center = self.center if self.center is not None else np.zeros(0, dtype=np.float32)
+        return {"ids": self.ids, "vectors": self.vectors, "inverse_norms": self.inverse_norms,
+                "codes": self.codes, "center": center, "dim": np.array(self.dim)}
+
+    @classmethod
+    def of(cls, arrays: dict[str, npt.NDArray[np.generic]]) -> VectorIndex:
+        """The index `arrays()` gave, as saved (read-only views are fine: an index is never
+        changed once made). ValueError if the arrays do not fit together."""
+        dim = int(arrays["dim"])
+        ids, vectors = arrays["ids"], arrays["vectors"]
+        norms, codes, center = arrays["inverse_norms"], arrays["codes"], arrays["center"]
+        words = (dim + 63) // 64
+        if (ids.dtype != np.int64 or vectors.dtype != np.int8 or norms.dtype != np.float32
+                or codes.dtype != np.uint64 or center.dtype != np.float32
+                or vectors.shape != (len(ids), dim) or norms.shape != (len(ids),)
+                or center.shape != ((dim,) if len(ids) else (0,))
+                or codes.shape != ((words, len(ids)) if len(ids) else codes.shape)):
+            raise ValueError("the saved vector index's arrays do not fit together")
+        index = cls.__new__(cls)
+        index.dim, index.ids, index.vectors = dim, ids, vectors  # type: ignore[assignment]
+        index.inverse_norms, index.codes = norms, codes  # type: ignore[assignment]
+        index.center = center if len(ids) else None  # type: ignore[assignment]
+        return index
+
     @property
     def nbytes(self) -> int:
         return int(self.ids.nbytes + self.vectors.nbytes + self.inverse_norms.nbytes

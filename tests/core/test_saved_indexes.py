@@ -1,0 +1,83 @@
+"""The saved copies of the indexes beside library.db: the next process maps them instead of
+reading the library again, patches in what was written since, and never uses another
+library's or another epoch's copy."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from core.engine import Engine
+from core.library import Library
+from core.paths import VECTOR_INDEX_SUFFIX
+from core.search import SearchMode
+from core.store import changes
+from core.store.connection import write_transaction
+from tests.core.test_engine import QUERY, write_topics
+from tests.core.test_search import TOPICS
+
+
+def ranking(library: Library, query: str, mode: SearchMode) -> list[tuple[str, int]]:
+    return [(h.title, h.passage_id) for h in library.search(query, mode=mode, k=10).hits]
+
+
+def saved_vectors(root: Path) -> Path:
+    return root / f"library.db{VECTOR_INDEX_SUFFIX}"
+
+
+def test_the_next_process_maps_the_saved_vector_index_and_ranks_the_same(
+        tmp_path: Path, engine: Engine) -> None:
+    root = tmp_path / "lib"
+    with Library.open(root, engine) as library:
+        library.add(write_topics(tmp_path / "docs", ["bread.md", "garden.md", "moorings.md"]))
+        first = ranking(library, QUERY, SearchMode.SEMANTIC)
+        assert library.indexes.vector_loads == 1 and saved_vectors(root).exists()
+    with Engine() as next_process, Library.open(root, next_process) as library:
+        assert ranking(library, QUERY, SearchMode.SEMANTIC) == first
+        assert (library.indexes.vector_loads, library.indexes.vector_file_loads) == (0, 1)
+        assert first[0][0] == "Harbour guide"
+
+
+def test_a_saved_copy_is_patched_with_what_was_written_after_it(
+        tmp_path: Path, engine: Engine) -> None:
+    root = tmp_path / "lib"
+    docs = tmp_path / "docs"
+    with Library.open(root, engine) as library:
+        library.add(write_topics(docs, [n for n in TOPICS if n != "moorings.md"]))
+        library.search(QUERY, mode=SearchMode.SEMANTIC)  # saved here, without the harbour
+    with Engine() as writer_process, Library.open(root, writer_process) as writer:
+        writer.add(write_topics(docs, ["moorings.md"]))  # no search: the copy stays behind
+        writer.remove(str(next(d.id for d in writer.documents() if d.title == "Pet care")))
+    with Engine() as next_process, Library.open(root, next_process) as library:
+        titles = [t for t, _ in ranking(library, QUERY, SearchMode.SEMANTIC)]
+        assert titles[0] == "Harbour guide" and "Pet care" not in titles
+        assert (library.indexes.vector_loads, library.indexes.vector_file_loads) == (0, 1)
+
+
+def test_another_epoch_another_library_or_a_damaged_copy_is_not_used(
+        tmp_path: Path, engine: Engine) -> None:
+    root = tmp_path / "lib"
+    other = tmp_path / "other"
+    docs = tmp_path / "docs"
+    with Library.open(root, engine) as library:
+        library.add(write_topics(docs, ["bread.md", "moorings.md"]))
+        expected = ranking(library, QUERY, SearchMode.SEMANTIC)
+        with write_transaction(library.db):
+            changes.bump_epoch(library.db)  # as a new embedding model or a repair does
+    with Engine() as next_process, Library.open(root, next_process) as library:
+        assert ranking(library, QUERY, SearchMode.SEMANTIC) == expected
+        assert (library.indexes.vector_loads, library.indexes.vector_file_loads) == (1, 0)
+
+    with Library.open(other, engine) as library:  # another library, its copy put beside root's
+        library.add(write_topics(tmp_path / "docs2", ["garden.md"]))
+        library.search(QUERY, mode=SearchMode.SEMANTIC)
+    shutil.copy(saved_vectors(other), saved_vectors(root))
+    with Engine() as next_process, Library.open(root, next_process) as library:
+        assert ranking(library, QUERY, SearchMode.SEMANTIC) == expected
+        assert (library.indexes.vector_loads, library.indexes.vector_file_loads) == (1, 0)
+
+    saved_vectors(root).write_bytes(saved_vectors(root).read_bytes()[:1000])  # cut short
+    with Engine() as next_process, Library.open(root, next_process) as library:
+        assert ranking(library, QUERY, SearchMode.SEMANTIC) == expected
+        assert (library.indexes.vector_loads, library.indexes.vector_file_loads) == (1, 0)
+    assert saved_vectors(root).stat().st_size > 1000  # written whole again
