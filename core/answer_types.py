@@ -145,7 +145,17 @@ class AskFailed:
     message: str
 
 
-AnswerEvent = SourcesFound | Token | AnswerDone | AskFailed
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """While a long answer is made (a whole-document summary, core/overview.py): steps done of
+    total, and a line to show ("Summarising: section 4 of 12")."""
+
+    done: int
+    total: int
+    message: str
+
+
+AnswerEvent = SourcesFound | Token | Progress | AnswerDone | AskFailed
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,12 +8,13 @@ import sys
 import threading
 from collections.abc import Callable
 
-from core import citations, span_rects
+from core import citations, overview, span_rects
 from core.answer_types import (
     Answer,
     AnswerDone,
     AskFailed,
     Citation,
+    Progress,
     PullProgress,
     SourcesFound,
     Span,
@@ -98,8 +99,11 @@ def cmd_ask(args: argparse.Namespace, open_library: OpenLibrary) -> int:
         streamed = False
         try:
             for event in library.ask(args.question, conversation=conversation, model=args.model,
-                                     host=args.host, k=args.k, scope=args.doc, cancel=cancel):
-                if isinstance(event, SourcesFound) and not args.json:
+                                     host=args.host, k=args.k, scope=args.doc, cancel=cancel,
+                                     whole_document=getattr(args, "whole_document", None)):
+                if isinstance(event, Progress) and not args.json:
+                    print(event.message, file=sys.stderr, flush=True)
+                elif isinstance(event, SourcesFound) and not args.json:
                     if event.standalone_question != args.question.strip():
                         print(f"(searching for: {event.standalone_question})", file=sys.stderr)
                 elif isinstance(event, Token) and not args.json:
@@ -133,6 +137,16 @@ def cmd_ask(args: argparse.Namespace, open_library: OpenLibrary) -> int:
         if footer:
             print("\n" + footer)
     return EXIT_OK if answer.complete else EXIT_FAILED
+
+
+def cmd_summarise(args: argparse.Namespace, open_library: OpenLibrary) -> int:
+    """`folio summarise DOC`: the document section by section (core/overview.py), as `ask`."""
+    with open_library(args) as library:
+        doc = library.resolve(args.document)
+    question = args.question or overview.SUMMARY_QUESTION.format(title=doc.title)
+    return cmd_ask(argparse.Namespace(**{**vars(args), "question": question, "doc": [doc.id],
+                                         "k": None, "follow_up": False, "conversation": None,
+                                         "whole_document": True}), open_library)
 
 
 def cmd_conversations(args: argparse.Namespace, open_library: OpenLibrary) -> int:
@@ -217,6 +231,17 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                         help="a follow-up to the most recent conversation")
     follow.add_argument("--conversation", type=int, metavar="ID", help="a follow-up in this one")
     ask.set_defaults(func=lambda a: cmd_ask(a, open_library))
+
+    summary = sub.add_parser("summarise", aliases=["summarize"], parents=[common, host],
+                             help="summarise a document section by section (summaries are kept)")
+    summary.add_argument("document", metavar="DOC", help="a document id or sha256 prefix")
+    summary.add_argument("question", metavar="QUESTION", nargs="?",
+                         help='what to ask of the whole document (default: a summary), e.g. '
+                              '"list every date"')
+    summary.add_argument("--model", help="Ollama model (default: the setting, else the first "
+                                         "installed)")
+    summary.add_argument("--json", action="store_true", help="machine-readable output, not streamed")
+    summary.set_defaults(func=lambda a: cmd_summarise(a, open_library))
 
     conv = sub.add_parser("conversations", parents=[common], help="list kept conversations")
     conv.add_argument("--show", type=int, metavar="ID", help="print one conversation")

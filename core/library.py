@@ -12,7 +12,7 @@ import apsw
 import numpy as np
 
 from core import check as check_module
-from core import diagnosis, export, sandbox
+from core import diagnosis, export, overview, sandbox
 from core import settings as settings_module
 from core import sync as folder_sync
 from core.answer import Asker, AskOptions
@@ -375,12 +375,17 @@ class Library:
     def ask(self, question: str, history: Sequence[Turn] | None = None, *,
             conversation: int | None = None, model: str | None = None, host: str | None = None,
             k: int | None = None, scope: Sequence[int] | None = None,
-            cancel: threading.Event | None = None, save: bool = True) -> Iterator[AnswerEvent]:
+            cancel: threading.Event | None = None, save: bool = True,
+            whole_document: bool | None = None) -> Iterator[AnswerEvent]:
         """Events of answering question: SourcesFound, Token..., then AnswerDone or AskFailed.
 
         A follow-up continues `conversation` (its turns are the history unless history is given);
         a new conversation is started otherwise. The turn is saved when the answer is done (not
         when cancel stopped it), and AnswerDone.answer.conversation_id says where.
+
+        A question about one document as a whole (scoped to it, with words such as summarise or
+        list every; or whole_document=True) walks the document's sections (core/overview.py),
+        with Progress events before the answer.
         """
         settings = self.settings()
         if conversation is not None and not conversations.conversation_exists(self.db, conversation):
@@ -395,8 +400,13 @@ class Library:
             service: OllamaService | LlmError = self.ollama(host)
         except LlmError as exc:  # a host setting that is not an address: answer without a model
             service = exc
-        asker = Asker(self.searcher(), service, options, cancel)
-        for event in asker.run(question, history):
+        if scope and (whole_document or (whole_document is None
+                                         and overview.wanted(question, scope))):
+            events = overview.Overviewer(self.db, self.embedder, service, options.model,
+                                         options.max_context, cancel).run(question, scope[0])
+        else:
+            events = Asker(self.searcher(), service, options, cancel).run(question, history)
+        for event in events:
             stopped = cancel is not None and cancel.is_set()
             # A stopped answer is not kept: the user broke it off (often to ask something else).
             if isinstance(event, AnswerDone) and save and event.answer.text and not stopped:

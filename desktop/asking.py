@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from core.answer_types import AnswerDone, AnswerEvent, AskFailed, Conversation, SourcesFound, Token
+from core import overview
+from core.answer_types import (
+    AnswerDone,
+    AnswerEvent,
+    AskFailed,
+    Conversation,
+    Progress,
+    SourcesFound,
+    Token,
+)
 from desktop.app_events import CONVERSATIONS, AppEvents, Change
 from desktop.chat_panel import ChatPanel
 from desktop.library_panel import LibraryPanel
@@ -58,8 +67,10 @@ class Asking(QObject):
 
     # --- a question ---------------------------------------------------------------------------
 
-    def ask(self, question: str) -> StreamTask[AnswerEvent]:
-        """Ask on a reader; a question asked while one is answered stops the old one first."""
+    def ask(self, question: str, whole_document: bool | None = None) -> StreamTask[AnswerEvent]:
+        """Ask on a reader; a question asked while one is answered stops the old one first.
+        whole_document: walk the scoped document's sections (core/overview.py); None lets
+        core decide from the question's words."""
         if self.current is not None:
             self.stop()
             self.chat.fail_answer(STOPPED)
@@ -69,7 +80,7 @@ class Asking(QObject):
 
         def work(lib: Library, task: StreamTask[AnswerEvent]) -> Iterator[AnswerEvent]:
             for event in lib.ask(question, conversation=conversation, scope=scope,
-                                 cancel=task.cancel):
+                                 cancel=task.cancel, whole_document=whole_document):
                 if isinstance(event, AnswerDone) and event.answer.conversation_id is not None:
                     task.changed(CONVERSATIONS)  # the turn was kept
                 yield event
@@ -91,6 +102,8 @@ class Asking(QObject):
                 self.chat.append_token(text)
             case SourcesFound(sources=sources):
                 self.chat.show_sources(sources)
+            case Progress(message=message):
+                self.chat.show_progress(message)
             case AnswerDone(answer=answer):
                 self.chat.finish_answer(answer)
                 self.current = None
@@ -131,9 +144,11 @@ class Asking(QObject):
         self.chat.focus_question()
 
     def summarise(self, doc_id: int) -> StreamTask[AnswerEvent]:
+        """Summarise the document section by section (core/overview.py), within it only; the
+        sections' summaries are kept, so a second time is instant."""
         title = self.library_panel.title_of(doc_id)
         self.chat.set_scope([doc_id], [title])
-        return self.ask(f"Summarise “{title}”: what is it about, and what are its main points?")
+        return self.ask(overview.SUMMARY_QUESTION.format(title=title), whole_document=True)
 
     # --- past conversations -------------------------------------------------------------------
 

@@ -58,7 +58,9 @@ RENDER_INTERVAL_MS = 50  # re-render a streaming answer at most this often
 TOOLTIP_CHARS = 600
 TOOLTIP_REST_CHARS = 240  # of the passage, under its supporting sentence
 NOT_FOUND_COLOR = "#b35c5c"  # a muted red: what the sources do not say
-FOUND_BY = {"both": "keywords and meaning"}  # how a source was found, as a person reads it
+# How a source was found, as a person reads it ("outline": a whole-document answer, which
+# walks every section of the document: core/overview.py).
+FOUND_BY = {"both": "keywords and meaning", "outline": "reading every section"}
 INTRO = ("Ask a question about your documents (Ctrl+L). Every answer cites the passages it "
          "used: click a citation to see it in the document, hover over it to read the passage.")
 
@@ -283,6 +285,12 @@ class ChatPanel(QWidget):
         turn.citations = {s.n: citation_of(s) for s in sources}
         turn.status = (f"Found {len(sources)} passages; writing the answer…" if sources
                        else "Nothing found in the library.")
+        self._schedule_render()
+
+    def show_progress(self, message: str) -> None:
+        """A step of a long answer ("Summarising: section 4 of 12"), shown until text comes."""
+        turn = self.turns[-1]
+        turn.status = message
         self._schedule_render()
 
     def append_token(self, text: str) -> None:
