@@ -19,7 +19,7 @@ from core import outline, overview
 from core.answer_types import Answer, AnswerDone, AnswerEvent, AnswerMode, Progress, Token
 from core.cli import main
 from core.library import Library
-from core.store import summaries
+from core.store import queries, summaries
 from tests.ollama_server import FakeOllama, first_sentence, parse_sources, refused_host
 
 ANIMALS = ("otters", "herons", "voles", "badgers", "kestrels", "newts", "hares", "swifts",
@@ -120,6 +120,8 @@ def survey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Library, 
     folder = tmp_path_factory.mktemp("survey")
     chapters = survey_pdf(folder / "survey.pdf")
     library = Library.open(tmp_path_factory.mktemp("lib"))
+    with library.db:  # `folio` commands would add the sample guide to a library's first use
+        queries.set_meta(library.db, "sample_added", "by the test")
     outcome, = library.add([folder / "survey.pdf"])
     assert outcome.status.value == "added" and outcome.pages == 40
     assert outcome.document_id is not None
