@@ -1,0 +1,185 @@
+"""The evidence brief (core/brief.py): what a source carries in the prompt under prompt-sources brief."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pymupdf
+import pytest
+
+from core import brief, prompt
+from core.answer_types import AnswerDone, AnswerMode, Source
+from core.chunking import split_sentences
+from core.cli import main
+from core.embedding import Embedder
+from core.engine import Engine
+from core.library import Library
+from core.types import BUNDLED_MODEL, Hit
+from tests.ollama_server import FakeOllama, first_sentence, parse_sources
+
+HARBOUR = ("The harbour office opens at eight every morning and closes at six. "
+           "Visitor moorings cost 25 euros a night, paid at the harbour office. "
+           "The lighthouse on the point was painted white in 1921. "
+           "Seagulls nest on the old breakwater every spring and are noisy at dawn. "
+           "Fresh water and electricity are available on the visitor pontoon. "
+           "The fish market behind the quay sells the morning catch until noon.")
+MOORING = "Visitor moorings cost 25 euros a night, paid at the harbour office."
+LIGHTHOUSE = "The lighthouse on the point was painted white in 1921."
+SEAGULLS = "Seagulls nest on the old breakwater every spring and are noisy at dawn."
+FISH = "The fish market behind the quay sells the morning catch until noon."
+
+TABLE = ("The club rents three kinds of boat to members for the summer season.\n\n"
+         "| Boat | Crew | Price a day |\n"
+         "| --- | --- | --- |\n"
+         "| Kestrel dinghy | 2 | 40 euros |\n"
+         "| Osprey keelboat | 4 | 120 euros |\n"
+         "| Heron canoe | 1 | 15 euros |\n\n"
+         "Boats are returned to the slipway by sunset, washed and with their sails folded. "
+         "The clubhouse bar serves tea and cake on Sunday afternoons during the regatta weeks.")
+
+
+def hit(text: str, passage_id: int = 1, page: int = 1, heading_path: str = "") -> Hit:
+    return Hit(passage_id=passage_id, document_id=1, title="Harbour guide", page=page,
+               page_end=page, page_label=None, heading_path=heading_path, text=text, score=1.0,
+               keyword_rank=1, semantic_rank=1)
+
+
+@pytest.fixture(scope="module")
+def embedder(engine: Engine) -> Embedder:
+    return engine.embedder(BUNDLED_MODEL)
+
+
+def one_brief(question: str, text: str, embedder: Embedder | None) -> str:
+    (made,) = brief.briefs(question, [Source(1, hit(text))], embedder)
+    return made
+
+
+def test_the_brief_keeps_the_sentence_with_the_question_s_terms_and_drops_the_others(
+        embedder: Embedder) -> None:
+    made = one_brief("How much does a visitor mooring cost a night?", HARBOUR, embedder)
+    assert MOORING in made
+    assert SEAGULLS not in made and FISH not in made and LIGHTHOUSE not in made
+    assert len(made) < 0.6 * len(HARBOUR)
+    # Verbatim, in the passage's order, what was left out marked.
+    kept = [s for s in split_sentences(HARBOUR) if s in made]
+    assert [made.index(s) for s in kept] == sorted(made.index(s) for s in kept)
+    assert brief.GAP in made
+
+
+def test_the_brief_keeps_the_numbers_the_question_asks_for(embedder: Embedder) -> None:
+    assert LIGHTHOUSE in one_brief("What happened in 1921?", HARBOUR, embedder)
+    # Words alone (the model cannot be asked): the same sentences carry the terms and numbers.
+    assert LIGHTHOUSE in one_brief("What happened in 1921?", HARBOUR, None)
+    made = one_brief("When was the lighthouse painted?", HARBOUR, None)
+    assert LIGHTHOUSE in made and SEAGULLS not in made
+
+
+def test_a_table_row_is_kept_with_its_header_row(embedder: Embedder) -> None:
+    made = one_brief("How much does the Osprey keelboat cost a day?", TABLE, embedder)
+    lines = made.splitlines()
+    assert "| Boat | Crew | Price a day |" in lines and "| --- | --- | --- |" in lines
+    assert "| Osprey keelboat | 4 | 120 euros |" in lines
+    assert lines.index("| Boat | Crew | Price a day |") < lines.index(
+        "| Osprey keelboat | 4 | 120 euros |")
+    assert "tea and cake" not in made
+    assert made.count("| Boat | Crew | Price a day |") == 1
+
+
+def test_a_brief_is_never_empty(embedder: Embedder) -> None:
+    for question in ("Who won the 1954 football world cup?", "banana bread recipe", "?"):
+        for text in (HARBOUR, TABLE, "Short note on knots.", "one sentence without end"):
+            made = one_brief(question, text, embedder)
+            assert made.strip()
+            # It holds at least one whole unit of the passage, verbatim.
+            assert any(u.text in made for u in brief.units(text)) or made == text.strip()
+
+
+def test_a_short_passage_is_kept_whole_and_the_section_travels(embedder: Embedder) -> None:
+    short = "Moorings cost 25 euros. Seagulls nest on the breakwater."
+    assert one_brief("mooring price", short, embedder) == short
+    source = Source(3, hit(HARBOUR, heading_path="Harbour guide › Arriving by sea › Moorings"))
+    built = prompt.build_answer_prompt("How much is a mooring?", [source], [],
+                                       kind=prompt.BRIEF, embedder=embedder)
+    block = built.messages[-1]["content"]
+    assert 'section="Arriving by sea › Moorings"' in block
+    (sent,) = parse_sources(block)
+    assert sent.id == "1" and MOORING in sent.text and SEAGULLS not in sent.text
+
+
+def test_a_brief_prompt_holds_about_twice_the_sources(embedder: Embedder) -> None:
+    texts = [HARBOUR.replace("25", str(20 + i)) for i in range(12)]
+    sources = [Source(i + 1, hit(t, passage_id=i + 1)) for i, t in enumerate(texts)]
+    question = "How much does a visitor mooring cost?"
+    bare = prompt.build_answer_prompt(question, [], []).tokens
+    limit = bare + 900 + prompt.ANSWER_RESERVE
+    whole = prompt.build_answer_prompt(question, sources, [], limit, limit)
+    briefs = prompt.build_answer_prompt(question, sources, [], limit, limit, prompt.BRIEF,
+                                        embedder)
+    assert len(briefs.sources) >= 2 * len(whole.sources) >= 4
+    assert prompt.sources_wanted(6, prompt.BRIEF) == 12 and prompt.sources_wanted(6, "passages") == 6
+
+
+PAGES = (  # (heading, text) of each page
+    ("The office", "The harbour office opens at eight every morning. Its staff sell charts and "
+                   "tide tables."),
+    ("Visitors", HARBOUR),
+    ("The school", "The sailing school runs courses for beginners in July. Each course lasts "
+                   "five days and ends with a short race around the bay."),
+)
+
+
+def harbour_pdf(path: Path) -> Path:
+    doc = pymupdf.open()
+    for heading, text in PAGES:
+        page = doc.new_page()
+        page.insert_text((72, 80), heading, fontsize=20, fontname="hebo")
+        page.insert_textbox(pymupdf.Rect(72, 100, 520, 700), text, fontsize=11)
+    doc.save(path)
+    return path
+
+
+def test_citations_of_a_brief_answer_point_at_the_full_passage_and_its_page(
+        tmp_path: Path, engine: Engine, fake_ollama: FakeOllama) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    harbour_pdf(docs / "harbour.pdf")
+    (docs / "club.md").write_text("# Boat club\n\n" + TABLE, encoding="utf-8")
+    with Library.open(tmp_path / "lib", engine) as library:
+        library.add([docs])
+        library.set_setting("prompt-sources", "brief")
+        events = list(library.ask("How much does a visitor mooring cost a night?",
+                                  host=fake_ollama.host, save=False))
+    done = events[-1]
+    assert isinstance(done, AnswerDone)
+    answer = done.answer
+    assert answer.mode is AnswerMode.GENERATED
+    # The model saw the brief: source 1 is the mooring page's passage, without its seagulls.
+    sent = parse_sources(fake_ollama.last_chat["messages"][-1]["content"])
+    top = answer.sources[0].hit
+    assert top.page == 2 and SEAGULLS in top.text
+    assert MOORING in sent[0].text and SEAGULLS not in sent[0].text
+    assert len(sent) == len(answer.sources)
+    # Its answer restates the brief's first sentence; [1] still names passage 1, on page 2.
+    assert answer.text.startswith(first_sentence(sent[0].text) + " [1]")
+    cited = answer.citations[0]
+    assert cited.n == 1 and cited.passage_id == top.passage_id and cited.page == 2
+    assert cited.text == top.text  # the highlight is the whole passage, as in passages mode
+    assert cited.rects and all(r.page == 2 for r in cited.rects)
+    # core/support.py aligns it against the full passage, and finds it there.
+    assert answer.support and not any(s.not_found_in for s in answer.support)
+    assert answer.support[0].spans[0].text in " ".join(top.text.split())
+
+
+def test_the_setting_round_trips_through_folio_config(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    lib = str(tmp_path / "l")
+    assert main(["config", "prompt-sources", "--library", lib]) == 0
+    assert capsys.readouterr().out.strip() == "passages"
+    assert main(["config", "prompt-sources", "brief", "--library", lib]) == 0
+    capsys.readouterr()
+    assert main(["config", "prompt-sources", "--library", lib]) == 0
+    assert capsys.readouterr().out.strip() == "brief"
+    assert main(["config", "prompt-sources", "summary", "--library", lib]) == 1
+    assert "prompt-sources must be 'passages' or 'brief'" in capsys.readouterr().err
+    with Library.open(Path(lib)) as library:
+        assert library.settings()["prompt-sources"] == "brief"
