@@ -37,10 +37,14 @@ FLOOR = 0.2  # ... and at least this (off-topic sentences score under it with Mi
 LEXICAL_SHARE = 0.5  # of a unit's score; the rest is the cosine (all lexical without a model)
 NUMBER_BONUS = 0.15  # added to a unit holding a number when the question asks for a quantity
 GAP = "…"  # marks text left out between two kept units
+LONG_UNIT_CHARS = 400  # a "sentence" this long is cut further where a full stop ends a clause
 
 _BULLETS = re.compile(r"(?:^|\s)([•◦▪‣∙·]\s+)")
 _LIST_ITEM = re.compile(r"^(?:[•◦▪‣∙·]|\d{1,2}[.)])\s+")
 _TABLE_RULE = re.compile(r"[\s|:-]+")
+# A full stop before a lowercase word: where split_sentences sees no sentence end (it wants a
+# capital next), in lowercased or OCR'd text ("... slipstream . an experimental study ...").
+_LOOSE_BREAK = re.compile(r"(?:(?<=\s\.)|(?<=[a-z]{3}\.))\s+(?=[a-z(])")
 _QUANTITY = re.compile(
     r"\b(?:how (?:many|much|long|old|far|often|large|big|small|high|low|fast|heavy)|when|"
     r"what (?:year|date|time|percentage|share|proportion|fraction|number|amount|size)|"
@@ -91,8 +95,14 @@ def units(text: str) -> list[Unit]:
         lead_in = ""
         if sentences[-1].endswith(":") and i + 1 < len(lines) and _LIST_ITEM.match(lines[i + 1]):
             lead_in = sentences.pop()  # shown with the items it introduces, never alone
-        out += [Unit(s, i, s) for s in sentences]
+        out += [Unit(piece, i, piece) for sentence in sentences for piece in _clauses(sentence)]
     return out
+
+
+def _clauses(sentence: str) -> list[str]:
+    if len(sentence) <= LONG_UNIT_CHARS:
+        return [sentence]
+    return [c.strip() for c in _LOOSE_BREAK.split(sentence) if c.strip()] or [sentence]
 
 
 def _cells(line: str) -> list[str]:
