@@ -222,8 +222,11 @@ def central_sentences(section: Section, embedder: Embedder | None, vector_of: Ve
         chosen = sorted((known[i][0] for i in nearest), key=hits.index)
     else:
         chosen = hits[:CENTRAL_PASSAGES]
-    candidates = [(h, s) for h in chosen for s in candidate_sentences(h.text)[
-        :CANDIDATES_PER_PASSAGE]]
+    candidates: list[tuple[Hit, str]] = []
+    for hit in chosen:
+        for sentence in candidate_sentences(hit.text)[:CANDIDATES_PER_PASSAGE]:
+            if all(sentence != s for _, s in candidates):  # a repeated sentence is one candidate
+                candidates.append((hit, sentence))
     if not candidates:
         candidates = [(h, " ".join(h.text.split())[:MAX_SENTENCE_CHARS]) for h in chosen[:1]]
     scores = _scores(candidates, section, embedder, centre)

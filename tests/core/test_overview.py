@@ -329,3 +329,35 @@ def test_folio_summarise_and_ask_about_one_document(
     assert chapters[0].fact in captured.out and "[1]" in captured.out
     assert main(["summarise", "nope", "--library", root]) == 1
     assert "No document" in capsys.readouterr().err
+
+
+def test_a_document_without_headings_is_walked_in_page_ranges() -> None:
+    from core.types import Hit
+    hits = [(Hit(passage_id=i, document_id=1, title="Notes", page=i, page_end=i, page_label=None,
+                 heading_path="", text=f"Page {i} says something of its own.", score=0.0,
+                 keyword_rank=None, semantic_rank=None), 200) for i in range(1, 13)]
+    sections = outline.sections_of(hits, 1800)
+    assert [s.heading for s in sections] == ["Pages 1–5", "Pages 6–10", "Pages 11–12"]
+    assert [s.pages for s in sections] == ["pp. 1–5", "pp. 6–10", "pp. 11–12"]
+    # the budget bounds a range too
+    assert [len(s.passages) for s in outline.sections_of(hits, 400)] == [2, 2, 1, 2, 2, 1, 2]
+
+
+def test_a_changed_document_is_summarised_afresh(tmp_path: Path, library: Library,
+                                                 fake_ollama: FakeOllama) -> None:
+    notes = tmp_path / "notes.md"
+    body = ("# Field notes\n\n## Spring\n\nThe first swallows arrived on the ninth of April "
+            "this year.\n\n## Summer\n\nThe pond dried out in the last week of July.\n")
+    notes.write_text(body, encoding="utf-8")
+    doc_id = library.add([notes])[0].document_id
+    assert doc_id is not None
+    first = Recorder([])
+    _, answer = summarise(library, doc_id, fake_ollama, first)
+    assert first.sections == ["Spring / Summer"]  # two short sections: one request
+    assert "ninth of April" in answer.text
+    notes.write_text(body.replace("ninth of April", "second of May"), encoding="utf-8")
+    assert library.add([notes])[0].status.value == "replaced"
+    assert summaries.of_document(library.db, doc_id) == []  # the old version's went with it
+    again = Recorder([])
+    _, answer = summarise(library, doc_id, fake_ollama, again)
+    assert again.sections == ["Spring / Summer"] and "second of May" in answer.text
