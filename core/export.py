@@ -46,6 +46,19 @@ def link(sha256: str, page: int) -> str:
 
 def parse_link(url: str, documents: Sequence[Document]) -> tuple[Document, int]:
     """The document and page a folio:// link names, or LinkError saying why it is refused."""
+    named = link_form(url)
+    document = next((d for d in documents if d.sha256 == named.sha256
+                     and d.status.value == "indexed"), None)
+    if document is None:
+        raise LinkError("The document this link names is not in the library.")
+    if not 1 <= named.page <= max(1, document.pages):
+        raise LinkError(f"'{document.title}' has no page {named.page}.")
+    return document, named.page
+
+
+def link_form(url: str) -> Link:
+    """The sha256 and page of a link of the one accepted shape, whatever the library holds (the
+    launcher's check before it hands a link to a running window), or LinkError."""
     parts = urllib.parse.urlsplit(url.strip())
     if parts.scheme.lower() != SCHEME or parts.netloc.lower() != "open" or parts.path not in (
             "", "/") or parts.fragment:
@@ -61,14 +74,7 @@ def parse_link(url: str, documents: Sequence[Document]) -> tuple[Document, int]:
         raise LinkError("The link's doc is not the sha256 of a document.")
     if not _PAGE.fullmatch(page_text):
         raise LinkError("The link's page is not a page number.")
-    document = next((d for d in documents if d.sha256 == sha and d.status.value == "indexed"),
-                    None)
-    if document is None:
-        raise LinkError("The document this link names is not in the library.")
-    page = int(page_text)
-    if not 1 <= page <= max(1, document.pages):
-        raise LinkError(f"'{document.title}' has no page {page}.")
-    return document, page
+    return Link(sha, int(page_text))
 
 
 def supporting_sentence(claim: str, passage: str) -> str:

@@ -1,5 +1,5 @@
 """Build the QApplication and the window; run the --ask/--cite/--screenshot script, open a
-folio:// link. No logic."""
+folio:// link or a file, listen for later launches on the library. No logic."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
+from desktop.forwarded import Forwarded, open_link_when_loaded
 from desktop.launcher import GuiOptions
 from desktop.loading import library_dir
 from desktop.main_window import MainWindow
 from desktop.opening import MarkdownExport
 from desktop.script import Script
 from desktop.settings_dialog import AppSettings
+from desktop.single_instance import InstanceServer, library_root, server_name
 
 if TYPE_CHECKING:
     from core.engine import Engine
@@ -59,24 +61,31 @@ def connect_markdown(window: MainWindow) -> MarkdownExport:
     return markdown  # kept alive by its parent, the window (findChild finds it)
 
 
-def open_link_when_loaded(window: MainWindow, url: str) -> None:
-    """Open a folio:// link once the window knows the library's documents (now if it does)."""
-    if window.document_list.known:
-        window.opening.open_link(url)
-        return
-
-    def loaded(_documents: object) -> None:
-        window.documents_loaded.disconnect(loaded)
-        window.opening.open_link(url)
-    window.documents_loaded.connect(loaded)
+def serve(window: MainWindow, root: Path) -> Forwarded:
+    """The window takes the links and files later launches on its library hand over
+    (desktop/single_instance.py); it listens under the new library's name after a switch."""
+    forwarded = Forwarded(window, window)
+    server = InstanceServer(forwarded)
+    forwarded.listen(server)
+    if not server.listen(server_name(root)):
+        print("folio: another Folio window is open on this library; this one takes no links.",
+              file=sys.stderr)
+    window.library_settings.library_chosen.connect(
+        lambda chosen: server.listen(server_name(chosen)))
+    return forwarded  # kept alive by its parent, the window (findChild finds it)
 
 
 def run(options: GuiOptions) -> int:
     app = make_app()
-    window = make_window(QSettings(), options.library)
+    root = library_root(options.library)
+    window = make_window(QSettings(), root)
+    scripted = bool(options.ask or options.screenshot)
+    forwarded = serve(window, root) if not scripted else Forwarded(window, window)
     window.show()
     if options.link:
         open_link_when_loaded(window, options.link)
+    if options.file:
+        forwarded.open_file(options.file)
     if not options.ask:
         # The first start of a library indexes the built-in guide, so there is something to ask
         # about; ensure_sample does nothing once that has happened (even if it was removed).
@@ -86,4 +95,7 @@ def run(options: GuiOptions) -> int:
         QTimer.singleShot(0, script.start)
         code = app.exec()
         return script.exit_code if options.screenshot else code
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        forwarded.stop_listening()  # the next launch on this library starts its own window

@@ -12,11 +12,32 @@ from pathlib import Path
 from desktop.display import check_display
 
 EXIT_NO_WINDOW = 1
+EXIT_REFUSED = 2  # a link or file the window is not given (said in a sentence)
 LINK_PREFIX = "folio://"  # a deep link (core/export.py): `folio 'folio://open?doc=SHA&page=N'`
+FILE_PREFIX = "file://"  # what a file manager passes for %u
 
 
 def is_link(arg: str) -> bool:
     return arg.lower().startswith(LINK_PREFIX)
+
+
+def is_document(arg: str) -> bool:
+    """A file to open in the window (`folio report.pdf`, as a file manager runs `folio %u` for
+    the desktop entry's MIME types): a file:// URL, or a name with a document suffix."""
+    from core.readers import SUPPORTED_SUFFIXES
+
+    return arg.lower().startswith(FILE_PREFIX) or (
+        not arg.startswith("-") and Path(arg).suffix.lower() in SUPPORTED_SUFFIXES)
+
+
+def document_path(arg: str) -> Path:
+    """The absolute path a document argument names (a file:// URL decoded)."""
+    if arg.lower().startswith(FILE_PREFIX):
+        import urllib.parse
+
+        parts = urllib.parse.urlsplit(arg)
+        return Path(urllib.parse.unquote(parts.path))
+    return Path(arg).expanduser().absolute()
 
 
 @dataclass(frozen=True)
@@ -26,6 +47,7 @@ class GuiOptions:
     cite: int | None = None
     screenshot: Path | None = None
     link: str | None = None  # a folio:// link to open once the library is loaded
+    file: Path | None = None  # a document to add to the library (if new) and open
 
 
 def gui_parser() -> argparse.ArgumentParser:
@@ -39,9 +61,10 @@ def gui_parser() -> argparse.ArgumentParser:
                         help="after --ask, open citation N of the answer in the viewer")
     parser.add_argument("--screenshot", metavar="FILE",
                         help="when everything asked for is done, save a PNG of the window and exit")
-    parser.add_argument("link", nargs="?", metavar="folio://open?doc=SHA256&page=N",
+    parser.add_argument("target", nargs="?", metavar="folio://open?doc=SHA256&page=N | FILE",
                         help="open this page of a document in the library (a link from an "
-                             "answer copied as Markdown)")
+                             "answer copied as Markdown), or add this file and open it; given "
+                             "to the Folio window already open on the library, if there is one")
     return parser
 
 
@@ -49,13 +72,15 @@ def parse_gui(argv: Sequence[str]) -> GuiOptions:
     args = gui_parser().parse_args(list(argv))
     if args.cite is not None and args.ask is None:
         gui_parser().error("--cite needs --ask")
-    if args.link is not None and not is_link(args.link):
-        gui_parser().error(f"{args.link!r} is not a folio:// link")
+    target = args.target
+    if target is not None and not is_link(target) and not is_document(target):
+        gui_parser().error(f"{target!r} is neither a folio:// link nor a document")
     return GuiOptions(
         library=Path(args.library).expanduser() if args.library else None,
         ask=args.ask, cite=args.cite,
         screenshot=Path(args.screenshot).expanduser() if args.screenshot else None,
-        link=args.link)
+        link=target if target is not None and is_link(target) else None,
+        file=document_path(target) if target is not None and not is_link(target) else None)
 
 
 GUI_OPTIONS = ("--library", "--ask", "--cite", "--screenshot")  # each takes a value
@@ -64,9 +89,9 @@ GUI_OPTIONS = ("--library", "--ask", "--cite", "--screenshot")  # each takes a v
 def _gui_arguments(args: list[str]) -> list[str] | None:
     """The window's options when args ask for the window, else None (a command line command).
 
-    `folio`, `folio gui ...`, the window's options alone (`folio --library DIR`) and a
-    folio:// link (`folio 'folio://open?doc=SHA&page=N'`, as a desktop's URL handler runs it)
-    open it.
+    `folio`, `folio gui ...`, the window's options alone (`folio --library DIR`), a folio://
+    link (`folio 'folio://open?doc=SHA&page=N'`, as a desktop's URL handler runs it) and a
+    single document (`folio report.pdf`, as a file manager runs it) open it.
     """
     lead: list[str] = []
     rest = list(args)
@@ -79,9 +104,44 @@ def _gui_arguments(args: list[str]) -> list[str] | None:
         return lead
     if rest[0] == "gui":
         return lead + rest[1:]
-    if is_link(rest[0]):
+    if is_link(rest[0]) or (len(rest) == 1 and is_document(rest[0])):
         return lead + rest
     return None
+
+
+def hand_over(options: GuiOptions) -> int | None:
+    """Give the link or file (or, with neither, just the window's attention) to the Folio window
+    already running on the library: an exit code, or None when this process is to start the
+    window. A link of any other shape or a file that is not one is refused with a sentence
+    before anything is handed over; a scripted run (--ask, --screenshot) has its own window."""
+    if options.ask is not None or options.screenshot is not None:
+        return None
+    from core.export import LinkError, link_form
+
+    if options.link is not None:
+        try:
+            link_form(options.link)
+        except LinkError as exc:
+            print(f"folio: {exc}", file=sys.stderr)
+            return EXIT_REFUSED
+    if options.file is not None and not options.file.is_file():
+        what = "a folder" if options.file.is_dir() else "not there"
+        print(f"folio: {options.file} is {what}: Folio opens a document file.", file=sys.stderr)
+        return EXIT_REFUSED
+    from desktop import single_instance as instance
+
+    request = (instance.Request("link", options.link) if options.link is not None
+               else instance.Request("file", str(options.file)) if options.file is not None
+               else instance.Request("show"))
+    handed = instance.hand_over(instance.server_name(instance.library_root(options.library)),
+                                request)
+    if handed is instance.Handed.NONE_RUNNING:
+        return None
+    if handed is instance.Handed.NO_ANSWER:
+        print("folio: the Folio window open on this library did not answer; close it and "
+              "try again.", file=sys.stderr)
+        return EXIT_NO_WINDOW
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -96,6 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"folio: {display.message}", file=sys.stderr)
             return EXIT_NO_WINDOW
         # Qt is imported only here, so `folio add` and friends start without it.
+        handed = hand_over(options)
+        if handed is not None:
+            return handed
         from desktop.app import run
 
         return run(options)

@@ -1,0 +1,146 @@
+"""One window per library: a deep link or a file given to `folio` goes to the window already open
+on the library (through the launcher's client, desktop/single_instance.py), which opens that
+page; a link of another shape is refused before any hand-over; with no window running, the
+launcher starts one at the page. The window runs in this process, offscreen; the launcher's
+client runs on a thread of its own (it blocks, as it does before a window exists)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtNetwork import QLocalSocket
+from PySide6.QtWidgets import QApplication
+
+from core.export import link
+from core.paths import default_library_dir
+from desktop import launcher, single_instance
+from desktop.app import serve
+from desktop.forwarded import Forwarded
+from desktop.main_window import MainWindow
+from tests.desktop.conftest import ANSWER_TIMEOUT_MS, INGEST_TIMEOUT_MS, add_and_wait
+from tests.fixtures.docs import make_markdown, make_report_pdf
+
+
+@pytest.fixture(autouse=True)
+def own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The launcher reads the app's QSettings for the library folder: the test's, not yours."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+def launch(qtbot, *args: str) -> int:
+    """`folio ARGS` through the launcher's main, on a thread (the window answers on this one)."""
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(launcher.main(list(args))))
+    thread.start()
+    qtbot.waitUntil(lambda: bool(result), timeout=20_000)
+    thread.join()
+    return result[0]
+
+
+def serving(qtbot, open_window: Callable[..., MainWindow]) -> tuple[MainWindow, Forwarded]:
+    window = open_window()
+    return window, serve(window, default_library_dir())
+
+
+def test_a_link_goes_to_the_running_window_which_opens_its_page(
+        qtbot, open_window, docs_dir: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    window, _forwarded = serving(qtbot, open_window)
+    add_and_wait(qtbot, window, [make_report_pdf(docs_dir).path])
+    doc = window.documents[0]
+    window.showMinimized()
+    with qtbot.waitSignal(window.opening.link_opened, timeout=ANSWER_TIMEOUT_MS) as opened:
+        assert launch(qtbot, link(doc.sha256, 4)) == 0
+    assert opened.args[1] == 4
+    assert window.viewer.title() == doc.title and window.viewer.current_page == 4
+    assert not window.isMinimized()  # it came forward
+
+    # A link of another shape is refused by the launcher with a sentence: nothing is handed over.
+    received: list[object] = []
+    window.findChild(single_instance.InstanceServer).received.connect(received.append)
+    capfd.readouterr()
+    assert launch(qtbot, "folio://open?doc=nothex&page=4") == launcher.EXIT_REFUSED
+    assert capfd.readouterr().err == "folio: The link's doc is not the sha256 of a document.\n"
+    qtbot.wait(200)
+    assert received == [] and window.viewer.current_page == 4
+
+    # A well-formed link to a document the library does not hold: handed over, refused by the
+    # window's own parse (core's, with the documents); the page shown stays.
+    with qtbot.waitSignal(window.opening.link_refused, timeout=ANSWER_TIMEOUT_MS) as refused:
+        assert launch(qtbot, link("0" * 64, 1)) == 0
+    assert refused.args[0] == "The document this link names is not in the library."
+    assert window.viewer.title() == doc.title and window.viewer.current_page == 4
+    window.opening.refusal.close()
+
+
+def test_the_window_trusts_no_message_on_its_socket(qtbot, open_window) -> None:
+    window, _forwarded = serving(qtbot, open_window)
+    server = window.findChild(single_instance.InstanceServer)
+    name = single_instance.server_name(default_library_dir())
+    for junk in (b"rm -rf ~\n", b'{"kind": "run", "value": "/bin/sh"}\n',
+                 b'{"kind": "link", "value": 7}\n', b"x" * (single_instance.MAX_MESSAGE + 10)):
+        with qtbot.waitSignal(server.rejected, timeout=5_000):
+            socket = QLocalSocket()
+            socket.connectToServer(name)
+            assert socket.waitForConnected(1000)
+            socket.write(junk)
+            socket.flush()
+        socket.abort()
+    assert window.viewer.path is None
+    assert single_instance.decode(b'{"kind": "show", "value": ""}\n') == single_instance.Request(
+        "show")
+
+
+def test_a_file_goes_to_the_running_window_which_adds_it_once_and_opens_it(
+        qtbot, open_window, docs_dir: Path) -> None:
+    window, forwarded = serving(qtbot, open_window)
+    notes = make_markdown(docs_dir)
+    with qtbot.waitSignal(forwarded.file_opened, timeout=INGEST_TIMEOUT_MS) as opened:
+        assert launch(qtbot, str(notes)) == 0
+    first = opened.args[0]
+    window.refresh_documents()
+    qtbot.waitUntil(lambda: len(window.documents) == 1, timeout=10_000)
+    [doc] = window.documents
+    assert doc.id == first and doc.original_path == str(notes)
+    qtbot.waitUntil(lambda: window.viewer.title() == doc.title, timeout=10_000)
+    window.viewer.clear()
+    # Already there by sha256 (a file:// URL, as a file manager passes it): opened, not added.
+    with qtbot.waitSignal(forwarded.file_opened, timeout=INGEST_TIMEOUT_MS) as again:
+        assert launch(qtbot, notes.as_uri()) == 0
+    assert again.args[0] == first
+    qtbot.waitUntil(lambda: window.viewer.title() == doc.title, timeout=10_000)
+    window.refresh_documents()
+    qtbot.wait(300)
+    assert len(window.documents) == 1
+    assert launch(qtbot, str(docs_dir / "missing.pdf")) == launcher.EXIT_REFUSED
+
+
+def test_with_no_window_running_the_launcher_starts_one_at_the_page(
+        qtbot, docs_dir: Path, folio_home: Path) -> None:
+    from core.library import Library
+
+    with Library.open(folio_home) as library:
+        library.add([make_report_pdf(docs_dir).path])
+        doc = library.documents()[0]
+    seen: list[tuple[str, int]] = []
+
+    def look() -> None:  # runs inside the launcher's app.exec(): closes the window it started
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+        if windows and windows[0].viewer.current_page == 3:
+            seen.append((windows[0].viewer.title(), windows[0].viewer.current_page))
+            windows[0].close()
+            QApplication.quit()
+    timer = QTimer()
+    timer.timeout.connect(look)
+    timer.start(100)
+    QTimer.singleShot(60_000, QApplication.quit)
+    assert launcher.main([link(doc.sha256, 3)]) == 0
+    timer.stop()
+    assert seen == [(doc.title, 3)]
+    # the window it started listened on the library's name; closed, nothing answers there
+    assert single_instance.hand_over(single_instance.server_name(folio_home),
+                                     single_instance.Request("show")) is (
+        single_instance.Handed.NONE_RUNNING)
