@@ -63,6 +63,8 @@ def load(path: Path) -> Arrays | None:
         if size == 0:
             raise ValueError(f"{path.name} is empty")
         mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        if hasattr(mmap, "MADV_RANDOM"):  # searches read scattered pages: no read-ahead
+            mapped.madvise(mmap.MADV_RANDOM)
         with zipfile.ZipFile(handle) as archive:
             arrays: Arrays = {}
             for info in archive.infolist():
