@@ -164,7 +164,8 @@ class LibrarySettings(QObject):
     def open_dialog(self) -> SettingsDialog:
         known = self.values or UNKNOWN
         current = SettingsValues(self.app_settings.library, known.ollama_host,
-                                 known.ollama_model, known.sources, known.embedding_model)
+                                 known.ollama_model, known.sources, known.embedding_model,
+                                 known.prompt_sources)
         models = [m.name for m in (self.ollama.models if self.ollama else ()) if m.chat]
         passages = sum(d.passages for d in self.documents.documents)
         dialog = SettingsDialog(current, loading.library_dir(""), models, passages,

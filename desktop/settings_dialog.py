@@ -36,6 +36,8 @@ from desktop.embedding_models import (
 from desktop.pull_bar import show_pull_progress
 
 DEFAULT_SOURCES = 6
+PROMPT_SOURCES = (("passages", "Whole passages"),
+                  ("brief", "Evidence brief: the sentences that matter, twice the sources"))
 AUTOMATIC_MODEL = "Automatic (first installed)"
 # Not for a text library: image-and-text models (CLIP, SigLIP: their text side reads 64-77
 # tokens) and models that are one half of a pair (a query-only or document-only encoder).
@@ -83,6 +85,7 @@ class LibraryValues:
     ollama_model: str  # "" for the first installed chat model
     sources: int
     embedding_model: str
+    prompt_sources: str = "passages"  # what each source in the prompt carries, or "brief"
 
     @classmethod
     def of(cls, settings: dict[str, str]) -> LibraryValues:
@@ -91,12 +94,13 @@ class LibraryValues:
         except ValueError:
             sources = DEFAULT_SOURCES
         return cls(settings.get("ollama-host", ""), settings.get("ollama-model", ""), sources,
-                   settings.get("embedding-model", ""))
+                   settings.get("embedding-model", ""),
+                   settings.get("prompt-sources", "passages"))
 
     def as_settings(self) -> dict[str, str]:
         """The library settings these values set (not the embedding model: it re-embeds)."""
         return {"ollama-host": self.ollama_host, "ollama-model": self.ollama_model,
-                "answer-sources": str(self.sources)}
+                "answer-sources": str(self.sources), "prompt-sources": self.prompt_sources}
 
 
 UNKNOWN = LibraryValues("", "", DEFAULT_SOURCES, "…")  # until the library has been read
@@ -109,11 +113,12 @@ class SettingsValues:
     ollama_model: str
     sources: int
     embedding_model: str
+    prompt_sources: str = "passages"
 
     @property
     def of_library(self) -> LibraryValues:
         return LibraryValues(self.ollama_host, self.ollama_model, self.sources,
-                             self.embedding_model)
+                             self.embedding_model, self.prompt_sources)
 
 
 # Where versions before the one settings store kept the library's settings, and their names.
@@ -211,6 +216,13 @@ class SettingsDialog(QDialog):
         self.sources.setRange(1, 20)
         self.sources.setValue(values.sources)
         self.sources.setToolTip("How many passages an answer is written from")
+        self.prompt_sources = QComboBox(self)
+        for value, label in PROMPT_SOURCES:
+            self.prompt_sources.addItem(label, value)
+        self._set_prompt_sources(values.prompt_sources)
+        self.prompt_sources.setToolTip(
+            "What the model reads of each source: its whole passage, or only the passage's "
+            "sentences that matter for the question (so twice the sources fit)")
 
         self.embedding = QComboBox(self)
         self.embedding.addItem(values.embedding_model, values.embedding_model)
@@ -255,6 +267,7 @@ class SettingsDialog(QDialog):
         form.addRow("Ollama host:", self.host)
         form.addRow("Ollama model:", self.model)
         form.addRow("Sources per answer:", self.sources)
+        form.addRow("Each source gives:", self.prompt_sources)
         form.addRow("Embedding model:", self.embedding)
         form.addRow("", self.embedding_problem)
         form.addRow("", self.ollama_note)
@@ -273,24 +286,29 @@ class SettingsDialog(QDialog):
 
     def set_library_pending(self) -> None:
         """The library's settings are being read: their fields wait for set_library_values()."""
-        for widget in (self.host, self.model, self.sources, self.embedding):
+        for widget in (self.host, self.model, self.sources, self.prompt_sources, self.embedding):
             widget.setEnabled(False)
 
     def set_library_values(self, values: LibraryValues) -> None:
         """Show the library's settings (read after the dialog opened) as the starting point."""
         self.initial = SettingsValues(self.initial.library, values.ollama_host,
-                                      values.ollama_model, values.sources, values.embedding_model)
+                                      values.ollama_model, values.sources, values.embedding_model,
+                                      values.prompt_sources)
         self.host.setText(values.ollama_host)
         self._set_model(values.ollama_model)
         self.sources.setValue(values.sources)
+        self._set_prompt_sources(values.prompt_sources)
         self.embedding.setItemText(0, label_of(values.embedding_model)
                                    if is_ollama_model(values.embedding_model)
                                    else values.embedding_model)
         self.embedding.setItemData(0, values.embedding_model)
-        for widget in (self.host, self.model, self.sources, self.embedding):
+        for widget in (self.host, self.model, self.sources, self.prompt_sources, self.embedding):
             widget.setEnabled(True)
         if self._ollama_host_asked is None or self._ollama_host_asked != values.ollama_host:
             self.request_ollama_models()  # now that the host is known
+
+    def _set_prompt_sources(self, value: str) -> None:
+        self.prompt_sources.setCurrentIndex(max(0, self.prompt_sources.findData(value)))
 
     def _set_model(self, name: str) -> None:
         if not name:
@@ -401,7 +419,8 @@ class SettingsDialog(QDialog):
         return SettingsValues(
             library=self.library.text().strip(), ollama_host=self.host.text().strip(),
             ollama_model=str(model or ""), sources=self.sources.value(),
-            embedding_model=str(self.embedding.currentData() or self.initial.embedding_model))
+            embedding_model=str(self.embedding.currentData() or self.initial.embedding_model),
+            prompt_sources=str(self.prompt_sources.currentData() or "passages"))
 
     def _on_embedding_picked(self, _index: int) -> None:
         name = str(self.embedding.currentData() or "")
