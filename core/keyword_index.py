@@ -15,7 +15,7 @@ import itertools
 import math
 import zipfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,6 +122,7 @@ class KeywordIndex:
         self.segments: list[_Segment] = []
         self._norms: dict[tuple[float, float, float, float], tuple[npt.NDArray[np.float64],
                                                                     float]] = {}
+        self._stopped: dict[frozenset[str], frozenset[str]] = {}  # a stopword list's tokens
         if (saved := _cache_path(db)) is not None:
             index_file.sweep_temporaries(saved)
         if not self._load(db):
@@ -288,10 +289,39 @@ class KeywordIndex:
             self._norms[key] = (norm, float(live))
         return self._norms[key]
 
-    def scores(self, terms: dict[str, int], bm25: Bm25,
+    def relevance_model(self, passages: Sequence[tuple[str, str, float]], bm25: Bm25,
+                        count: int, stopwords: frozenset[str]) -> dict[str, float]:
+        """RM3's feedback words from (context, text, weight) passages: the count tokens with
+        the largest sum of weight * tf / length over the passages (columns weighted as bm25
+        weights them), as {token: share}, the shares summing to 1. The tokens of stopwords,
+        of digits only or of one character are left out."""
+        stopped = self._stopped.get(stopwords)
+        if stopped is None:
+            stopped = frozenset(t for word in stopwords for t in self._tokens(word))
+            self._stopped = {stopwords: stopped}
+        model: defaultdict[str, float] = defaultdict(float)
+        for context, text, weight in passages:
+            found: defaultdict[str, float] = defaultdict(float)
+            length = 0.0
+            for value, column in ((context, bm25.context_weight), (text, bm25.text_weight)):
+                tokens = self._tokens(value)
+                length += column * len(tokens)
+                for token, times in Counter(tokens).items():
+                    found[token] += column * times
+            if length <= 0:
+                continue
+            for token, tf in found.items():
+                if token not in stopped and len(token) > 1 and not token.isdigit():
+                    model[token] += weight * tf / length
+        chosen = sorted(model.items(), key=lambda item: (-item[1], item[0]))[:count]
+        total = sum(w for _, w in chosen)
+        return {t: w / total for t, w in chosen} if total > 0 else {}
+
+    def scores(self, terms: Mapping[str, float], bm25: Bm25,
                repeats: bool = True) -> tuple[Rows, npt.NDArray[np.float64]]:
         """(rows, BM25 scores) of every live passage holding at least one of terms, with each
-        term's contribution times its count in the query if repeats (as Lucene's OR query)."""
+        term's contribution times its weight in the query if repeats (its count, as in
+        Lucene's OR query, or a feedback query's weight), else once."""
         norm, total = self._norm(bm25)
         all_rows: list[npt.NDArray[np.int32]] = []
         all_scores: list[npt.NDArray[np.float64]] = []
@@ -325,7 +355,7 @@ class KeywordIndex:
             touched = np.flatnonzero(np.bincount(rows, minlength=len(self.ids))).astype(np.int64)
         return touched, summed[touched].astype(np.float64)
 
-    def top(self, terms: dict[str, int], limit: int, bm25: Bm25, repeats: bool = True,
+    def top(self, terms: Mapping[str, float], limit: int, bm25: Bm25, repeats: bool = True,
             allowed: npt.NDArray[np.bool_] | None = None) -> list[tuple[int, float]]:
         """(passage id, BM25) of the limit best passages, best first, ties by passage id;
         only rows where allowed is true, if given."""

@@ -19,7 +19,7 @@ from core import querytext
 from core.embedding import Embedder
 from core.errors import EmbeddingUnavailable, FolioError
 from core.indexes import LibraryIndexes
-from core.keyword_index import Bm25
+from core.keyword_index import Bm25, KeywordIndex
 from core.store import search_queries
 from core.types import Hit
 
@@ -28,6 +28,13 @@ class SearchMode(StrEnum):
     HYBRID = "hybrid"
     KEYWORD = "keyword"
     SEMANTIC = "semantic"
+
+
+class Feedback(StrEnum):
+    """Where pseudo-relevance feedback takes its passages from."""
+
+    FUSED = "fused"  # hybrid: the fused list's top passages feed both sides
+    OWN = "own"  # each side its own top passages (always so in keyword or meaning search)
 
 
 class Fusion(StrEnum):
@@ -63,6 +70,12 @@ class SearchParams:
     query_repeats: bool = False  # True: a word said twice counts twice, as in Lucene's OR query
     candidates: int = 200  # hits taken from each side before fusing
     normalise_depth: int = 200  # convex: each side's scores scaled from its rank-this score
+    # Pseudo-relevance feedback: a second round from the first round's top passages (0: none).
+    feedback_passages: int = 0
+    feedback_from: Feedback = Feedback.FUSED
+    feedback_terms: int = 10  # RM3: the words taken from those passages
+    feedback_term_share: float = 0.0  # RM3: their share of the keyword query (0: off)
+    feedback_vector_weight: float = 0.0  # Rocchio: query + this x their mean vector (0: off)
 
 
 DEFAULT_PARAMS = SearchParams()
@@ -138,19 +151,31 @@ class Searcher:
     query_pool: ThreadPoolExecutor | None = None
 
     def keyword_ranks(self, query: str, limit: int, scope: Sequence[int] | None,
-                      params: SearchParams = DEFAULT_PARAMS) -> list[tuple[int, float]]:
+                      params: SearchParams = DEFAULT_PARAMS,
+                      feedback: Sequence[tuple[int, float]] = ()) -> list[tuple[int, float]]:
         """(passage id, BM25) best first, ties by passage id: exact BM25 of every passage
         holding any of the query's words (core/keyword_index.py). Quoted phrases are required
-        when some passage in scope holds them all; their words are scored as words."""
-        parsed = querytext.parse(query, querytext.STOPWORD_LISTS[params.stopwords])
+        when some passage in scope holds them all; their words are scored as words.
+
+        With feedback ((passage id, score) of the first round's top passages) and a
+        feedback_term_share, the query is RM3's: the query's words, weighted
+        1 - feedback_term_share, and the feedback_terms words of those passages that weigh
+        most (each passage weighted by its share of their scores), weighted
+        feedback_term_share; each word's BM25 times its weight, every passage scored exactly."""
+        stopwords = querytext.STOPWORD_LISTS[params.stopwords]
+        parsed = querytext.parse(query, stopwords)
         expression = parsed.phrase_expression()
         with self.indexes.keywords(self.db) as index:
-            terms = index.query_terms(parsed.scored_words())
+            terms: dict[str, float] = dict(index.query_terms(parsed.scored_words()))
             if not terms:
                 return []
             allowed = None if scope is None else index.rows_of_documents(scope)
             bm25 = Bm25(params.bm25_k1, params.bm25_b, params.context_weight,
                         params.text_weight)
+            repeats = params.query_repeats
+            if feedback and params.feedback_term_share > 0:
+                terms = self._rm3(index, terms, feedback, bm25, stopwords, params)
+                repeats = True  # the weights are the query's
             if expression is not None:
                 holding = index.rows_of_passages(
                     search_queries.phrase_matches(self.db, expression))
@@ -158,7 +183,26 @@ class Searcher:
                     holding &= allowed
                 if holding.any():
                     allowed = holding
-            return index.top(terms, limit, bm25, params.query_repeats, allowed)
+            return index.top(terms, limit, bm25, repeats, allowed)
+
+    def _rm3(self, index: KeywordIndex, terms: dict[str, float],
+             feedback: Sequence[tuple[int, float]], bm25: Bm25, stopwords: frozenset[str],
+             params: SearchParams) -> dict[str, float]:
+        """The query's terms (shares of 1 - feedback_term_share) and the feedback passages'
+        relevance model (shares of feedback_term_share), summed."""
+        total = sum(max(0.0, score) for _, score in feedback)
+        weights = {pid: max(0.0, score) / total if total > 0 else 1.0 / len(feedback)
+                   for pid, score in feedback}
+        passages = [(context, text, weights[pid]) for pid, _, context, text in
+                    search_queries.passage_texts(self.db, list(weights))]
+        model = index.relevance_model(passages, bm25, params.feedback_terms, stopwords)
+        share = params.feedback_term_share
+        counted = sum(terms.values()) if params.query_repeats else len(terms)
+        query = {t: (1 - share) * (c if params.query_repeats else 1) / counted
+                 for t, c in terms.items()}
+        for token, weight in model.items():
+            query[token] = query.get(token, 0.0) + share * weight
+        return query
 
     def nearest(self, vector: np.ndarray, limit: int,
                 scope: Sequence[int] | None) -> list[tuple[int, float]]:
@@ -172,6 +216,43 @@ class Searcher:
     def semantic_ranks(self, query: str, limit: int,
                        scope: Sequence[int] | None) -> list[tuple[int, float]]:
         return self.nearest(self.require_embedder().embed_query(query), limit, scope)
+
+    def moved_query(self, vector: np.ndarray, feedback: Sequence[int],
+                    weight: float) -> np.ndarray:
+        """Rocchio's query: the query's unit vector plus weight times the mean of the feedback
+        passages' unit vectors (from the vector index, as it scores them)."""
+        index = self.indexes.vectors(self.db)
+        rows = index.rows_of(feedback)
+        query = np.asarray(vector, dtype=np.float32)
+        query = query / max(float(np.linalg.norm(query)), 1e-12)
+        if not len(rows):
+            return query
+        found = index.vectors[rows].astype(np.float32)
+        found /= np.maximum(np.linalg.norm(found, axis=1, keepdims=True), 1e-12)
+        moved: np.ndarray = query + weight * found.mean(axis=0)
+        return moved
+
+    def feedback_round(self, query: str, mode: SearchMode, keyword: list[tuple[int, float]],
+                       semantic: list[tuple[int, float]], vector: np.ndarray | None,
+                       depth: int, scope: Sequence[int] | None, params: SearchParams,
+                       ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+        """Both sides again from the first round's top feedback_passages (pseudo-relevance
+        feedback): the keyword side by RM3 (keyword_ranks), the meaning side by Rocchio
+        (moved_query); a side whose feedback is off, or that was not searched, is kept."""
+        k = params.feedback_passages
+        if k <= 0:
+            return keyword, semantic
+        k_top = keyword[:k]
+        s_top = [(pid, 1.0 - d) for pid, d in semantic[:k]]
+        if mode is SearchMode.HYBRID and params.feedback_from is Feedback.FUSED:
+            k_top = s_top = [(pid, score) for pid, score, _, _ in fuse(keyword, semantic,
+                                                                       params)[:k]]
+        if params.feedback_term_share > 0 and keyword:
+            keyword = self.keyword_ranks(query, depth, scope, params, k_top)
+        if params.feedback_vector_weight > 0 and vector is not None and s_top:
+            semantic = self.nearest(self.moved_query(
+                vector, [pid for pid, _ in s_top], params.feedback_vector_weight), depth, scope)
+        return keyword, semantic
 
     def require_embedder(self) -> Embedder:
         if self.embedder is None:
@@ -188,6 +269,7 @@ class Searcher:
         depth = max(params.candidates, k)
         keyword: list[tuple[int, float]] = []
         semantic: list[tuple[int, float]] = []
+        vector: np.ndarray | None = None
         notice: str | None = None
         try:
             if mode is SearchMode.HYBRID and self.query_pool is not None:
@@ -195,17 +277,21 @@ class Searcher:
                 pending = self.query_pool.submit(self.require_embedder().embed_query, query,
                                                  True)
                 keyword = self.keyword_ranks(query, depth, scope, params)
-                semantic = self.nearest(pending.result(), depth, scope)
+                vector = pending.result()
             else:
                 if mode in (SearchMode.HYBRID, SearchMode.KEYWORD):
                     keyword = self.keyword_ranks(query, depth, scope, params)
                 if mode in (SearchMode.HYBRID, SearchMode.SEMANTIC):
-                    semantic = self.semantic_ranks(query, depth, scope)
+                    vector = self.require_embedder().embed_query(query)
+            if vector is not None:
+                semantic = self.nearest(vector, depth, scope)
         except EmbeddingUnavailable as exc:  # Ollama's model, Ollama down: keywords still work
             notice = f"Meaning search is unavailable, so these results are from keywords only: {exc}"
             mode = SearchMode.KEYWORD
             keyword = keyword or self.keyword_ranks(query, depth, scope, params)
-            semantic = []
+            semantic, vector = [], None
+        keyword, semantic = self.feedback_round(query, mode, keyword, semantic, vector, depth,
+                                                scope, params)
         ranked: list[tuple[int, float, int | None, int | None]]
         if mode is SearchMode.KEYWORD:
             ranked = [(pid, score, rank, None) for rank, (pid, score) in enumerate(keyword, 1)]

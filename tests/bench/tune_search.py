@@ -9,6 +9,8 @@ Run: .venv/bin/python tests/bench/tune_search.py ../shared/data/scifact ../share
      [--fusion-grid]  (with --fusion-only: fusions core/search.py does not have, measured on the
                        same lists: z-score or top-score scaling, deeper statistics, a keyword
                        share by query length, documents' best passages; docs/search-quality.md)
+     [--feedback]  (pseudo-relevance feedback: RM3 keyword expansion and Rocchio query vectors
+                    from the top k passages, core/search.py's feedback_round, small grid)
 
 A choice is made on SciFact's train split and Cranfield (which has one split) together: the
 objective is the mean of their nDCG@10, and a choice is only taken if neither set loses more
@@ -320,6 +322,140 @@ def fusion_grid(sets: list[DevSet]) -> None:
         print(f"| {fusion.label} | {' | '.join(cells)} | {trec:.4f} |", flush=True)
 
 
+FEEDBACK_K = (3, 5, 10)
+FEEDBACK_SHARES = (0.2, 0.35, 0.5)  # RM3: the feedback words' share of the keyword query
+FEEDBACK_BETAS = (0.3, 0.6, 1.0)  # Rocchio: query + beta x the feedback passages' mean vector
+
+Hits = list[tuple[int, float]]
+
+
+@dataclass
+class FirstRound:
+    """One split's queries searched once: each side's hits (DEPTH) and the query vectors."""
+
+    dev: DevSet
+    dataset: evaluation.Dataset
+    keyword: dict[str, Hits]
+    semantic: dict[str, Hits]
+    vectors: dict[str, npt.NDArray[np.float32]]
+
+
+def first_round(dev: DevSet, dataset: evaluation.Dataset) -> FirstRound:
+    searcher, embedder = dev.searcher, dev.searcher.require_embedder()
+    keyword, semantic, vectors = {}, {}, {}
+    for q, text in dataset.queries.items():
+        keyword[q] = searcher.keyword_ranks(text, DEPTH, None, DEFAULT_PARAMS)
+        vectors[q] = embedder.embed_query(text)
+        semantic[q] = searcher.nearest(vectors[q], DEPTH, None)
+    return FirstRound(dev, dataset, keyword, semantic, vectors)
+
+
+def per_query_ndcg(run: FirstRound, lists: Lists, linear: bool = False) -> npt.NDArray[np.float64]:
+    def docs(passages: list[int]) -> list[str]:
+        return list(dict.fromkeys(run.dev.doc_of[p] for p in passages))
+    return np.asarray([evaluation.ndcg_at_10(docs(lists[q]), run.dataset.qrels[q], linear)
+                       for q in run.dataset.queries])
+
+
+def feedback_grid(sets: list[DevSet]) -> None:
+    """Pseudo-relevance feedback (core/search.py's feedback_round) on SciFact train, Cranfield
+    and SciFact test: RM3 on the keyword side, Rocchio on the meaning side, both, from the
+    fused list's or each side's own top k passages; each figure with the per-query difference
+    from no feedback and its standard error. Each side's second round depends only on its own
+    knobs, so it is computed once per (k, source, knob) and the sides are fused per setting."""
+    runs = [first_round(sets[0], sets[0].choose), first_round(sets[1], sets[1].choose),
+            first_round(sets[0], sets[0].report)]
+    labels = ("SciFact train", "Cranfield", "SciFact test")
+    base = replace(DEFAULT_PARAMS, feedback_passages=0)
+
+    def second(run: FirstRound, params: SearchParams, mode: search_module.SearchMode,
+               ) -> dict[str, tuple[Hits, Hits]]:
+        out = {}
+        for q, text in run.dataset.queries.items():
+            keyword = run.keyword[q] if mode is not search_module.SearchMode.SEMANTIC else []
+            semantic = run.semantic[q] if mode is not search_module.SearchMode.KEYWORD else []
+            out[q] = run.dev.searcher.feedback_round(text, mode, keyword, semantic,
+                                                     run.vectors[q], DEPTH, None, params)
+        return out
+
+    def fused(run: FirstRound, keyword: dict[str, Hits], semantic: dict[str, Hits]) -> Lists:
+        return {q: [p for p, *_ in search_module.fuse(keyword[q], semantic[q], base)]
+                for q in run.dataset.queries}
+
+    def row(label: str, figures: list[npt.NDArray[np.float64]],
+            against: list[npt.NDArray[np.float64]], trec: float) -> str:
+        cells = [f"{f.mean():.4f} ({(f - b).mean():+.4f} ± "
+                 f"{(f - b).std(ddof=1) / math.sqrt(len(f)):.4f})"
+                 for f, b in zip(figures, against, strict=True)]
+        return f"| {label} | {' | '.join(cells)} | {trec:.4f} |"
+
+    header = (f"| setting | {' | '.join(labels)} | Cranfield (trec) |\n"
+              "|---|---|---|---|---|")
+    # single modes: RM3 on keyword search, Rocchio on meaning search (their own top k)
+    for mode, knob, values in ((search_module.SearchMode.KEYWORD, "feedback_term_share",
+                                FEEDBACK_SHARES),
+                               (search_module.SearchMode.SEMANTIC, "feedback_vector_weight",
+                                FEEDBACK_BETAS)):
+        side = 0 if mode is search_module.SearchMode.KEYWORD else 1
+        plain = [per_query_ndcg(run, {q: [p for p, _ in (run.keyword if side == 0 else
+                                                          run.semantic)[q]]
+                                      for q in run.dataset.queries}) for run in runs]
+        plain_trec = per_query_ndcg(runs[1], {q: [p for p, _ in (runs[1].keyword if side == 0
+                                                                 else runs[1].semantic)[q]]
+                                              for q in runs[1].dataset.queries}, True).mean()
+        print(f"\n{mode.value} search alone, feedback from its own top k (nDCG@10)\n{header}")
+        print(row("no feedback", plain, plain, plain_trec))
+        for k, value in itertools.product(FEEDBACK_K, values):
+            params = replace(base, feedback_passages=k, feedback_from=search_module.Feedback.OWN)
+            params = (replace(params, feedback_term_share=value) if side == 0
+                      else replace(params, feedback_vector_weight=value))
+            lists = [{q: [p for p, _ in hits[side]] for q, hits in second(run, params, mode).items()}
+                     for run in runs]
+            figures = [per_query_ndcg(run, ls) for run, ls in zip(runs, lists, strict=True)]
+            print(row(f"k {k}, {knob} {value}", figures, plain,
+                      per_query_ndcg(runs[1], lists[1], True).mean()), flush=True)
+
+    # hybrid: each side's second round per (source, k, knob), fused per setting
+    hybrid = search_module.SearchMode.HYBRID
+    keyword_rounds: dict[tuple[str, int, float], list[dict[str, Hits]]] = {}
+    semantic_rounds: dict[tuple[str, int, float], list[dict[str, Hits]]] = {}
+    for source, k in itertools.product(search_module.Feedback, FEEDBACK_K):
+        for share in FEEDBACK_SHARES:
+            params = replace(base, feedback_passages=k, feedback_from=source,
+                             feedback_term_share=share)
+            keyword_rounds[(source, k, share)] = [
+                {q: hits[0] for q, hits in second(run, params, hybrid).items()} for run in runs]
+        for beta in FEEDBACK_BETAS:
+            params = replace(base, feedback_passages=k, feedback_from=source,
+                             feedback_vector_weight=beta)
+            semantic_rounds[(source, k, beta)] = [
+                {q: hits[1] for q, hits in second(run, params, hybrid).items()} for run in runs]
+    plain_lists = [fused(run, run.keyword, run.semantic) for run in runs]
+    plain = [per_query_ndcg(run, ls) for run, ls in zip(runs, plain_lists, strict=True)]
+    print(f"\nhybrid with feedback (nDCG@10; shares and weights 0 keep that side's first "
+          f"round)\n{header}")
+    print(row("no feedback (shipped)", plain, plain,
+              per_query_ndcg(runs[1], plain_lists[1], True).mean()))
+    rows = []
+    for source, k in itertools.product(search_module.Feedback, FEEDBACK_K):
+        for share, beta in itertools.product((0.0, *FEEDBACK_SHARES), (0.0, *FEEDBACK_BETAS)):
+            if share == 0 and beta == 0:
+                continue
+            lists = []
+            for i, run in enumerate(runs):
+                keyword = keyword_rounds[(source, k, share)][i] if share else run.keyword
+                semantic = semantic_rounds[(source, k, beta)][i] if beta else run.semantic
+                lists.append(fused(run, keyword, semantic))
+            figures = [per_query_ndcg(run, ls) for run, ls in zip(runs, lists, strict=True)]
+            label = f"{source.value} top {k}: RM3 share {share}, Rocchio {beta}"
+            rows.append((label, figures, per_query_ndcg(runs[1], lists[1], True).mean()))
+            print(row(label, figures, plain, rows[-1][2]), flush=True)
+    best = max(rows, key=lambda r: r[1][0].mean() + r[1][1].mean())
+    print("\nbest mean of the two choosing sets:")
+    print(header)
+    print(row(best[0], best[1], plain, best[2]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("scifact", type=Path)
@@ -328,6 +464,7 @@ def main() -> None:
     parser.add_argument("--library", action="append", default=[], metavar="NAME=DIR")
     parser.add_argument("--fusion-only", action="store_true")
     parser.add_argument("--fusion-grid", action="store_true")
+    parser.add_argument("--feedback", action="store_true")
     args = parser.parse_args()
     given = dict(item.split("=", 1) for item in args.library)
     with tempfile.TemporaryDirectory(prefix="folio-tune-") as work:
@@ -341,6 +478,9 @@ def main() -> None:
                 library = (Library.open(Path(given[test.name])) if test.name in given
                            else evaluation.library_for(test))
                 sets.append(DevSet(directory, library.db, library))
+        if args.feedback:
+            feedback_grid(sets)
+            return
         keyword = DEFAULT_PARAMS if args.fusion_only else tune_keyword(sets)
         print(f"\nchosen keyword knobs: {keyword}")
         if args.fusion_grid:
