@@ -26,7 +26,7 @@ MIN_SECTION_TOKENS = 150  # a section smaller than this is merged with its next 
 MAX_DEPTH = 3  # heading levels tried, from the top
 CENTRAL_SENTENCES = 2  # per section in the extractive overview
 CENTRAL_PASSAGES = 2  # whose sentences are candidates (the passages nearest the section's centre)
-CANDIDATES_PER_PASSAGE = 12
+CANDIDATES_PER_PASSAGE = 8  # each embedded: the cost of the overview without a model
 MIN_SENTENCE_WORDS = 5
 MAX_SENTENCE_CHARS = 400
 _WORD = re.compile(r"\w+")
@@ -54,7 +54,9 @@ class Section:
     def pages(self) -> str:
         first, last = self.passages[0], self.passages[-1]
         start = first.page_label or str(self.page_start)
-        end = last.page_label or str(self.page_end)
+        # A passage's label is its first page's: the last page of the section has one only
+        # when the last passage ends on the page it starts on.
+        end = (last.page_label if last.page_end == last.page else None) or str(self.page_end)
         return f"p. {start}" if self.page_start == self.page_end else f"pp. {start}–{end}"
 
 

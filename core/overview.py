@@ -47,7 +47,7 @@ from core.outline import Section
 from core.store import queries, summaries, vectors
 from core.store.connection import write_transaction
 from core.store.summaries import Summary
-from core.types import Hit
+from core.types import Document, Hit
 
 VERSION = "overview-1"  # part of every key: a change of the prompts makes new summaries
 SECTION_TOKENS = 1800  # passages (embedding tokens) per section: the map prompt stays in 4k
@@ -66,12 +66,15 @@ LIST_TASK = ("From this section, list what this request asks for: â€œ{question}â
 STOPPED_NOTICE = ("Stopped after {done} of {total} sections. The sections done are kept: asking "
                   "again goes on from there.")
 NO_MODEL_NOTICE = "This overview quotes each section's most central sentences."
-_SUMMARY = re.compile(r"\b(?:summar(?:y|ies|i[sz]e[sd]?|i[sz]ing)|overview|outline|gist|tl;?dr|"
+_SUMMARY = re.compile(r"\b(?:summar(?:y|ies|i[sz]e[sd]?|i[sz]ing)|overview|gist|tl;?dr|"
                       r"(?:main|key|important) (?:points?|ideas?|themes?|findings?|arguments?|"
                       r"takeaways?|messages?)|what (?:is|'s) (?:it|this|the \w+) about)\b",
                       re.IGNORECASE)
-_LIST = re.compile(r"\b(?:list (?:all|every|each)|every|each and every|all (?:the )?\w+ "
-                   r"(?:in|of|that|mentioned|named|given|listed))\b", re.IGNORECASE)
+# "every" and "all" count when they gather things from the text ("every date in it", "all the
+# names mentioned"), not in a question about them ("does every employee get a bonus?").
+_LIST = re.compile(r"\b(?:list (?:all|every|each)|(?:every |all (?:the |of the )?)\w+ "
+                   r"(?:in|of|that|which|mentioned|named|given|listed|cited|used))\b",
+                   re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?](?:\s*\[[^\]]*\])*(?=\s|$)")
 
 
@@ -191,7 +194,7 @@ class Overviewer:
         if named:
             sections = [dataclasses.replace(s, number=i) for i, s in enumerate(named, start=1)]
         if model is None or self.service is None:
-            yield from self._extractive(question, doc.title, sections)
+            yield from self._extractive(question, doc, sections)
             return
         done: list[_Done] = []
         keys: list[str] = []
@@ -210,7 +213,7 @@ class Overviewer:
                                            key, len(sections))
                 except LlmError as exc:
                     self.problem = exc
-                    yield from self._extractive(question, doc.title, sections)
+                    yield from self._extractive(question, doc, sections)
                     return
                 if kept is None:
                     yield self._stopped(question, model, done, len(sections))
@@ -434,9 +437,26 @@ class Overviewer:
         return self._done(question, _sections_text(done), model,
                           Timings(self._ms(), total_ms=self._ms()), notice=notice, complete=False)
 
-    def _extractive(self, question: str, title: str, sections: Sequence[Section]
+    def _extractive(self, question: str, doc: Document, sections: Sequence[Section]
                     ) -> Iterator[AnswerEvent]:
-        """The outline with each section's most central sentences, each cited."""
+        """The outline with each section's most central sentences, each cited; kept (as the
+        model's summaries are, under a key without a model), so the next time is instant."""
+        self.sources, self._number = [], {}  # sections summarised before a failure: not cited
+        notice = " ".join(filter(None, [self.problem.message if self.problem else None,
+                                        NO_MODEL_NOTICE]))
+        embedding = self.embedder.name if self.embedder is not None else ""
+        key = key_of("extractive", doc.sha256, embedding,
+                     [[h.passage_id, h.text] for s in sections for h in s.passages],
+                     [s.heading for s in sections])
+        kept = summaries.get(self.db, key)
+        by_id = {h.passage_id: h for s in sections for h in s.passages}
+        if kept is not None and all(pid in by_id for pid in kept.sources):
+            for pid in kept.sources:
+                self._number_of(by_id[pid])
+            yield SourcesFound(question, tuple(self.sources), self._ms())
+            yield self._done(question, kept.text, None, Timings(self._ms(), total_ms=self._ms()),
+                             notice=notice, mode=AnswerMode.EXTRACTIVE)
+            return
         lines: list[str] = []
         for section in sections:
             if self.cancel.is_set():
@@ -450,11 +470,14 @@ class Overviewer:
             lines.append("")
         stopped = self.cancel.is_set()
         retrieval = self._ms()
+        text = "\n".join(lines).strip()
         yield SourcesFound(question, tuple(self.sources), retrieval)
-        notice = " ".join(filter(None, [self.problem.message if self.problem else None,
-                                        NO_MODEL_NOTICE]))
-        yield self._done(question, "\n".join(lines).strip(), None,
-                         Timings(retrieval, total_ms=self._ms()),
+        if not stopped:
+            self._keep(Summary(key, doc.id, "document", "", doc.title,
+                               min(s.page_start for s in sections),
+                               max(s.page_end for s in sections),
+                               tuple(s.hit.passage_id for s in self.sources), text))
+        yield self._done(question, text, None, Timings(retrieval, total_ms=self._ms()),
                          notice="Stopped before every section was read." if stopped else notice,
                          complete=not stopped, mode=AnswerMode.EXTRACTIVE)
 

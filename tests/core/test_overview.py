@@ -292,7 +292,12 @@ def test_without_ollama_the_overview_quotes_each_section_cited(
         assert lines[heading_line].startswith(f"**{chapter.heading}**")
         cited_chapters.add(chapter.heading)
     assert cited_chapters == {c.heading for c in chapters}
-    assert summaries.of_document(library.db, doc_id) == []  # nothing kept without a model
+    kept = summaries.of_document(library.db, doc_id)
+    assert [(s.kind, s.model) for s in kept] == [("document", "")]  # not a model's summary
+    again = list(library.ask("Give an overview", scope=[doc_id], host=refused_host(), save=False))
+    assert not any(isinstance(e, Progress) for e in again)  # kept: nothing read again
+    assert isinstance(again[-1], AnswerDone) and again[-1].answer.text == answer.text
+    assert again[-1].answer.citations == answer.citations
 
 
 def test_which_questions_walk_the_document() -> None:
@@ -302,7 +307,11 @@ def test_which_questions_walk_the_document() -> None:
         assert overview.wanted(question, [3]), question
     assert not overview.wanted("Summarise this document", None)  # the whole library
     assert not overview.wanted("Summarise this document", [3, 4])  # two documents
+    assert overview.wanted("Which are all the deadlines in it?", [3])
+    assert overview.wanted("every date mentioned, please", [3])
     assert not overview.wanted("When is the battery warranty over?", [3])
+    assert not overview.wanted("Does every employee get a bonus?", [3])
+    assert not overview.wanted("Outline the refund procedure", [3])  # a question, top-k
     assert overview.request_of("Summarise it") == overview.Request("")
     assert overview.request_of("list every date") == overview.Request("list every date")
 
