@@ -145,17 +145,19 @@ def boilerplate_reason(passage: Passage, repeated: set[str]) -> str | None:
     chars = re.sub(r"\s", "", passage.text)
     if sum(c.isalpha() for c in chars) < MIN_LETTER_SHARE * max(1, len(chars)):
         return "mostly figures"
-    lines = [line for line in passage.text.splitlines() if line.strip()]
+    lines = [line.strip() for line in passage.text.splitlines() if line.strip()]
     if len(lines) >= 4 and sum(bool(_TOC_LINE.search(line)) for line in lines) > len(lines) / 2:
         return "a list of contents"
+    if sum(line.startswith("|") for line in lines) > len(lines) / 2:
+        return "a table"
     if _fingerprint(passage.text) in repeated:
         return "repeated in the document"
     return None
 
 
 def eligible_passages(passages: Sequence[Passage]) -> list[Passage]:
-    """The passages a question can be made from: not too short, not figures or contents, not
-    a text repeated in the document (a legal notice, a running block)."""
+    """The passages a question can be made from: not too short, not figures, a table or a list
+    of contents, not a text repeated in the document (a legal notice, a running block)."""
     seen = Counter(_fingerprint(p.text) for p in passages)
     repeated = {text for text, n in seen.items() if n > 1}
     return [p for p in passages if boilerplate_reason(p, repeated) is None]
