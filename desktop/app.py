@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from desktop.forwarded import Forwarded, open_link_when_loaded
+from desktop.forwarded import FileOpenEvents, Forwarded, open_link_when_loaded
 from desktop.launcher import GuiOptions
 from desktop.loading import library_dir
 from desktop.main_window import MainWindow
@@ -81,6 +81,7 @@ def run(options: GuiOptions) -> int:
     window = make_window(QSettings(), root)
     scripted = bool(options.ask or options.screenshot)
     forwarded = serve(window, root) if not scripted else Forwarded(window, window)
+    app.installEventFilter(FileOpenEvents(forwarded))
     window.show()
     if options.link:
         open_link_when_loaded(window, options.link)

@@ -1,5 +1,6 @@
 """What a launch asks of the window: a folio:// link's page, a file to add and open, given on the
-command line or handed over by a later launch (desktop/single_instance.py).
+command line, handed over by a later launch (desktop/single_instance.py), or sent by macOS to
+the running app as a QFileOpenEvent (its way for URL schemes and opened files).
 
 A handed-over request is checked again here as if it came from anywhere: the link by core's
 strict parser with the library's documents (Opening.open_link), the file by being an absolute
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QFileOpenEvent
 
 from core.types import AddOutcome, AddStatus
 from desktop.main_window import MainWindow
@@ -81,3 +83,22 @@ class Forwarded(QObject):
                 self.window.opening.open_document(done.document_id)
                 self.file_opened.emit(done.document_id)
         self.window.add_paths([path]).on_success(added)
+
+
+class FileOpenEvents(QObject):
+    """The application's QFileOpenEvents (macOS: a folio:// link clicked, a file opened from
+    the Finder) as requests, checked like any other."""
+
+    def __init__(self, forwarded: Forwarded) -> None:
+        super().__init__(forwarded)
+        self.forwarded = forwarded
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() is not QEvent.Type.FileOpen or not isinstance(event, QFileOpenEvent):
+            return False
+        url = event.url()
+        if url.scheme().lower() == "folio":
+            self.forwarded.handle(Request("link", url.toString()))
+        elif url.isLocalFile() or event.file():
+            self.forwarded.handle(Request("file", url.toLocalFile() or event.file()))
+        return True

@@ -127,20 +127,49 @@ def test_with_no_window_running_the_launcher_starts_one_at_the_page(
         doc = library.documents()[0]
     seen: list[tuple[str, int]] = []
 
-    def look() -> None:  # runs inside the launcher's app.exec(): closes the window it started
-        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
-        if windows and windows[0].viewer.current_page == 3:
-            seen.append((windows[0].viewer.title(), windows[0].viewer.current_page))
-            windows[0].close()
-            QApplication.quit()
+    def windows() -> list[MainWindow]:
+        return [w for w in QApplication.topLevelWidgets()
+                if isinstance(w, MainWindow) and w.isVisible()]
+
+    def look() -> None:  # runs inside the launcher's app.exec(): closes the window it started,
+        # the last one, which ends app.exec() (a QApplication.quit() of its own here would be
+        # left over for the next test's event loops)
+        if windows() and windows()[0].viewer.current_page == 3:
+            seen.append((windows()[0].viewer.title(), windows()[0].viewer.current_page))
+            windows()[0].close()
     timer = QTimer()
     timer.timeout.connect(look)
     timer.start(100)
-    QTimer.singleShot(60_000, QApplication.quit)
+    give_up = QTimer()
+    give_up.setSingleShot(True)
+    give_up.timeout.connect(lambda: [w.close() for w in windows()])
+    give_up.start(60_000)
     assert launcher.main([link(doc.sha256, 3)]) == 0
     timer.stop()
+    give_up.stop()
     assert seen == [(doc.title, 3)]
     # the window it started listened on the library's name; closed, nothing answers there
     assert single_instance.hand_over(single_instance.server_name(folio_home),
                                      single_instance.Request("show")) is (
         single_instance.Handed.NONE_RUNNING)
+
+
+def test_a_link_macos_sends_as_a_file_open_event_opens_its_page(
+        qtbot, open_window, docs_dir: Path) -> None:
+    from PySide6.QtCore import QUrl
+    from PySide6.QtGui import QFileOpenEvent
+
+    from desktop.forwarded import FileOpenEvents
+
+    window, forwarded = serving(qtbot, open_window)
+    add_and_wait(qtbot, window, [make_report_pdf(docs_dir).path])
+    doc = window.documents[0]
+    events = FileOpenEvents(forwarded)
+    app = QApplication.instance()
+    app.installEventFilter(events)
+    try:
+        with qtbot.waitSignal(window.opening.link_opened, timeout=ANSWER_TIMEOUT_MS):
+            QApplication.sendEvent(app, QFileOpenEvent(QUrl(link(doc.sha256, 2))))
+        assert window.viewer.current_page == 2
+    finally:
+        app.removeEventFilter(events)
