@@ -143,6 +143,8 @@ def cmd_summarise(args: argparse.Namespace, open_library: OpenLibrary) -> int:
     """`folio summarise DOC`: the document section by section (core/overview.py), as `ask`."""
     with open_library(args) as library:
         doc = library.resolve(args.document)
+        if args.fresh:
+            library.forget_summaries(doc.id)
     question = args.question or overview.SUMMARY_QUESTION.format(title=doc.title)
     return cmd_ask(argparse.Namespace(**{**vars(args), "question": question, "doc": [doc.id],
                                          "k": None, "follow_up": False, "conversation": None,
@@ -241,6 +243,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     summary.add_argument("--model", help="Ollama model (default: the setting, else the first "
                                          "installed)")
     summary.add_argument("--json", action="store_true", help="machine-readable output, not streamed")
+    summary.add_argument("--fresh", action="store_true",
+                         help="drop the summaries kept for the document and make them again")
     summary.set_defaults(func=lambda a: cmd_summarise(a, open_library))
 
     conv = sub.add_parser("conversations", parents=[common], help="list kept conversations")

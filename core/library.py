@@ -35,7 +35,7 @@ from core.llm import LlmError, OllamaService, resolve_host
 from core.paths import default_library_dir, make_private_dir, tighten_library
 from core.resources import resource_path
 from core.search import DEFAULT_PARAMS, Searcher, SearchMode, SearchParams, SearchResult
-from core.store import changes, conversations, queries, vectors
+from core.store import changes, conversations, queries, summaries, vectors
 from core.store import checks as check_store
 from core.store import folders as folder_store
 from core.store.connection import connect, write_transaction
@@ -423,6 +423,11 @@ class Library:
                     event = AnswerDone(dataclasses.replace(event.answer,
                                                            conversation_id=conversation))
             yield event
+
+    def forget_summaries(self, doc_id: int) -> int:
+        """Drop the whole-document summaries kept for a document (core/overview.py); how many."""
+        with write_transaction(self.db):
+            return summaries.forget_document(self.db, doc_id)
 
     def conversations(self) -> list[Conversation]:
         """Kept conversations, the most recent first."""

@@ -195,6 +195,7 @@ def test_a_summary_visits_every_section_once_and_cites_their_pages(
     kept = summaries.of_document(library.db, doc_id)
     assert [s.kind for s in kept].count("section") == 10
     assert [s.kind for s in kept].count("document") == 1
+    assert library.check().ok  # the kept summaries are no inconsistency
 
 
 def test_the_second_time_asks_the_model_nothing(
@@ -336,6 +337,10 @@ def test_folio_summarise_and_ask_about_one_document(
     captured = capsys.readouterr()
     assert len(recorder.sections) == 10  # nothing summarised again
     assert chapters[0].fact in captured.out and "[1]" in captured.out
+    assert main(["summarise", str(doc_id), "--fresh", "--library", root,
+                 "--host", fake_ollama.host]) == 0
+    assert len(recorder.sections) == 20  # made again
+    assert "Summarising: section 10 of 10" in capsys.readouterr().err
     assert main(["summarise", "nope", "--library", root]) == 1
     assert "No document" in capsys.readouterr().err
 
