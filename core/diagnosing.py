@@ -106,10 +106,9 @@ def diagnose_turn(library: Library, conversation_id: int, turn: int, expect: str
     known = set(check_store.existing_passages(library.db, [*(sent or []), *(cited or [])]))
     if sent is not None and not known.issuperset(sent):
         sent = cited = None  # re-indexed since: judged by today's ranks (as Library.diagnose)
-    others = other_embedders(library) if try_models else []
     found = diagnosis.diagnose(library.searcher(), target, kept.question,
                                kept.standalone_question or kept.question, sources, sent, cited,
-                               others=others)
+                               others=(lambda: other_embedders(library)) if try_models else None)
     if sent is None and kept.sources:
         return dataclasses.replace(found, sentence=found.sentence + " (The documents have "
                                    "changed since this answer: sources as ranked today.)")
@@ -120,6 +119,6 @@ def diagnose_question(library: Library, question: str, expect: str, k: int | Non
                       try_models: bool = True) -> diagnosis.Diagnosis:
     """Where the place ranks for question, as a search for an answer would rank it."""
     sources = k or int(library.settings()["answer-sources"])
-    others = other_embedders(library) if try_models else []
     return diagnosis.diagnose(library.searcher(), place(library, expect), question, question,
-                              sources, others=others)
+                              sources,
+                              others=(lambda: other_embedders(library)) if try_models else None)

@@ -183,10 +183,10 @@ def estimate_with(searcher: Searcher, name: str, embedder: Embedder, query: str,
 def diagnose(searcher: Searcher, place: Place, question: str, searched: str, sources: int,
              sent: Sequence[int] | None = None, cited: Sequence[int] | None = None,
              mode: SearchMode = SearchMode.HYBRID,
-             others: Sequence[tuple[str, Embedder]] = ()) -> Diagnosis:
+             others: Callable[[], Sequence[tuple[str, Embedder]]] | None = None) -> Diagnosis:
     """sent: the passage ids sent to the model, in source order (None: as the ranks say);
-    cited: the passage ids the answer cited (None: no answer); others: (name, embedder) of
-    other embedding models to try when the place was not retrieved."""
+    cited: the passage ids the answer cited (None: no answer); others: gives the (name,
+    embedder) of other embedding models, called only when the place was not retrieved."""
     passages = place_passages(searcher, place)
     ranks = ranks_of(searcher, searched, passages)
     asked = ranks_of(searcher, question, passages) if searched != question else None
@@ -206,7 +206,7 @@ def diagnose(searcher: Searcher, place: Place, question: str, searched: str, sou
     verdict, sentence = _verdict(place, ranks, sources, number, was_cited, passages, trials)
     if verdict != "factual":
         trials = ()
-    for name, embedder in others if verdict == "factual" else ():
+    for name, embedder in others() if others is not None and verdict == "factual" else ():
         try:
             trials += estimate_with(searcher, name, embedder, searched, passages, sources)
         except (FolioError, OSError) as exc:  # Ollama away, a model that will not load
