@@ -65,6 +65,7 @@ LIST_TASK = ("From this section, list what this request asks for: â€œ{question}â
              "with its citation. If the section holds none, reply only: None.")
 STOPPED_NOTICE = ("Stopped after {done} of {total} sections. The sections done are kept: asking "
                   "again goes on from there.")
+NOTHING_FOUND = "None of the document's {total} sections holds what the request asks for."
 NO_MODEL_NOTICE = "This overview quotes each section's most central sentences."
 _SUMMARY = re.compile(r"\b(?:summar(?:y|ies|i[sz]e[sd]?|i[sz]ing)|overview|gist|tl;?dr|"
                       r"(?:main|key|important) (?:points?|ideas?|themes?|findings?|arguments?|"
@@ -75,6 +76,7 @@ _SUMMARY = re.compile(r"\b(?:summar(?:y|ies|i[sz]e[sd]?|i[sz]ing)|overview|gist|
 _LIST = re.compile(r"\b(?:list (?:all|every|each)|(?:every |all (?:the |of the )?)\w+ "
                    r"(?:in|of|that|which|mentioned|named|given|listed|cited|used))\b",
                    re.IGNORECASE)
+_NONE = re.compile(r"\W*none\W*$", re.IGNORECASE)  # a section's reply to a list: nothing there
 _SENTENCE_END = re.compile(r"[.!?](?:\s*\[[^\]]*\])*(?=\s|$)")
 
 
@@ -349,6 +351,13 @@ class Overviewer:
             yield Token(kept.text)
             yield self._done(question, kept.text, model, Timings(retrieval, total_ms=self._ms()))
             return
+        done = [d for d in done if not _NONE.match(d.text)]  # sections with nothing asked for
+        if not done:
+            text = NOTHING_FOUND.format(total=len(keys))
+            yield SourcesFound(question, (), self._ms())
+            yield Token(text)
+            yield self._done(question, text, model, Timings(self._ms(), total_ms=self._ms()))
+            return
         parts: list[_Done] | None = done
         if len(done) > 1:
             for step in self._fit(title, model, limit, request, done):
@@ -498,4 +507,4 @@ def _markdown(text: str) -> str:
 
 def _sections_text(done: Sequence[_Done]) -> str:
     return "\n\n".join(f"**{_markdown(d.section.heading)}** ({d.section.pages})\n\n{d.text}"
-                       for d in done if d.text)
+                       for d in done if d.text and not _NONE.match(d.text))

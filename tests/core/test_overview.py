@@ -375,3 +375,39 @@ def test_a_changed_document_is_summarised_afresh(tmp_path: Path, library: Librar
     again = Recorder([])
     _, answer = summarise(library, doc_id, fake_ollama, again)
     assert again.sections == ["Spring / Summer"] and "second of May" in answer.text
+
+
+
+def test_a_list_asks_each_section_for_it_and_leaves_out_the_sections_without(
+        fresh: tuple[Library, int, list[Chapter]], fake_ollama: FakeOllama) -> None:
+    library, doc_id, chapters = fresh
+    question = "List every count of herons and newts in this survey"
+    combine = Recorder([])
+    asked: list[str] = []
+
+    def lists(messages: Sequence[Any]) -> str | None:
+        user = str(messages[-1]["content"])
+        if not user.startswith(SECTION_MARK):
+            return combine(messages)
+        asked.append(user)
+        found = [s for s in parse_sources(user) if "counted" in s.text and (
+            "herons" in s.text or "newts" in s.text)]
+        return f"{first_sentence(found[0].text)} [{found[0].id}]" if found else "None."
+
+    fake_ollama.responder = lists
+    events = list(library.ask(question, scope=[doc_id], host=fake_ollama.host, save=False))
+    done = events[-1]
+    assert isinstance(done, AnswerDone)
+    answer = done.answer
+    assert len(asked) == 10 and all(f"“{question}”" in a for a in asked)
+    combined = next(r for r in fake_ollama.chat_requests
+                    if r["messages"][-1]["content"].startswith(COMBINE_MARK))
+    assert combined["messages"][-1]["content"].count("<section ") == 2  # the Nones left out
+    assert f"Request: {question}" in combined["messages"][-1]["content"]
+    assert chapters[1].fact in answer.text and chapters[5].fact in answer.text
+    assert {chapter_of(c.page, chapters).heading for c in answer.citations} == {
+        chapters[1].heading, chapters[5].heading}
+    # a summary of the same document is another request: its sections are summarised anew
+    recorder = Recorder([])
+    summarise(library, doc_id, fake_ollama, recorder)
+    assert len(recorder.sections) == 10
