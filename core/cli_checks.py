@@ -214,6 +214,19 @@ def chosen_numbers(keep: str | None, count: int) -> list[int]:
     return numbers
 
 
+def _progress_line(title: str) -> Callable[[int, int], None] | None:
+    """On a terminal, one line on stderr that counts the questions made (a model takes
+    seconds for each); None otherwise."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        print(f"\r'{title}': {done} of {total} questions made", end="", file=sys.stderr,
+              flush=True)
+
+    return show
+
+
 def cmd_propose(args: argparse.Namespace, library: Library) -> int:
     documents = ([library.resolve(args.document)] if args.document
                  else check_proposals.documents_without_checks(library))
@@ -228,7 +241,10 @@ def cmd_propose(args: argparse.Namespace, library: Library) -> int:
     try:
         for doc in documents:
             found = check_proposals.propose(library, doc, args.count, not args.no_model,
-                                            args.model, cancel=cancel)
+                                            args.model, progress=_progress_line(doc.title),
+                                            cancel=cancel)
+            if sys.stderr.isatty():
+                print(file=sys.stderr)  # ends the progress line
             numbers = chosen_numbers(args.keep, len(found.proposals))
             ids = check_proposals.keep(library, [found.proposals[n - 1] for n in numbers])
             results.append((found, dict(zip(numbers, ids, strict=True))))

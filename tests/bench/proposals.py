@@ -2,6 +2,7 @@
 
 Run: .venv/bin/python tests/bench/proposals.py [--count 10]
          [--filings EBAY_2023Q1_8K.pdf,EBAY_2023Q2_EARNINGS.pdf,APPLE_2023Q3_10Q.pdf]
+         [--ollama-host URL [--model NAME]]
 
 Two libraries, each made fresh in a temporary folder: the sample guide (Library.ensure_sample)
 and a few filings from ../shared/data/filings. For every document, `count` checks are proposed
@@ -18,6 +19,7 @@ A proposal's expected place is its passage's page; hit@k counts a page ranked wi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
@@ -86,20 +88,27 @@ def main() -> None:
     parser.add_argument("--filings", default=DEFAULT_FILINGS)
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3]
                         / "shared" / "data" / "filings")
+    parser.add_argument("--ollama-host", default=None,
+                        help="a real Ollama to write the questions (default: the test server)")
+    parser.add_argument("--model", default=None, help="its chat model (default: the first)")
     args = parser.parse_args()
     print("| library | documents | passages | made by | proposals | refused | hybrid hit@1 "
           "| hybrid hit@3 | hybrid hit@10 | keyword hit@10 | s to propose |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    with (Engine() as engine, FakeOllama(["llama3.2:3b"]) as server,
+    with (Engine() as engine, contextlib.ExitStack() as stack,
           tempfile.TemporaryDirectory() as tmp):
-        server.responder = stand_in_model()
+        host = args.ollama_host
+        if host is None:
+            server = stack.enter_context(FakeOllama(["llama3.2:3b"]))
+            server.responder = stand_in_model()
+            host = server.host
         filings = [args.data / name for name in args.filings.split(",") if name]
         missing = [str(f) for f in filings if not f.is_file()]
         if missing:
             sys.exit(f"No such filing: {', '.join(missing)} (give --data DIR)")
         for name, paths in (("sample guide", None), ("filings", filings)):
             with Library.open(Path(tmp) / name.replace(" ", "-"), engine) as library:
-                library.set_setting("ollama-host", server.host)
+                library.set_setting("ollama-host", host)
                 if paths is None:
                     library.ensure_sample()
                 else:
@@ -108,15 +117,18 @@ def main() -> None:
                 passages = sum(d.passages for d in documents)
                 for use_model in (False, True):
                     start = time.perf_counter()
-                    made = [check_proposals.propose(library, d, args.count, use_model)
-                            for d in documents]
+                    made = [check_proposals.propose(library, d, args.count, use_model,
+                                                    args.model) for d in documents]
                     seconds = time.perf_counter() - start
                     proposals = [p for m in made for p in m.proposals]
                     refused = sum(len(m.refused) for m in made)
                     total = len(proposals)
                     h1, h3, h10 = hits(library, proposals, SearchMode.HYBRID)
                     k10 = hits(library, proposals, SearchMode.KEYWORD)[2]
-                    maker = "model (test server)" if use_model else "terms"
+                    models = {m.model for m in made if m.model}
+                    maker = "terms" if not use_model else (
+                        "model (test server)" if args.ollama_host is None
+                        else f"model ({', '.join(sorted(models)) or 'none'})")
                     print(f"| {name} | {len(documents)} | {passages} | {maker} | {total} "
                           f"| {refused} | {share(h1, total)} | {share(h3, total)} "
                           f"| {share(h10, total)} | {share(k10, total)} | {seconds:.1f} |")
