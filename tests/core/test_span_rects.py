@@ -130,3 +130,25 @@ def test_words_matched_to_a_sentence_twice_on_a_page_take_the_one_in_the_passage
     lower = span_rects.rects_in_words(words, sentence, 3, [Rect(3, 0, 295, 200, 315)])
     assert [(r.y0, r.y1) for r in lower] == [(300, 310)]
     assert span_rects.rects_in_words(words, "Pay no toll", 3) == []
+
+
+def test_a_damaged_stored_copy_costs_the_rectangles_not_the_answer(
+        library: Library, minutes: Path, fake_ollama: FakeOllama) -> None:
+    found = answer(library, "The audit found eleven pallets of brass fittings [1].", fake_ollama)
+    doc = library.document(found.citations[0].document_id)
+    assert doc is not None
+    stored = library.stored_file(doc)
+    assert stored is not None
+    stored.write_bytes(b"%PDF-1.7\n" + b"\x00garbage" * 1000)  # MuPDF fails on it in the child
+    placed = span_rects.with_rects(library, found)
+    assert placed.support[0].spans[0].rects == ()
+    assert placed.support[0].spans[0].text == ACROSS  # the rest of the answer is untouched
+
+
+def test_a_word_hyphenated_at_a_line_end_is_found_as_the_passage_joined_it() -> None:
+    words = [span_rects.Word(10, 100, 60, 110, "The", 0, 0),
+             span_rects.Word(62, 100, 120, 110, "mainte-", 0, 0),
+             span_rects.Word(10, 112, 60, 122, "nance", 0, 1),
+             span_rects.Word(62, 112, 120, 122, "crew.", 0, 1)]
+    rects = span_rects.rects_in_words(words, "The maintenance crew.", 1)
+    assert [(r.x0, r.y0, r.x1, r.y1) for r in rects] == [(10, 100, 120, 110), (10, 112, 120, 122)]
