@@ -416,6 +416,9 @@ class Checking(QObject):
             self.view.refresh()
 
     def _on_library_changed(self, change: Change) -> None:
+        # Proposals name the documents of the library they were made in: not another's.
+        if change.switched and self.proposals is not None:
+            self.proposals.close()
         # Checks are not among the changes the app announces; a switch of library or a
         # removed document (its checks read 'document removed') changes what the view shows.
         if self.view is not None and self.view.isVisible() and (

@@ -301,16 +301,18 @@ class DiagnoseDialog(QDialog):
             lambda lib, _t: lib.search(text, k=FOUND_PASSAGES, scope=[document_id]).hits,
             "diagnose: find the passage")
         self._search = task
-        task.on_success(lambda hits: self._on_found(task, document_id, hits))
+        task.on_success(self._on_found)  # a bound method: a closed dialog is disconnected
         task.on_failure(self.failed.emit)
         self.workers.read(task)
         return task
 
-    def _on_found(self, task: Task[list[Hit]], document_id: int, hits: list[Hit]) -> None:
+    def _on_found(self, hits: list[Hit]) -> None:
         data = self.document.currentData()
-        if task is not self._search or data is None or int(data[0]) != document_id:
-            return  # a newer search, or another document chosen meanwhile
+        if self.sender() is not self._search:
+            return  # a newer search was started
         self._search = None
+        if data is None or any(h.document_id != int(data[0]) for h in hits):
+            return  # another document was chosen meanwhile
         self.found.blockSignals(True)
         self.found.clear()
         for hit in hits:

@@ -190,10 +190,11 @@ class ProposalsDialog(QDialog):
         self._running(True)
         self.progress.setRange(0, 0)  # until the first question
         self.status.setText("Reading the passages and writing questions…")
+        # Bound methods, not lambdas: a closed dialog (deleted on close) is disconnected.
         task.on_progress(self._on_progress)
-        task.on_success(lambda found: self._on_proposed(task, found))
+        task.on_success(self._on_proposed)
         task.on_failure(self.failed.emit)
-        task.on_finished(lambda: self._ended(task))
+        task.on_finished(self._ended)
         self.workers.read(task)
         return task
 
@@ -209,7 +210,8 @@ class ProposalsDialog(QDialog):
         self.progress.setValue(done)
         self.status.setText(f"{done} of {total} questions made…")
 
-    def _on_proposed(self, task: Task[list[Proposals]], found: list[Proposals]) -> None:
+    def _on_proposed(self, found: list[Proposals]) -> None:
+        cancelled = self.task is not None and self.task.cancel.is_set()
         self.results = found
         self.shown = [(p, r.model) for r in found for p in r.proposals]
         self.table.blockSignals(True)
@@ -231,7 +233,7 @@ class ProposalsDialog(QDialog):
         notes = [r.notice for r in found if r.notice]
         refused = sum(len(r.refused) for r in found)
         parts = [f"{len(self.shown)} question(s) proposed: tick the ones to keep."]
-        if task.cancel.is_set():
+        if cancelled:
             parts.insert(0, "Cancelled.")
         if refused:
             parts.append(f"{refused} of the model's replies were refused (not a question, too "
@@ -241,10 +243,9 @@ class ProposalsDialog(QDialog):
         self._update_keep()
         self.proposed.emit(found)
 
-    def _ended(self, task: Task[list[Proposals]]) -> None:
-        if task is self.task:
-            self.task = None
-            self._running(False)
+    def _ended(self) -> None:
+        self.task = None
+        self._running(False)
 
     def _running(self, running: bool) -> None:
         self.propose_button.setEnabled(not running and self.document.count() > 0)
