@@ -173,3 +173,17 @@ def test_a_link_macos_sends_as_a_file_open_event_opens_its_page(
         assert window.viewer.current_page == 2
     finally:
         app.removeEventFilter(events)
+
+
+def test_what_the_desktop_entry_runs_opens_the_window_and_commands_stay_commands() -> None:
+    from core.readers import SUPPORTED_SUFFIXES
+
+    entry = (Path(__file__).resolve().parents[2] / "packaging" / "folio.desktop").read_text()
+    assert "\nExec=folio %u\n" in entry and "x-scheme-handler/folio;" in entry
+    for suffix in SUPPORTED_SUFFIXES:  # `folio FILE`, as a file manager runs it
+        assert launcher._gui_arguments([f"/home/me/report{suffix}"]) == [
+            f"/home/me/report{suffix}"]
+    options = launcher.parse_gui(["file:///home/me/My%20Report.pdf"])
+    assert options.file == Path("/home/me/My Report.pdf") and options.link is None
+    assert launcher._gui_arguments(["add", "report.pdf"]) is None  # the command line's
+    assert launcher._gui_arguments(["list"]) is None
