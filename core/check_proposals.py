@@ -66,6 +66,7 @@ work yes yet
 _WORD = re.compile(r"\w+", re.UNICODE)
 _THINKING = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _LEADER = re.compile(r"^\s*(?:[-*•>#]+|\d+[.)]|q(?:uestion)?\s*\d*\s*[:.)-])\s*", re.IGNORECASE)
+_CHECK_BOX = re.compile(r"[☐☑☒]")  # a form's boxes: a filing's cover page, an application
 _TOC_LINE = re.compile(r"(?:\.{3,}|…{2,}|\s\d{1,4})\s*$")
 _ABOUT_ITSELF = re.compile(r"\b(?:the|this|that|above|given) (?:passage|text|excerpt|paragraph)\b",
                            re.IGNORECASE)
@@ -150,14 +151,17 @@ def boilerplate_reason(passage: Passage, repeated: set[str]) -> str | None:
         return "a list of contents"
     if sum(line.startswith("|") for line in lines) > len(lines) / 2:
         return "a table"
+    if _CHECK_BOX.search(passage.text):
+        return "a form (check boxes)"
     if _fingerprint(passage.text) in repeated:
         return "repeated in the document"
     return None
 
 
 def eligible_passages(passages: Sequence[Passage]) -> list[Passage]:
-    """The passages a question can be made from: not too short, not figures, a table or a list
-    of contents, not a text repeated in the document (a legal notice, a running block)."""
+    """The passages a question can be made from: not too short, not figures, a table, a form
+    or a list of contents, not a text repeated in the document (a legal notice, a running
+    block)."""
     seen = Counter(_fingerprint(p.text) for p in passages)
     repeated = {text for text, n in seen.items() if n > 1}
     return [p for p in passages if boilerplate_reason(p, repeated) is None]

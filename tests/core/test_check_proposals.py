@@ -91,7 +91,7 @@ def passage(text: str, ordinal: int = 0, page: int = 1) -> Passage:
     return Passage(ordinal, ordinal, page, "", "", text)
 
 
-def test_boilerplate_figures_tables_contents_and_repeats_are_not_sampled() -> None:
+def test_boilerplate_figures_tables_forms_contents_and_repeats_are_not_sampled() -> None:
     prose = ("The keeper climbs the spiral stair at dusk to light the lamp, trims the wick, "
              "polishes the great lens and writes the weather in the log before the first ship "
              "passes the point. In winter the oil thickens and must be warmed by the stove.")
@@ -104,9 +104,12 @@ def test_boilerplate_figures_tables_contents_and_repeats_are_not_sampled() -> No
     table = "\n".join(["| Lighthouse | Keeper | Lamp lit |", "|---|---|---|"] + [
         f"| Point {n} light | Keeper of the northern rocks {n} | Every evening at dusk |"
         for n in range(6)])
+    form = ("Indicate by check mark whether the keeper has filed every report of the lamp "
+            "required by the harbour board during the preceding twelve months. Yes ☒ No ☐ "
+            "Indicate by check mark whether the lens was polished.")
     passages = [passage(prose, 0), passage("Too short to ask about.", 1), passage(contents, 2),
                 passage(figures, 3), passage(notice, 4), passage(notice.replace("12", "40"), 5),
-                passage(table, 6)]
+                passage(table, 6), passage(form, 7)]
     assert [p.ordinal for p in eligible_passages(passages)] == [0]
 
 
