@@ -107,8 +107,8 @@ def _check_vectors(db: apsw.Connection, model: str, dim: int, embedder: Embedder
                    report: CheckReport, repair: bool) -> None:
     declared = vectors.width(db)
     if declared is None:
-        report.add("vectors", "The vector table is missing or not int8 vectors; re-embed with "
-                   "`folio config embedding-model`.", repairable=False)
+        report.add("vectors", "The vector table is missing or not of float or int8 vectors; "
+                   "re-embed with `folio config embedding-model`.", repairable=False)
         return
     if declared != dim:
         report.add("embedding model", f"The vector table holds {declared} dimensions, but the "

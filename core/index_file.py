@@ -16,8 +16,10 @@ import os
 import struct
 import threading
 import time
+import weakref
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,22 @@ def load(path: Path) -> Arrays | None:
     """The arrays saved at path, memory-mapped (None if there is no file). A member that is
     compressed or not a plain array is read into memory instead. Raises OSError, ValueError,
     KeyError or zipfile.BadZipFile for a damaged file."""
+    saved = open_saved(path)
+    return None if saved is None else saved.arrays
+
+
+@dataclass
+class Saved:
+    """A saved file's arrays, memory-mapped, and its members that are read row by row."""
+
+    arrays: Arrays
+    rows: dict[str, RowFile]
+
+
+def open_saved(path: Path, row_members: Collection[str] = ()) -> Saved | None:
+    """As `load`; the members named in row_members (2-D, uncompressed) are not mapped but
+    read row by row from the file as it was when opened (RowFile), so that rows read now and
+    then never count as the process's memory, as the pages of a mapping would."""
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed below; the mapping outlives it
     except FileNotFoundError:
@@ -65,21 +83,65 @@ def load(path: Path) -> Arrays | None:
         mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         if hasattr(mmap, "MADV_RANDOM"):  # searches read scattered pages: no read-ahead
             mapped.madvise(mmap.MADV_RANDOM)
+        saved = Saved({}, {})
         with zipfile.ZipFile(handle) as archive:
-            arrays: Arrays = {}
             for info in archive.infolist():
                 name = info.filename.removesuffix(".npy")
-                view = (_mapped_member(mapped, info)
-                        if info.compress_type == zipfile.ZIP_STORED else None)
-                if view is None:
+                found = (_mapped_member(mapped, info)
+                         if info.compress_type == zipfile.ZIP_STORED else None)
+                if found is None:
                     with archive.open(info) as member:
-                        view = np.lib.format.read_array(member, allow_pickle=False)
-                arrays[name] = view
-    return arrays
+                        saved.arrays[name] = np.lib.format.read_array(member, allow_pickle=False)
+                    continue
+                view, offset = found
+                if name in row_members and view.ndim == 2 and view.flags.c_contiguous:
+                    saved.rows[name] = RowFile(handle.fileno(), offset, view)
+                else:
+                    saved.arrays[name] = view
+        missing = set(row_members) - set(saved.rows)
+        if missing:
+            raise ValueError(f"{path.name} has no row member {sorted(missing)}")
+    return saved
 
 
-def _mapped_member(mapped: mmap.mmap, info: zipfile.ZipInfo) -> npt.NDArray[np.generic] | None:
-    """The .npy member's array as a view of the mapping (None if it is not a plain array)."""
+class RowFile:
+    """Rows of a 2-D array saved in a file, read with pread from a descriptor of its own (the
+    file as it was when opened, even once a newer copy is moved over it). Where there is no
+    pread (Windows) rows are read through the mapping instead."""
+
+    def __init__(self, descriptor: int, offset: int, view: npt.NDArray[Any]) -> None:
+        self.shape: tuple[int, int] = (int(view.shape[0]), int(view.shape[1]))
+        self.dtype = view.dtype
+        self._offset = offset
+        self._row_bytes = self.shape[1] * self.dtype.itemsize
+        if hasattr(os, "pread"):
+            self._descriptor: int | None = os.dup(descriptor)
+            self._view: npt.NDArray[Any] | None = None
+            weakref.finalize(self, os.close, self._descriptor)
+        else:
+            self._descriptor, self._view = None, view
+
+    def read(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[Any]:
+        """The rows (positions in the array) in the order given."""
+        if self._view is not None or self._descriptor is None:
+            assert self._view is not None
+            return np.array(self._view[rows])
+        out = np.empty((len(rows), self.shape[1]), dtype=self.dtype)
+        target = out.view(np.uint8).reshape(len(rows), self._row_bytes)
+        for k, row in enumerate(rows.tolist()):
+            if not 0 <= row < self.shape[0]:
+                raise IndexError(f"row {row} of {self.shape[0]}")
+            data = os.pread(self._descriptor, self._row_bytes, self._offset + row * self._row_bytes)
+            if len(data) != self._row_bytes:
+                raise ValueError("the saved file is cut short")
+            target[k] = np.frombuffer(data, dtype=np.uint8)
+        return out
+
+
+def _mapped_member(mapped: mmap.mmap,
+                   info: zipfile.ZipInfo) -> tuple[npt.NDArray[Any], int] | None:
+    """The .npy member's array as a view of the mapping and the offset of its data in the
+    file (None if it is not a plain array)."""
     header = LOCAL_HEADER.unpack_from(mapped, info.header_offset)
     if header[0] != LOCAL_SIGNATURE:
         raise zipfile.BadZipFile(f"bad local header for {info.filename}")
@@ -99,8 +161,8 @@ def _mapped_member(mapped: mmap.mmap, info: zipfile.ZipInfo) -> npt.NDArray[np.g
     if stream.offset + count * dtype.itemsize > len(member):
         raise ValueError(f"{info.filename} is cut short")
     flat = np.frombuffer(mapped, dtype=dtype, count=count, offset=start + stream.offset)
-    array: npt.NDArray[np.generic] = flat.reshape(shape, order="F" if fortran else "C")
-    return array
+    array: npt.NDArray[Any] = flat.reshape(shape, order="F" if fortran else "C")
+    return array, start + stream.offset
 
 
 class _Reader:

@@ -27,11 +27,11 @@ from core import index_file
 from core.keyword_index import KeywordIndex
 from core.paths import VECTOR_INDEX_SUFFIX
 from core.store import changes, vectors
-from core.vector_index import VectorIndex
+from core.vector_index import FileVectors, MemoryVectors, VectorIndex
 
 REBUILD_SHARE = 0.5  # vectors: more changed passages than this share, and the index is rebuilt
 SAVE_AGAIN_SHARE = 0.05  # a saved copy patched by more than this share is saved anew
-VECTOR_FORMAT = "folio vector index 1"
+VECTOR_FORMAT = "folio vector index 2"  # 2: with the float vectors
 
 
 class LibraryIndexes:
@@ -67,22 +67,25 @@ class LibraryIndexes:
             changed = changes.changed_between(db, seen, now)
             if changed == []:
                 return index
-            if changed is not None and len(changed) <= REBUILD_SHARE * max(1, len(index.ids)):
-                ids, rows = vectors.some(db, changed, index.dim)
-                patched = index.patched(changed, ids, rows)
-                if save and seen.oldest < 0 and len(changed) > SAVE_AGAIN_SHARE * len(index.ids):
-                    _save_vectors(db, now, patched)  # the saved copy was far behind
-                return patched
+            behind = REBUILD_SHARE if seen.oldest >= 0 else SAVE_AGAIN_SHARE
+            if changed is not None and len(changed) <= behind * max(1, len(index.ids)):
+                loaded = vectors.some(db, changed, index.dim)
+                return index.patched(changed, loaded.ids, loaded.int8, loaded.floats)
+        # a whole load: none yet, another epoch, or a saved copy far behind (saved anew here)
         dim = vectors.width(db) or 0
-        ids, rows = vectors.every(db, dim)
+        loaded = vectors.every(db, dim)
         self.vector_loads += 1
-        index = VectorIndex(ids, rows, dim)
-        if save:
-            _save_vectors(db, now, index)
+        exact = None if loaded.floats is None else MemoryVectors(loaded.ids, loaded.floats)
+        index = VectorIndex(loaded.ids, loaded.int8, dim, exact)
+        if save and _save_vectors(db, now, index, loaded.floats):
+            # the saved copy, mapped, replaces this one: its float vectors stay on disk
+            reopened = self._saved_vectors(db, now, count=False)
+            if reopened is not None:
+                return reopened[1]
         return index
 
-    def _saved_vectors(self, db: apsw.Connection,
-                       now: changes.Position) -> tuple[changes.Position, VectorIndex] | None:
+    def _saved_vectors(self, db: apsw.Connection, now: changes.Position,
+                       count: bool = True) -> tuple[changes.Position, VectorIndex] | None:
         """The saved copy of the vector index and the position it was made at (its `oldest`
         is -1: it came from the file), if it is this library's, of this epoch and format."""
         path = _vectors_path(db)
@@ -90,15 +93,22 @@ class LibraryIndexes:
             return None
         index_file.sweep_temporaries(path)
         try:
-            saved = index_file.load(path)
-            if (saved is None or str(saved["format"]) != VECTOR_FORMAT
-                    or str(saved["epoch"]) != now.epoch or int(saved["seq"]) > now.seq):
+            saved = index_file.open_saved(path, row_members=("floats",))
+            if saved is None:
                 return None
-            index = VectorIndex.of(saved)
+            arrays = saved.arrays
+            if (str(arrays["format"]) != VECTOR_FORMAT or str(arrays["epoch"]) != now.epoch
+                    or int(arrays["seq"]) > now.seq):
+                return None
+            floats = saved.rows["floats"]
+            exact = (FileVectors(arrays["ids"], floats) if floats.shape[0] == len(arrays["ids"])
+                     and floats.shape[1] == int(arrays["dim"]) else None)
+            index = VectorIndex.of(arrays, exact)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             return None
-        self.vector_file_loads += 1
-        return changes.Position(now.epoch, int(saved["seq"]), -1), index
+        if count:
+            self.vector_file_loads += 1
+        return changes.Position(now.epoch, int(arrays["seq"]), -1), index
 
     @contextmanager
     def keywords(self, db: apsw.Connection) -> Iterator[KeywordIndex]:
@@ -126,9 +136,16 @@ def _vectors_path(db: apsw.Connection) -> Path | None:
     return Path(name).with_name(Path(name).name + VECTOR_INDEX_SUFFIX) if name else None
 
 
-def _save_vectors(db: apsw.Connection, at: changes.Position, index: VectorIndex) -> None:
-    """Best effort: a library that cannot be written still searches, from memory."""
+def _save_vectors(db: apsw.Connection, at: changes.Position, index: VectorIndex,
+                  floats: vectors.Floats | None) -> bool:
+    """Save the index and its float vectors (rows in the index's order; an int8 library has
+    none: an empty matrix). Best effort: a library that cannot be written still searches,
+    from memory."""
     path = _vectors_path(db)
-    if path is not None and len(index.ids):
-        index_file.save(path, {**index.arrays(), "format": np.array(VECTOR_FORMAT),
-                               "epoch": np.array(at.epoch), "seq": np.array(at.seq)})
+    if path is None or not len(index.ids):
+        return False
+    if floats is None:
+        floats = np.zeros((0, index.dim), dtype=np.float32)
+    return index_file.save(path, {**index.arrays(), "floats": floats,
+                                  "format": np.array(VECTOR_FORMAT),
+                                  "epoch": np.array(at.epoch), "seq": np.array(at.seq)})

@@ -1,20 +1,28 @@
-"""The in-memory vector index of one library: every passage's int8 vector (as vec0 holds it),
-cosine KNN in numpy. Shared by every connection to the library file in a process
-(core/indexes.py), and kept in step by the library's change log.
+"""The in-memory vector index of one library: every passage's vector as int8, cosine KNN in
+numpy, the best candidates scored again with the exact float32 vectors. Shared by every
+connection to the library file in a process (core/indexes.py), and kept in step by the
+library's change log.
 
-Up to EXACT_UP_TO passages every vector is scored (exact). Above, that reads too much memory
-per question, so sign codes of the centred vectors (48 bytes a passage) pick candidates by
-hamming distance and only those are scored: top-10 agreement with an exact float search is
-measured by tests/bench/search.py. Memory: 384 bytes (int8) + 48 (code) + 8 (id) + 4 (norm)
-= 444 bytes a passage at 384 dimensions, so a million passages take ~450 MB.
+Up to EXACT_UP_TO passages every int8 vector is scored. Above, that reads too much memory per
+question, so sign codes of the centred vectors (48 bytes a passage) pick candidates by hamming
+distance and only those are scored. Then the best `limit + RESCORE` by int8 are scored with
+their float32 vectors (ExactVectors: read from the saved copy of the index, not kept in
+memory), so int8 rounding does not reorder near-ties; a library whose table holds int8 only
+(made before float storage) has no float vectors and keeps the int8 order. Top-10 agreement
+with an exact float search is measured by tests/bench/search.py. Memory: 384 bytes (int8) + 48
+(code) + 8 (id) + 4 (norm) = 444 bytes a passage at 384 dimensions, so a million passages take
+~450 MB; the float vectors of passages patched in since the saved copy are held in memory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from core import index_file
 
 EXACT_UP_TO = 50_000  # passages; above, sign codes pick candidates for scoring
 COARSE_CANDIDATES = 3_000  # at least; scaled up with the library (COARSE_SHARE)
@@ -22,6 +30,7 @@ COARSE_CANDIDATES = 3_000  # at least; scaled up with the library (COARSE_SHARE)
 # 90.3% of an exact int8 scan's top-10 (SciFact / Cranfield queries), 0.032 99.8% / 98.7%
 # for ~10 ms more (docs/benchmarks.md, tests/bench/search.py --coarse-share).
 COARSE_SHARE = 0.032
+RESCORE = 100  # int8 candidates beyond the limit that are scored again with float vectors
 SCORE_BLOCK = 16_384  # rows turned into float32 at a time when scoring many
 CENTER_SAMPLE = 20_000  # rows the centre of the sign codes is taken from
 
@@ -30,15 +39,67 @@ Int8s = npt.NDArray[np.int8]
 Floats = npt.NDArray[np.float32]
 
 
-class VectorIndex:
-    """Passage ids (ascending), their int8 vectors, the inverse length of each, sign codes."""
+class ExactVectors(Protocol):
+    """The float32 vectors of the index's passages, looked up by passage id."""
 
-    def __init__(self, ids: Ids, vectors: Int8s, dim: int) -> None:
+    def of(self, ids: Ids) -> Floats | None:
+        """Their vectors as rows, in the order of ids; None if one of them is not held."""
+
+
+class MemoryVectors:
+    """Float vectors held in memory (passages patched in since the saved copy)."""
+
+    def __init__(self, ids: Ids, floats: Floats, older: ExactVectors | None = None) -> None:
+        order = np.argsort(ids, kind="stable")
+        self.ids, self.floats, self.older = ids[order], floats[order], older
+
+    def of(self, ids: Ids) -> Floats | None:
+        at = np.minimum(np.searchsorted(self.ids, ids), max(0, len(self.ids) - 1))
+        here = (self.ids[at] == ids) if len(self.ids) else np.zeros(len(ids), dtype=bool)
+        if bool(here.all()):
+            return self.floats[at]
+        if self.older is None:
+            return None
+        rest = self.older.of(ids[~here])
+        if rest is None:
+            return None
+        out = np.empty((len(ids), rest.shape[1]), dtype=np.float32)
+        out[here], out[~here] = self.floats[at[here]], rest
+        return out
+
+    def with_added(self, ids: Ids, floats: Floats) -> MemoryVectors:
+        """These vectors and the added ones (which replace any of the same passage)."""
+        keep = ~np.isin(self.ids, ids)
+        return MemoryVectors(np.concatenate([self.ids[keep], ids]),
+                             np.concatenate([self.floats[keep], floats]), self.older)
+
+
+class FileVectors:
+    """Float vectors of the saved copy of the index, read by row from the file."""
+
+    def __init__(self, ids: Ids, rows: index_file.RowFile) -> None:
+        self.ids, self.rows = ids, rows
+
+    def of(self, ids: Ids) -> Floats | None:
+        at = np.minimum(np.searchsorted(self.ids, ids), max(0, len(self.ids) - 1))
+        if not len(self.ids) or not bool((self.ids[at] == ids).all()):
+            return None
+        found: Floats = self.rows.read(at).astype(np.float32, copy=False)
+        return found
+
+
+class VectorIndex:
+    """Passage ids (ascending), their int8 vectors, the inverse length of each, sign codes, and
+    where their float vectors are (None: nowhere, the int8 order is final)."""
+
+    def __init__(self, ids: Ids, vectors: Int8s, dim: int,
+                 exact: ExactVectors | None = None) -> None:
         self.dim = dim
         self.ids = np.ascontiguousarray(ids, dtype=np.int64)
         self.vectors = np.ascontiguousarray(vectors, dtype=np.int8).reshape(len(ids), dim)
         self.center = self._center() if len(self.ids) else None
         self.inverse_norms, self.codes = self._norms_and_codes(self.vectors)
+        self.exact = exact
 
     def arrays(self) -> dict[str, npt.NDArray[np.generic]]:
         """What `of` makes this index again from (core/indexes.py saves them beside the
@@ -48,7 +109,8 @@ class VectorIndex:
                 "codes": self.codes, "center": center, "dim": np.array(self.dim)}
 
     @classmethod
-    def of(cls, arrays: dict[str, npt.NDArray[np.generic]]) -> VectorIndex:
+    def of(cls, arrays: dict[str, npt.NDArray[np.generic]],
+           exact: ExactVectors | None = None) -> VectorIndex:
         """The index `arrays()` gave, as saved (read-only views are fine: an index is never
         changed once made). ValueError if the arrays do not fit together."""
         dim = int(arrays["dim"])
@@ -65,6 +127,7 @@ class VectorIndex:
         index.dim, index.ids, index.vectors = dim, ids, vectors  # type: ignore[assignment]
         index.inverse_norms, index.codes = norms, codes  # type: ignore[assignment]
         index.center = center if len(ids) else None  # type: ignore[assignment]
+        index.exact = exact
         return index
 
     @property
@@ -72,8 +135,10 @@ class VectorIndex:
         return int(self.ids.nbytes + self.vectors.nbytes + self.inverse_norms.nbytes
                    + self.codes.nbytes)
 
-    def patched(self, removed: Sequence[int], ids: Ids, vectors: Int8s) -> VectorIndex:
-        """A new index without the passages removed (and those re-added), with ids added.
+    def patched(self, removed: Sequence[int], ids: Ids, vectors: Int8s,
+                floats: Floats | None = None) -> VectorIndex:
+        """A new index without the passages removed (and those re-added), with ids added (their
+        float vectors, if the library holds them, to score candidates exactly).
 
         The centre of the sign codes stays the one this index was built with: codes stay
         comparable, and a library changed by more than half is built anew (core/indexes.py).
@@ -81,6 +146,7 @@ class VectorIndex:
         keep = ~np.isin(self.ids, np.concatenate([np.asarray(removed, dtype=np.int64), ids]))
         new = VectorIndex.__new__(VectorIndex)
         new.dim, new.center = self.dim, self.center
+        new.exact = _exact_with(self.exact, ids, floats, self.dim)
         added = np.ascontiguousarray(vectors, dtype=np.int8).reshape(len(ids), self.dim)
         all_ids = np.concatenate([self.ids[keep], ids])
         order = np.argsort(all_ids, kind="stable")
@@ -109,14 +175,17 @@ class VectorIndex:
             wanted = max(COARSE_CANDIDATES, int(COARSE_SHARE * len(self.ids)), 10 * limit)
             rows = self._coarse(query, wanted)
         similarity = self._similarity(query, rows)
-        if limit < len(similarity):
-            top = np.argpartition(-similarity, limit)[:limit]
-        else:
-            top = np.arange(len(similarity))
-        top = top[np.argsort(-similarity[top], kind="stable")]
+        top = _best(similarity, limit + RESCORE if self.exact is not None else limit)
         found = top if rows is None else rows[top]
+        scores = similarity[top]
+        if self.exact is not None:
+            floats = self.exact.of(self.ids[found])
+            if floats is not None:  # the exact cosine of the best candidates
+                lengths = np.maximum(np.linalg.norm(floats, axis=1), 1e-12)
+                scores = (floats @ query) / lengths
+        best = _best(scores, limit)
         return [(int(pid), 1.0 - float(sim))
-                for pid, sim in zip(self.ids[found], similarity[top], strict=True)]
+                for pid, sim in zip(self.ids[found[best]], scores[best], strict=True)]
 
     def rows_of(self, passage_ids: Sequence[int]) -> npt.NDArray[np.intp]:
         """Rows of those of passage_ids that are in the index, ascending."""
@@ -178,6 +247,27 @@ class VectorIndex:
         codes = (np.ascontiguousarray(np.concatenate(parts, axis=1)) if parts
                  else np.zeros((words, 0), dtype=np.uint64))
         return inverse, codes
+
+
+def _best(scores: Floats, limit: int) -> npt.NDArray[np.intp]:
+    """Positions of the limit highest scores, highest first (ties in position order)."""
+    top = (np.argpartition(-scores, limit)[:limit] if limit < len(scores)
+           else np.arange(len(scores)))
+    ordered: npt.NDArray[np.intp] = top[np.argsort(-scores[top], kind="stable")]
+    return ordered
+
+
+def _exact_with(exact: ExactVectors | None, ids: Ids, floats: Floats | None,
+                dim: int) -> ExactVectors | None:
+    """exact with the float vectors of ids added; None once a patch brings none (an int8
+    library). A passage without a float vector makes `of` answer None, so the candidates it
+    is among keep their int8 order."""
+    if floats is None:
+        return None if len(ids) else exact
+    floats = np.ascontiguousarray(floats, dtype=np.float32).reshape(len(ids), dim)
+    if isinstance(exact, MemoryVectors):
+        return exact.with_added(ids, floats)
+    return MemoryVectors(ids, floats, older=exact)
 
 
 def _sign_codes(matrix: Floats, center: Floats | None) -> npt.NDArray[np.uint64]:

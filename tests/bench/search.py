@@ -14,10 +14,10 @@ How the synthetic libraries are made: the real SciFact library that `folio eval`
 (core/evaluation.library_for: ~5k abstracts, real passages and their real MiniLM vectors) is
 copied over and over into one library file. Each copy of a passage keeps its text (so the
 keyword postings grow as in a real library of similar prose) and gets its vector's direction
-(the stored int8 vector, normalised) plus Gaussian noise (sigma 0.02 per dimension, then
+(the stored vector, normalised) plus Gaussian noise (sigma 0.02 per dimension, then
 renormalised), so that no two vectors are equal. Documents hold 40 passages each. Rows are
 written with executemany, one transaction per 50k passages, vectors through
-core.store.vectors.insert (quantized to int8, as ingestion stores them). The float vectors
+core.store.vectors.insert (float32 in vec0, as ingestion stores them). The float vectors
 are kept beside the library (DIR/passages-SIZE/floats.npy, row i = passage id i + 1): the
 "agreement" column is the mean share of the exact top-10 (float32 cosine over every passage,
 from that file) that Library.search in semantic mode returns; "int8 exact" is the same for an
@@ -79,7 +79,7 @@ PASSAGES_PER_DOC = 40
 BATCH = 50_000  # passages a transaction (a multiple of PASSAGES_PER_DOC)
 NOISE = 0.02
 MARKER = "complete"
-MARKER_TEXT = "int8 in vec0, floats.npy"  # older libraries (float table, no floats) are rebuilt
+MARKER_TEXT = "float32 in vec0, floats.npy"  # older libraries (int8 tables) are rebuilt
 EXACT_BLOCK = 32_768  # rows of the exact pass at a time
 
 INSERT_DOCUMENT = ("INSERT INTO documents (id, title, doc_type, original_path, stored_path, sha256, "
@@ -111,15 +111,16 @@ def rss_mb() -> tuple[float, float]:
 
 def source_passages(source: Library) -> tuple[list[tuple[str, str, str]], Floats]:
     """(text, heading path, context) of every passage of source that has a vector, and the
-    direction of its vector (the stored int8 vector as float32, length 1), by passage id."""
+    direction of its vector (the stored vector as float32, length 1), by passage id."""
     dim = vectors.width(source.db)
     if dim is None:
         raise SystemExit(f"{source.root} has no vector table")
-    ids, int8 = vectors.every(source.db, dim)
+    loaded = vectors.every(source.db, dim)
+    ids, stored = loaded.ids, (loaded.floats if loaded.floats is not None else loaded.int8)
     rows = {int(cast(int, r[0])): (str(r[1]), str(r[2]), str(r[3])) for r in source.db.execute(
         "SELECT id, text, heading_path, context FROM passages")}
     keep = [i for i, pid in enumerate(ids.tolist()) if pid in rows]
-    directions = int8[keep].astype(np.float32)
+    directions = stored[keep].astype(np.float32)
     directions /= np.maximum(np.linalg.norm(directions, axis=1, keepdims=True), 1e-12)
     return [rows[int(ids[i])] for i in keep], directions
 

@@ -124,8 +124,10 @@ def test_searches_on_reader_threads_while_the_writer_adds_stay_consistent(
         assert found == {d.title for d in writer.documents()}
         # the shared index holds exactly the stored vectors
         index = writer.indexes.vectors(writer.db)
-        ids, rows = vectors.every(writer.db, index.dim)
-        assert np.array_equal(index.ids, ids) and np.array_equal(index.vectors, rows)
+        stored = vectors.every(writer.db, index.dim)
+        assert np.array_equal(index.ids, stored.ids) and np.array_equal(index.vectors, stored.int8)
+        assert index.exact is not None and stored.floats is not None
+        assert np.array_equal(index.exact.of(stored.ids), stored.floats)
 
 
 def test_opening_an_up_to_date_library_writes_nothing(tmp_path: Path, engine: Engine) -> None:
@@ -142,25 +144,40 @@ def test_opening_an_up_to_date_library_writes_nothing(tmp_path: Path, engine: En
     watcher.close()
 
 
+@pytest.mark.parametrize("element", ["float", "int8"])
 def test_vectors_load_from_vec0_chunks_as_they_read_one_by_one(
-        tmp_path: Path, engine: Engine) -> None:
+        tmp_path: Path, engine: Engine, element: str) -> None:
+    """float: the table of every library made since float storage; int8: one made before."""
     db = connect(tmp_path / "v.db")
     vectors.create_table(db, 16)
+    if element == "int8":  # as migration 7 made it
+        db.execute("DROP TABLE passage_vectors")
+        db.execute("CREATE VIRTUAL TABLE passage_vectors USING vec0("
+                   "passage_id INTEGER PRIMARY KEY, embedding int8[16])")
+    assert vectors.element_type(db) == element and vectors.width(db) == 16
     rng = np.random.default_rng(3)
     floats = rng.normal(size=(2500, 16)).astype(np.float32)
     with write_transaction(db):
         vectors.insert(db, list(range(1, 2501)), floats)
         vectors.delete(db, [1, 2, 1024, 1025, 2500])
-    ids, rows = vectors.every(db, 16)
-    assert len(ids) == 2495 and ids[0] == 3
+    loaded = vectors.every(db, 16)
+    assert len(loaded.ids) == 2495 and loaded.ids[0] == 3
+    stored = loaded.floats if element == "float" else loaded.int8
+    assert stored is not None
     by_row = db.execute("SELECT passage_id, embedding FROM passage_vectors ORDER BY passage_id")
-    for (pid, blob), got_id, got in zip(by_row, ids, rows, strict=True):
+    for (pid, blob), got_id, got in zip(by_row, loaded.ids, stored, strict=True):
         assert pid == got_id and blob == got.tobytes()
+    if element == "float":
+        assert np.array_equal(loaded.floats, floats[loaded.ids - 1])  # exactly as given
+    else:
+        assert loaded.floats is None
     # int8 keeps each vector's direction (cosine to the float vector)
-    back = rows.astype(np.float32)
-    kept = floats[ids - 1]
+    back = loaded.int8.astype(np.float32)
+    kept = floats[loaded.ids - 1]
     cosine = (back * kept).sum(1) / np.linalg.norm(back, axis=1) / np.linalg.norm(kept, axis=1)
     assert cosine.min() > 0.999
+    some = vectors.some(db, [3, 4, 2500], 16)
+    assert some.ids.tolist() == [3, 4] and np.array_equal(some.int8, loaded.int8[:2])
     db.close()
 
 

@@ -38,12 +38,26 @@ def test_the_next_process_maps_the_saved_vector_index_and_ranks_the_same(
         assert first[0][0] == "Harbour guide"
 
 
+def fillers(folder: Path, count: int) -> list[Path]:
+    """count short notes on other subjects, so that a change or two is a small share."""
+    folder.mkdir(exist_ok=True)
+    subjects = ["violin strings", "tax forms", "bicycle chains", "tomato seedlings", "kiln glazes"]
+    paths = []
+    for n in range(count):
+        path = folder / f"note-{n}.md"
+        path.write_text(f"# Note {n} of {folder.name}\n\nOn {subjects[n % len(subjects)]}, entry {n}: "
+                        f"check it every {n + 2} days.", encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
 def test_a_saved_copy_is_patched_with_what_was_written_after_it(
         tmp_path: Path, engine: Engine) -> None:
     root = tmp_path / "lib"
     docs = tmp_path / "docs"
     with Library.open(root, engine) as library:
-        library.add(write_topics(docs, [n for n in TOPICS if n != "moorings.md"]))
+        library.add(write_topics(docs, [n for n in TOPICS if n != "moorings.md"])
+                    + fillers(tmp_path / "notes", 60))
         library.search(QUERY, mode=SearchMode.SEMANTIC)  # saved here, without the harbour
     with Engine() as writer_process, Library.open(root, writer_process) as writer:
         writer.add(write_topics(docs, ["moorings.md"]))  # no search: the copy stays behind
@@ -51,6 +65,14 @@ def test_a_saved_copy_is_patched_with_what_was_written_after_it(
     with Engine() as next_process, Library.open(root, next_process) as library:
         titles = [t for t, _ in ranking(library, QUERY, SearchMode.SEMANTIC)]
         assert titles[0] == "Harbour guide" and "Pet care" not in titles
+        assert (library.indexes.vector_loads, library.indexes.vector_file_loads) == (0, 1)
+    with Engine() as writer_process, Library.open(root, writer_process) as writer:
+        writer.add(fillers(tmp_path / "more", 10))  # more than 5% of the saved copy since
+    with Engine() as next_process, Library.open(root, next_process) as library:
+        assert ranking(library, QUERY, SearchMode.SEMANTIC)[0][0] == "Harbour guide"
+        assert (library.indexes.vector_loads, library.indexes.vector_file_loads) == (1, 1)
+    with Engine() as next_process, Library.open(root, next_process) as library:
+        assert ranking(library, QUERY, SearchMode.SEMANTIC)[0][0] == "Harbour guide"
         assert (library.indexes.vector_loads, library.indexes.vector_file_loads) == (0, 1)
 
 
