@@ -98,7 +98,10 @@ def ranks_rows(diagnosis: Diagnosis) -> list[tuple[str, str, str | None]]:
 def diagnosis_html(diagnosis: Diagnosis) -> str:
     """What the dialog shows of a diagnosis, as rich text (escaped)."""
     e = html.escape
-    parts = [f"<p>Verdict: <b>{e(VERDICTS.get(diagnosis.verdict, diagnosis.verdict))}</b></p>",
+    verdict = VERDICTS.get(diagnosis.verdict, diagnosis.verdict)
+    if diagnosis.verdict == "absent" and diagnosis.place.passage is not None:
+        verdict = "the passage does not say it"
+    parts = [f"<p>Verdict: <b>{e(verdict)}</b></p>",
              f"<p><b>{e(diagnosis.sentence)}</b></p>"]
     rewritten = diagnosis.asked_ranks is not None
     head = ("<tr><th></th><th>as rewritten</th><th>as typed</th></tr>" if rewritten else "")
@@ -172,6 +175,8 @@ class DiagnoseDialog(QDialog):
         self.find_button.clicked.connect(lambda: self.search())
         self.found = QListWidget(self)
         self.found.setMaximumHeight(120)
+        self.found.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.found.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.found.setToolTip("Pick a passage to diagnose it alone; the page is then its page")
         self.found.currentItemChanged.connect(self._on_found_item)
         self.diagnose_button = QPushButton("&Diagnose", self)

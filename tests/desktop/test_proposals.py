@@ -166,3 +166,14 @@ def test_the_diagnosis_dialog_finds_and_diagnoses_one_passage(
     assert (place.document_id, place.page, place.passage) == (harbour.id, 1, None)
     dialog.page.setValue(0)  # another page (any): the passage is let go
     assert dialog.passage is None and dialog.expect() == str(harbour.id)
+
+    admin = next(d for d in window.documents if d.title == "Household admin")
+    dialog.choose(admin.id)
+    assert dialog.found.count() == 0  # another document: its own search
+    dialog.search("tax return")
+    qtbot.waitUntil(lambda: dialog.found.count() > 0, timeout=TIMEOUT_MS)
+    dialog.choose_passage(0)
+    with qtbot.waitSignal(dialog.diagnosed, timeout=TIMEOUT_MS) as blocker:
+        dialog.diagnose_button.click()
+    assert blocker.args[0].verdict == "absent"
+    assert "Verdict: the passage does not say it" in plain(dialog.findings.text())
