@@ -20,7 +20,7 @@ from core.answer_types import Answer, AnswerDone, AnswerEvent, AnswerMode, Progr
 from core.cli import main
 from core.library import Library
 from core.store import queries, summaries
-from tests.ollama_server import FakeOllama, first_sentence, parse_sources, refused_host
+from tests.ollama_server import FakeOllama, Fault, first_sentence, parse_sources, refused_host
 
 ANIMALS = ("otters", "herons", "voles", "badgers", "kestrels", "newts", "hares", "swifts",
            "moths", "trout")
@@ -411,3 +411,34 @@ def test_a_list_asks_each_section_for_it_and_leaves_out_the_sections_without(
     recorder = Recorder([])
     summarise(library, doc_id, fake_ollama, recorder)
     assert len(recorder.sections) == 10
+
+
+def test_a_model_failing_partway_gives_the_overview_and_keeps_the_sections_done(
+        fresh: tuple[Library, int, list[Chapter]], fake_ollama: FakeOllama) -> None:
+    library, doc_id, chapters = fresh
+    recorder = Recorder([])
+
+    def failing(messages: Sequence[Any]) -> str | None:
+        reply = recorder(messages)
+        if len(recorder.sections) == 3:
+            fake_ollama.set_fault(Fault.SERVER_ERROR)  # from the fourth request on
+        return reply
+
+    fake_ollama.responder = failing
+    events = list(library.ask("Summarise this document", scope=[doc_id], host=fake_ollama.host,
+                              save=False))
+    done = events[-1]
+    assert isinstance(done, AnswerDone)
+    answer = done.answer
+    assert answer.mode is AnswerMode.EXTRACTIVE and "Ollama reported an error" in (
+        answer.notice or "")
+    assert {chapter_of(c.page, chapters).heading for c in answer.citations} == {
+        c.heading for c in chapters}  # the whole outline, numbered afresh
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    kept = summaries.of_document(library.db, doc_id)
+    assert sorted((s.kind, s.heading) for s in kept if s.model) == sorted(
+        ("section", c.heading) for c in chapters[:3])
+    fake_ollama.set_fault(Fault.NONE)
+    rerun = Recorder([])
+    _, again = summarise(library, doc_id, fake_ollama, rerun)
+    assert rerun.sections == [c.heading for c in chapters[3:]] and again.complete
