@@ -221,8 +221,9 @@ class Overviewer:
                     yield self._stopped(question, model, done, len(sections))
                     return
             by_id = {h.passage_id: h for h in section.passages}
+            cited = set(citations.cited_numbers(kept.text))  # only these become sources
             numbers = {n: self._number_of(by_id[pid]) for n, pid in enumerate(kept.sources, 1)
-                       if pid in by_id}
+                       if pid in by_id and n in cited}
             done.append(_Done(section, renumber(kept.text, numbers)))
         yield Progress(len(sections), len(sections),
                        f"Combining the summaries of {len(sections)} sections")
@@ -429,7 +430,10 @@ class Overviewer:
         # document's many sources are aligned by their words (embedding every sentence of
         # thirty passages takes seconds on a laptop's CPU).
         embedder = self.embedder if len(cited) <= ALIGN_BY_MEANING_MAX else None
-        aligned = support.align(text, sources, embedder) if (
+        # Line by line: a list item without a full stop is a claim of its own, not the start
+        # of one sentence running down the list (desktop/chat_panel.py matches it so).
+        aligned = tuple(found for line in text.splitlines() if line.strip()
+                        for found in support.align(line, sources, embedder)) if (
             mode is AnswerMode.GENERATED and cited) else ()
         return AnswerDone(Answer(
             question=question, standalone_question=question, text=text, mode=mode, model=model,

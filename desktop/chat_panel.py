@@ -91,12 +91,21 @@ def link_citations(text: str, turn: int, known: set[int], removed: set[int] | No
 def mark_sentences(text: str, support: Sequence[SentenceSupport]) -> list[int | None]:
     """For each citation mark of text, in order, the index in support of the sentence it
     belongs to (core.support.cited_sentences: a mark after the full stop belongs to the sentence
-    before it); None for a mark of a sentence support does not list. [] without support."""
+    before it); None for a mark of a sentence support does not list. [] without support.
+
+    The sentences are those of the whole text, or, when that does not line up, of each line
+    (a whole-document answer's support is aligned line by line: core/overview.py)."""
+    return _marks(text, support, cited_sentences(text)) or _marks(
+        text, support, [s for line in text.splitlines() for s in cited_sentences(line)])
+
+
+def _marks(text: str, support: Sequence[SentenceSupport],
+           sentences: Sequence[str]) -> list[int | None]:
     if not support:
         return []
     out: list[int | None] = []
     next_support = 0
-    for sentence in cited_sentences(text):
+    for sentence in sentences:
         index: int | None = None
         if next_support < len(support) and support[next_support].sentence == sentence:
             index, next_support = next_support, next_support + 1

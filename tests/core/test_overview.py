@@ -181,8 +181,11 @@ def test_a_summary_visits_every_section_once_and_cites_their_pages(
     assert progress[:10] == [f"Summarising: section {i} of 10" for i in range(1, 11)]
     assert answer.mode is AnswerMode.GENERATED and answer.complete
     assert "".join(e.text for e in events if isinstance(e, Token)) == answer.text
-    # every chapter's fact is in the answer, cited on that chapter's pages
-    assert len(answer.citations) == 10
+    # every chapter's fact is in the answer, cited on that chapter's pages, numbered 1-10
+    assert [c.n for c in answer.citations] == list(range(1, 11))
+    assert [s.n for s in answer.sources] == list(range(1, 11))  # only what is cited
+    # each line is a claim of its own, supported by its source
+    assert len(answer.support) == 10 and not any(s.not_found_in for s in answer.support)
     for chapter in chapters:
         assert chapter.fact in answer.text
     for citation in answer.citations:

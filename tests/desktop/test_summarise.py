@@ -13,6 +13,7 @@ from core.answer_types import Answer, AnswerMode
 from core.library import Library
 from core.paths import default_library_dir
 from core.store import summaries
+from desktop.chat_panel import mark_sentences
 from desktop.main_window import MainWindow
 from tests.core.test_overview import Chapter, Recorder, chapter_of, survey_pdf
 from tests.desktop.conftest import ANSWER_TIMEOUT_MS, WindowFactory, add_and_wait
@@ -80,6 +81,9 @@ def test_summarise_shows_progress_stops_and_is_instant_the_second_time(
         c.heading for c in chapters}
     text = chat.transcript.toPlainText()
     assert chapters[6].fact in text and "found by reading every section" in text
+    assert "not found in" not in text
+    marks = mark_sentences(answer.text, answer.support)  # each line's mark: its own sentence
+    assert marks == list(range(10))
     assert "document" in _kinds(doc_id)
 
     # The third time is instant: the model is not asked, nothing is summarised.
