@@ -188,7 +188,9 @@ class Overviewer:
             yield AskFailed("That document has no indexed text to summarise." if doc is not None
                             else f"No document {doc_id} in the library.")
             return
-        request = request_of(question) or Request("")
+        # A question without summary words (folio summarise DOC "who signed it?") is asked
+        # of every section, as a list is.
+        request = request_of(question) or Request(" ".join(question.split()))
         model, limit = self._model()
         budget = min(SECTION_TOKENS, int((limit - SECTION_RESERVE - 400) / 1.5))
         sections = outline.sections_of(passages, max(200, budget))

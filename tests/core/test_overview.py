@@ -344,6 +344,11 @@ def test_folio_summarise_and_ask_about_one_document(
                  "--host", fake_ollama.host]) == 0
     assert len(recorder.sections) == 20  # made again
     assert "Summarising: section 10 of 10" in capsys.readouterr().err
+    assert main(["summarise", str(doc_id), "Which sites were surveyed?", "--library", root,
+                 "--host", fake_ollama.host]) == 0
+    asked = [r["messages"][-1]["content"] for r in fake_ollama.chat_requests[-11:]]
+    assert all("“Which sites were surveyed?”" in a for a in asked[:10])  # asked of each
+    assert "Request: Which sites were surveyed?" in asked[10]
     assert main(["summarise", "nope", "--library", root]) == 1
     assert "No document" in capsys.readouterr().err
 
