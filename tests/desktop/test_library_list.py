@@ -103,7 +103,7 @@ def test_the_context_menu_of_one_document(qtbot: QtBot, window: MainWindow,
     panel = window.library_panel
     panel.select([_doc_id(window, TIDES)])
     actions = _menu_actions(window)
-    assert list(actions) == ["Open", "Ask about this document", "Summarise",
+    assert list(actions) == ["Open", "Ask about this document", "Summarise", "Propose checks…",
                              "Show the file in the file manager", "Remove from the library…"]
     with qtbot.waitSignal(window.viewer.shown, timeout=10_000) as shown:
         actions["Open"].trigger()
