@@ -46,7 +46,7 @@ _TABLE_RULE = re.compile(r"[\s|:-]+")
 # capital next), in lowercased or OCR'd text ("... slipstream . an experimental study ...").
 _LOOSE_BREAK = re.compile(r"(?:(?<=\s\.)|(?<=[a-z]{3}\.))\s+(?=[a-z(])")
 _QUANTITY = re.compile(
-    r"\b(?:how (?:many|much|long|old|far|often|large|big|small|high|low|fast|heavy)|when|"
+    r"^\s*when\b|\b(?:how (?:many|much|long|old|far|often|large|big|small|high|low|fast|heavy)|"
     r"what (?:year|date|time|percentage|share|proportion|fraction|number|amount|size)|"
     r"number of|percentage|per ?cent|rate|cost|price|amount|dose|dosage|date|deadline)\b",
     re.IGNORECASE)
