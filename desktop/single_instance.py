@@ -3,7 +3,8 @@ running on that library (a local socket named from the library's folder and the 
 raises itself and acts on it; when none runs, the launcher starts the window itself.
 
 What comes through the socket is not trusted: only this user can connect (the socket's
-permissions), a message is one line of JSON of at most MAX_MESSAGE bytes naming one of KINDS,
+permissions, in a folder only this user can enter: socket_folder), a message is one line of
+JSON of at most MAX_MESSAGE bytes naming one of KINDS,
 and the window checks it again as if it came from the command line: a link goes through core's
 strict parser (core/export.py) with the library's documents, a file must be an existing file.
 The launcher refuses a malformed link before any hand-over, so the window never sees it.
@@ -15,6 +16,9 @@ import getpass
 import hashlib
 import json
 import os
+import stat
+import sys
+import tempfile
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -28,6 +32,7 @@ CONNECT_MS = 1000
 ANSWER_MS = 5000  # the window acknowledges at once; this only bounds a window that hangs
 ACK = b"ok\n"
 WAIT_SLICE_MS = 20
+MAX_PATH = 90  # of a socket's path: Unix allows 107 bytes, and Qt adds a suffix while binding
 ORGANIZATION = APPLICATION = "Folio"  # the app's names (desktop/app.py), so its QSettings
 
 
@@ -45,13 +50,52 @@ class Handed(Enum):
 
 def server_name(root: Path) -> str:
     """The local socket's name for a library folder and this user (short enough for a Unix
-    socket path, no characters a file name or a Windows pipe name cannot hold)."""
+    socket path, no characters a file name or a Windows pipe name cannot hold): a path in
+    socket_folder() where there is one, else in the library folder itself (0700) when that
+    path is short enough, else a bare name (Qt's temporary folder)."""
     try:
         user = getpass.getuser()
     except Exception:  # no login name (a container without passwd entries)
         user = str(os.getuid()) if hasattr(os, "getuid") else ""
-    key = f"{user}\0{root.expanduser().resolve()}".encode()
-    return "folio-" + hashlib.sha256(key).hexdigest()[:32]
+    root = root.expanduser().resolve()
+    key = f"{user}\0{root}".encode()
+    name = "folio-" + hashlib.sha256(key).hexdigest()[:32]
+    if os.name != "posix" or sys.platform == "darwin":
+        return name
+    for folder in (socket_folder(), root):
+        if folder is not None and len(str(folder / name).encode()) <= MAX_PATH:
+            return str(folder / name)
+    return name
+
+
+def socket_folder() -> Path | None:
+    """A folder only this user can enter, for the socket, on Unix other than macOS: a bare
+    name is a socket in /tmp, where another user could bind the (guessable) name first, take
+    every link and file this user's launches hand over, acknowledge them, and keep this user's
+    window from listening. $XDG_RUNTIME_DIR where it is private, else folio-UID in the
+    temporary folder (made 0700; not used unless it is this user's and private). None on macOS
+    (Qt's temporary folder is the user's own) and Windows (a named pipe, not a file)."""
+    if os.name != "posix" or sys.platform == "darwin":
+        return None
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if runtime and Path(runtime).is_absolute() and _private_folder(Path(runtime)):
+        return Path(runtime)
+    folder = Path(tempfile.gettempdir()) / f"folio-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+    except OSError:
+        return None
+    return folder if _private_folder(folder) else None
+
+
+def _private_folder(path: Path) -> bool:
+    """A real folder (not a link) of this user's that no one else may enter or write."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return (stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
+            and info.st_mode & 0o077 == 0)
 
 
 def library_root(library: Path | None) -> Path:

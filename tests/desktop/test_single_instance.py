@@ -6,6 +6,10 @@ client runs on a thread of its own (it blocks, as it does before a window exists
 
 from __future__ import annotations
 
+import os
+import shutil
+import stat
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -187,3 +191,39 @@ def test_what_the_desktop_entry_runs_opens_the_window_and_commands_stay_commands
     assert options.file == Path("/home/me/My Report.pdf") and options.link is None
     assert launcher._gui_arguments(["add", "report.pdf"]) is None  # the command line's
     assert launcher._gui_arguments(["list"]) is None
+
+
+def test_the_socket_is_in_a_folder_no_other_user_can_enter(
+        qtbot, open_window, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bare name is a socket in the shared /tmp, where another user could bind the library's
+    (guessable) name first and take this user's links and files."""
+    shared = Path(tempfile.mkdtemp(prefix="f"))  # short: a socket's path is at most 107 bytes
+    try:
+        shared.chmod(0o1777)  # as /tmp
+        monkeypatch.setattr(tempfile, "tempdir", str(shared))
+        monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+        window, _forwarded = serving(qtbot, open_window)
+        server = window.findChild(single_instance.InstanceServer)
+        socket_path = Path(server.server.fullServerName())
+        assert socket_path.exists()
+        folder = socket_path.parent.stat()
+        assert stat.S_ISDIR(folder.st_mode) and folder.st_mode & 0o077 == 0
+        assert folder.st_uid == os.getuid()
+        assert launch(qtbot, "--library", str(default_library_dir())) == 0  # found there
+
+        # A runtime folder others may write to is not used, nor a folio-UID folder loosened:
+        # the library folder (0700) is, where its path is short enough.
+        loose = shared / "loose"
+        loose.mkdir()
+        loose.chmod(0o777)
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(loose))
+        (shared / f"folio-{os.getuid()}").chmod(0o755)
+        library = shared / "library"
+        library.mkdir(mode=0o700)
+        assert Path(single_instance.server_name(library)).parent == library
+        private = shared / "runtime"
+        private.mkdir(mode=0o700)
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(private))
+        assert Path(single_instance.server_name(library)).parent == private
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
