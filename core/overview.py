@@ -69,10 +69,13 @@ NOTHING_FOUND = "None of the document's {total} sections holds what the request 
 NO_MODEL_NOTICE = "This overview quotes each section's most central sentences."
 _SUMMARY = re.compile(r"\b(?:summar(?:y|ies|i[sz]e[sd]?|i[sz]ing)|overview|gist|tl;?dr|"
                       r"(?:main|key|important) (?:points?|ideas?|themes?|findings?|arguments?|"
-                      r"takeaways?|messages?)|what (?:is|'s) (?:it|this|the \w+) about)\b",
+                      r"takeaways?|messages?)|what(?: is|'s) (?:it|th(?:is|e|at)(?: \w+)?) about)\b",
                       re.IGNORECASE)
 # "every" and "all" count when they gather things from the text ("every date in it", "all the
-# names mentioned"), not in a question about them ("does every employee get a bonus?").
+# names mentioned"), not in a question about them ("does every employee get a bonus?", "is
+# every payment in euros?": a yes/no question, which opens with its verb, is never a list).
+_YES_NO = re.compile(r"^\W*(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|"
+                     r"shall|should|may|must)\b", re.IGNORECASE)
 _LIST = re.compile(r"\b(?:list (?:all|every|each)|(?:every |all (?:the |of the )?)\w+ "
                    r"(?:in|of|that|which|mentioned|named|given|listed|cited|used))\b",
                    re.IGNORECASE)
@@ -95,7 +98,7 @@ def request_of(question: str) -> Request | None:
     """The request when the question is about a document as a whole, else None."""
     if _SUMMARY.search(question):
         return Request("")
-    if _LIST.search(question):
+    if _LIST.search(question) and not _YES_NO.match(question):
         return Request(" ".join(question.split()))
     return None
 

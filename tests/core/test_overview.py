@@ -315,6 +315,13 @@ def test_which_questions_walk_the_document() -> None:
     assert overview.wanted("every date mentioned, please", [3])
     assert not overview.wanted("When is the battery warranty over?", [3])
     assert not overview.wanted("Does every employee get a bonus?", [3])
+    # a yes/no question about every or all of something is asked of the top passages
+    for question in ("Does every employee in Germany get a bonus?", "Is every payment in euros?",
+                     "Are all the risks of the merger disclosed?"):
+        assert not overview.wanted(question, [3]), question
+    for question in ("What is this document about?", "What is this about?",
+                     "what's the report about"):
+        assert overview.request_of(question) == overview.Request(""), question
     assert not overview.wanted("Outline the refund procedure", [3])  # a question, top-k
     assert overview.request_of("Summarise it") == overview.Request("")
     assert overview.request_of("list every date") == overview.Request("list every date")
