@@ -75,6 +75,11 @@ def parse_gui(argv: Sequence[str]) -> GuiOptions:
     target = args.target
     if target is not None and not is_link(target) and not is_document(target):
         gui_parser().error(f"{target!r} is neither a folio:// link nor a document")
+    if target is not None and list(argv)[-1] != target:
+        # A link comes from anywhere: on Windows one with a quote in it could add words to the
+        # registered `folio.exe "%1"` (`--library \\host\share`). The window's options go
+        # before the link or file; nothing is taken after it.
+        gui_parser().error(f"nothing may follow {target!r}: give the window's options before it")
     return GuiOptions(
         library=Path(args.library).expanduser() if args.library else None,
         ask=args.ask, cite=args.cite,

@@ -193,6 +193,21 @@ def test_what_the_desktop_entry_runs_opens_the_window_and_commands_stay_commands
     assert launcher._gui_arguments(["list"]) is None
 
 
+def test_nothing_after_a_link_is_taken_as_the_window_s_options(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """On Windows a link with a quote in it could add words to the registered command line
+    (`folio.exe "%1"`): a library on another machine's share, say. The window's options go
+    before the link; after it, nothing is taken."""
+    url = link("a" * 64, 2)
+    assert launcher.parse_gui(["--library", "/home/me/lib", url]).library == Path("/home/me/lib")
+    for after in ([url, "--library", r"\\host\share"], [url, "--screenshot", "/tmp/x.png"],
+                  ["/home/me/report.pdf", "--library", "/elsewhere"]):
+        with pytest.raises(SystemExit) as refused:
+            launcher.parse_gui(launcher._gui_arguments(after) or after)
+        assert refused.value.code == 2
+        assert "nothing may follow" in capsys.readouterr().err
+
+
 def test_the_socket_is_in_a_folder_no_other_user_can_enter(
         qtbot, open_window, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bare name is a socket in the shared /tmp, where another user could bind the library's
