@@ -53,9 +53,12 @@ _LEADING_MARKS = re.compile(rf"^(?:\s*{CITATION.pattern})+", re.IGNORECASE)
 
 def cited_sentences(answer: str) -> list[str]:
     """The answer's sentences, each with the marks that cite it: a mark written after the full
-    stop ("... months. [1] It ...") belongs to the sentence before it, not the next one."""
+    stop ("... months. [1] It ...") belongs to the sentence before it, not the next one. A line
+    ends a sentence too: the items of a list a model writes without full stops are claims of
+    their own, each with its own citation."""
     sentences: list[str] = []
-    for sentence in split_sentences(answer) or [answer]:
+    lines = [line for line in answer.splitlines() if line.strip()] or [answer]
+    for sentence in [piece for line in lines for piece in split_sentences(line) or [line]]:
         lead = _LEADING_MARKS.match(sentence)
         if lead is not None and sentences:
             sentences[-1] += " " + lead.group(0).strip()

@@ -115,3 +115,17 @@ def test_a_wrong_number_is_flagged_even_when_it_equals_a_citation_mark(
     found = answer(library_with_notes, f"The warranty covers {n} years of defects [{n}].",
                    fake_ollama)
     assert found.support[0].unsupported_numbers == (str(n),)
+
+
+def test_each_item_of_a_list_without_full_stops_is_a_claim_of_its_own(
+        library_with_notes: Library, fake_ollama: FakeOllama) -> None:
+    """Models often answer in a list whose items end without a full stop: each line is
+    aligned to its own source, not run into the next as one sentence citing both."""
+    probe = answer(library_with_notes, "x", fake_ollama)
+    battery, garden = source_number(probe, "Battery manual"), source_number(probe, "Garden diary")
+    found = answer(library_with_notes, f"- The warranty covers defects for thirty-six months "
+                   f"[{battery}]\n- Prune the roses in late winter [{garden}]", fake_ollama)
+    first, second = found.support
+    assert [s.n for s in first.spans] == [battery] and first.spans[0].supported
+    assert [s.n for s in second.spans] == [garden] and second.spans[0].supported
+    assert first.not_found_in == () and second.not_found_in == ()
