@@ -73,9 +73,10 @@ _SUMMARY = re.compile(r"\b(?:summar(?:y|ies|i[sz]e[sd]?|i[sz]ing)|overview|gist|
                       re.IGNORECASE)
 # "every" and "all" count when they gather things from the text ("every date in it", "all the
 # names mentioned"), not in a question about them ("does every employee get a bonus?", "is
-# every payment in euros?": a yes/no question, which opens with its verb, is never a list).
+# every payment in euros?": a yes/no question, which opens with its verb, is never a list;
+# "can you list every date?" is a request, not such a question).
 _YES_NO = re.compile(r"^\W*(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|"
-                     r"shall|should|may|must)\b", re.IGNORECASE)
+                     r"shall|should|may|must)\b(?!\s+(?:you|u)\b)", re.IGNORECASE)
 _LIST = re.compile(r"\b(?:list (?:all|every|each)|(?:every |all (?:the |of the )?)\w+ "
                    r"(?:in|of|that|which|mentioned|named|given|listed|cited|used))\b",
                    re.IGNORECASE)

@@ -319,6 +319,7 @@ def test_which_questions_walk_the_document() -> None:
     for question in ("Does every employee in Germany get a bonus?", "Is every payment in euros?",
                      "Are all the risks of the merger disclosed?"):
         assert not overview.wanted(question, [3]), question
+    assert overview.wanted("Can you list every date in it?", [3])  # a request, not yes/no
     for question in ("What is this document about?", "What is this about?",
                      "what's the report about"):
         assert overview.request_of(question) == overview.Request(""), question
