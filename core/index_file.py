@@ -5,7 +5,9 @@ it maps the file and gives each array as a read-only view of the mapping, so ope
 costs no read of its data and no memory until a search touches its pages: a keyword search
 reads the postings of its terms only, and the operating system may drop untouched pages
 again. A file is never changed in place: a new copy is written beside it (0600, as it holds
-the library's words or vectors) and moved over it, so a mapping of the old copy stays valid.
+the library's words or vectors), flushed to disk, and moved over it, so a mapping of the old
+copy stays valid (on POSIX; Windows refuses to replace a file that is mapped, so there a save
+fails while a process maps the old copy, and the index is kept in memory until a later one).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ def save(path: Path, arrays: Mapping[str, npt.NDArray[np.generic]]) -> bool:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         with os.fdopen(os.open(temporary, flags, PRIVATE_FILE_MODE), "wb") as handle:
             np.savez(handle, allow_pickle=False, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())  # a crash must not leave a copy with pages never written
         os.replace(temporary, path)
     except OSError:
         with contextlib.suppress(OSError):

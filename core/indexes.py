@@ -31,6 +31,7 @@ from core.vector_index import FileVectors, MemoryVectors, VectorIndex
 
 REBUILD_SHARE = 0.5  # vectors: more changed passages than this share, and the index is rebuilt
 SAVE_AGAIN_SHARE = 0.05  # a saved copy patched by more than this share is saved anew
+FLOATS_IN_MEMORY_MAX = 64 << 20  # bytes of float vectors kept when the index cannot be saved
 VECTOR_FORMAT = "folio vector index 2"  # 2: with the float vectors
 
 
@@ -70,8 +71,11 @@ class LibraryIndexes:
             behind = REBUILD_SHARE if seen.oldest >= 0 else SAVE_AGAIN_SHARE
             if changed is not None and len(changed) <= behind * max(1, len(index.ids)):
                 loaded = vectors.some(db, changed, index.dim)
-                return index.patched(changed, loaded.ids, loaded.int8, loaded.floats)
-        # a whole load: none yet, another epoch, or a saved copy far behind (saved anew here)
+                patched = index.patched(changed, loaded.ids, loaded.int8, loaded.floats)
+                if not save or patched.floats_patched_in <= SAVE_AGAIN_SHARE * len(patched.ids):
+                    return patched
+        # a whole load: none yet, another epoch, a saved copy far behind, or too many float
+        # vectors patched in on top of it (in memory, 1.5 kB each): saved anew here
         dim = vectors.width(db) or 0
         loaded = vectors.every(db, dim)
         self.vector_loads += 1
@@ -82,6 +86,8 @@ class LibraryIndexes:
             reopened = self._saved_vectors(db, now, count=False)
             if reopened is not None:
                 return reopened[1]
+        if loaded.floats is not None and loaded.floats.nbytes > FLOATS_IN_MEMORY_MAX:
+            index.exact = None  # not saved (a read-only folder): the int8 order, not 1.5 kB each
         return index
 
     def _saved_vectors(self, db: apsw.Connection, now: changes.Position,

@@ -68,9 +68,10 @@ class MemoryVectors:
         out[here], out[~here] = self.floats[at[here]], rest
         return out
 
-    def with_added(self, ids: Ids, floats: Floats) -> MemoryVectors:
-        """These vectors and the added ones (which replace any of the same passage)."""
-        keep = ~np.isin(self.ids, ids)
+    def changed(self, removed: Sequence[int], ids: Ids, floats: Floats) -> MemoryVectors:
+        """These vectors without the removed passages, with the added ones (which replace
+        any of the same passage)."""
+        keep = ~np.isin(self.ids, np.concatenate([np.asarray(removed, dtype=np.int64), ids]))
         return MemoryVectors(np.concatenate([self.ids[keep], ids]),
                              np.concatenate([self.floats[keep], floats]), self.older)
 
@@ -132,6 +133,15 @@ class VectorIndex:
         return index
 
     @property
+    def floats_patched_in(self) -> int:
+        """How many float vectors are held in memory on top of a saved copy's (core/indexes.py
+        saves the index again when they grow)."""
+        exact = self.exact
+        if isinstance(exact, MemoryVectors) and exact.older is not None:
+            return len(exact.ids)
+        return 0
+
+    @property
     def nbytes(self) -> int:
         return int(self.ids.nbytes + self.vectors.nbytes + self.inverse_norms.nbytes
                    + self.codes.nbytes)
@@ -147,7 +157,7 @@ class VectorIndex:
         keep = ~np.isin(self.ids, np.concatenate([np.asarray(removed, dtype=np.int64), ids]))
         new = VectorIndex.__new__(VectorIndex)
         new.dim, new.center = self.dim, self.center
-        new.exact = _exact_with(self.exact, ids, floats, self.dim)
+        new.exact = _exact_with(self.exact, removed, ids, floats, self.dim)
         added = np.ascontiguousarray(vectors, dtype=np.int8).reshape(len(ids), self.dim)
         all_ids = np.concatenate([self.ids[keep], ids])
         order = np.argsort(all_ids, kind="stable")
@@ -258,8 +268,8 @@ def _best(scores: Floats, limit: int) -> npt.NDArray[np.intp]:
     return ordered
 
 
-def _exact_with(exact: ExactVectors | None, ids: Ids, floats: Floats | None,
-                dim: int) -> ExactVectors | None:
+def _exact_with(exact: ExactVectors | None, removed: Sequence[int], ids: Ids,
+                floats: Floats | None, dim: int) -> ExactVectors | None:
     """exact with the float vectors of ids added; None once a patch brings none (an int8
     library). A passage without a float vector makes `of` answer None, so the candidates it
     is among keep their int8 order."""
@@ -267,7 +277,7 @@ def _exact_with(exact: ExactVectors | None, ids: Ids, floats: Floats | None,
         return None if len(ids) else exact
     floats = np.ascontiguousarray(floats, dtype=np.float32).reshape(len(ids), dim)
     if isinstance(exact, MemoryVectors):
-        return exact.with_added(ids, floats)
+        return exact.changed(removed, ids, floats)
     return MemoryVectors(ids, floats, older=exact)
 
 

@@ -103,3 +103,41 @@ def test_another_epoch_another_library_or_a_damaged_copy_is_not_used(
         assert ranking(library, QUERY, SearchMode.SEMANTIC) == expected
         assert (library.indexes.vector_loads, library.indexes.vector_file_loads) == (1, 0)
     assert saved_vectors(root).stat().st_size > 1000  # written whole again
+
+
+def test_float_vectors_patched_in_are_bounded_by_saving_again(
+        tmp_path: Path, engine: Engine) -> None:
+    """A long-running app that keeps adding: the float vectors of passages added since the
+    saved copy are held in memory only up to 5% of the index, then the index is saved anew."""
+    root = tmp_path / "lib"
+    with Library.open(root, engine) as library:
+        library.add(fillers(tmp_path / "notes", 80))
+        library.search(QUERY, mode=SearchMode.SEMANTIC)
+    with Engine() as app, Library.open(root, app) as library:
+        library.search(QUERY, mode=SearchMode.SEMANTIC)  # the saved copy, mapped
+        library.add(fillers(tmp_path / "first", 2))
+        library.search(QUERY, mode=SearchMode.SEMANTIC)
+        index = library.indexes.vectors(library.db)
+        assert index.floats_patched_in == 2 and library.indexes.vector_loads == 0
+        library.add(write_topics(tmp_path / "docs", ["moorings.md"]) + fillers(
+            tmp_path / "second", 2))
+        assert ranking(library, QUERY, SearchMode.SEMANTIC)[0][0] == "Harbour guide"
+        index = library.indexes.vectors(library.db)
+        assert library.indexes.vector_loads == 1 and index.floats_patched_in == 0
+        library.remove(str(next(d.id for d in library.documents() if d.title == "Harbour guide")))
+        assert "Harbour guide" not in [t for t, _ in ranking(library, QUERY, SearchMode.SEMANTIC)]
+
+
+def test_the_saved_vector_copy_is_private(tmp_path: Path, engine: Engine) -> None:
+    import os
+    if os.name != "posix":
+        return
+    root = tmp_path / "lib"
+    with Library.open(root, engine) as library:
+        library.add(write_topics(tmp_path / "docs", ["bread.md"]))
+        library.search(QUERY, mode=SearchMode.SEMANTIC)
+    assert saved_vectors(root).stat().st_mode & 0o777 == 0o600
+    saved_vectors(root).chmod(0o644)
+    with Library.open(root, engine) as library:
+        library.prepare()  # the writer's housekeeping tightens what it finds loose
+    assert saved_vectors(root).stat().st_mode & 0o777 == 0o600
