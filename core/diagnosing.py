@@ -100,7 +100,7 @@ def diagnose_turn(library: Library, conversation_id: int, turn: int, expect: str
         raise FolioError(f"Conversation {conversation_id} has no turn {turn} "
                          f"({len(turns)} turn(s); `folio conversations` lists them).")
     kept = turns[turn - 1]
-    sources = k or len(kept.sources) or int(library.settings()["answer-sources"])
+    sources = len(kept.sources) if not k and kept.sources else library.sources_sent(k)
     sent: list[int] | None = list(kept.sources) or None
     cited: list[int] | None = [c.passage_id for c in kept.citations]
     known = set(check_store.existing_passages(library.db, [*(sent or []), *(cited or [])]))
@@ -118,7 +118,7 @@ def diagnose_turn(library: Library, conversation_id: int, turn: int, expect: str
 def diagnose_question(library: Library, question: str, expect: str, k: int | None = None,
                       try_models: bool = True) -> diagnosis.Diagnosis:
     """Where the place ranks for question, as a search for an answer would rank it."""
-    sources = k or int(library.settings()["answer-sources"])
+    sources = library.sources_sent(k)
     return diagnosis.diagnose(library.searcher(), place(library, expect), question, question,
                               sources,
                               others=(lambda: other_embedders(library)) if try_models else None)

@@ -12,7 +12,7 @@ import apsw
 import numpy as np
 
 from core import check as check_module
-from core import diagnosis, export, overview, sandbox
+from core import diagnosis, export, overview, prompt, sandbox
 from core import settings as settings_module
 from core import sync as folder_sync
 from core.answer import Asker, AskOptions
@@ -476,7 +476,7 @@ class Library:
             raise FolioError(f"Conversation {conversation_id} has no turn {turn} "
                              f"({len(turns)} turn(s); `folio conversations` lists them).")
         kept = turns[turn - 1]
-        sources = k or len(kept.sources) or int(self.settings()["answer-sources"])
+        sources = len(kept.sources) if not k and kept.sources else self.sources_sent(k)
         sent: list[int] | None = list(kept.sources) or None
         cited: list[int] | None = [c.passage_id for c in kept.citations]
         known = set(check_store.existing_passages(self.db, [*(sent or []), *(cited or [])]))
@@ -496,9 +496,15 @@ class Library:
     def diagnose_question(self, question: str, expect: str,
                           k: int | None = None) -> diagnosis.Diagnosis:
         """Where the place ranks for question, as a search for an answer would rank it."""
-        sources = k or int(self.settings()["answer-sources"])
         return diagnosis.diagnose(self.searcher(), self.place(expect), question, question,
-                                  sources)
+                                  self.sources_sent(k))
+
+    def sources_sent(self, k: int | None = None) -> int:
+        """How many sources an answer sends the model for k sources per answer (None: the
+        library's answer-sources): twice as many under prompt-sources brief (core/prompt.py)."""
+        settings = self.settings()
+        return prompt.sources_wanted(k or int(settings["answer-sources"]),
+                                     settings["prompt-sources"])
 
     def add_check(self, question: str, expect: str, generated: bool = False) -> int:
         if not question.strip():
@@ -526,7 +532,8 @@ class Library:
                    cancel: threading.Event | None = None) -> diagnosis.CheckRun:
         """Every saved check: the place's rank, hit@1/3/5/10 and the verdict; with a model,
         each question is answered (not kept) and whether the answer cited the place."""
-        sources = k or int(self.settings()["answer-sources"])
+        sources = k or int(self.settings()["answer-sources"])  # what each answer is asked with
+        cut = self.sources_sent(sources)  # how many of them reach the model
         present = {d.id for d in self.documents()}
         saved = [(c, p) for c, p in self.checks() if c.document_id in present]
 
@@ -538,7 +545,7 @@ class Library:
             return [], []
 
         stop = cancel.is_set if cancel is not None else None
-        return diagnosis.run_checks(self.searcher(), saved, sources, SearchMode(mode),
+        return diagnosis.run_checks(self.searcher(), saved, cut, SearchMode(mode),
                                     answer if model else None, model, progress, stop)
 
     # --- the sample library -------------------------------------------------------------------

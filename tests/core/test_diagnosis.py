@@ -73,6 +73,17 @@ def test_a_place_ranked_past_the_sources_is_factual_and_more_sources_would_find_
     assert any(t.setting == "2 sources" and t.finds_it for t in found.trials)
 
 
+def test_with_evidence_briefs_twice_the_sources_count_as_sent(notes: Library) -> None:
+    """prompt-sources brief sends twice answer-sources sources: a place ranked 2nd for one
+    source per answer was sent, not 'not retrieved'."""
+    question = "pruning roses and kneading dough"
+    second = notes.search(question, k=2).hits[1]
+    assert notes.diagnose_question(question, str(second.document_id), k=1).verdict == "factual"
+    notes.set_setting("prompt-sources", "brief")
+    found = notes.diagnose_question(question, str(second.document_id), k=1)
+    assert found.sources == 2 and found.verdict != "factual" and found.source_number == 2
+
+
 def test_a_place_that_does_not_hold_the_answer_is_said_so(notes: Library) -> None:
     found = notes.diagnose_question(QUESTION, str(doc(notes, "Household admin")), k=1)
     assert found.verdict == "absent" and found.ranks.keyword is None
