@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.embedding import Embedder
-from core.errors import EmbeddingUnavailable, FolioError
+from core.errors import FolioError
 from core.search import DEFAULT_PARAMS, Searcher, SearchMode, SearchParams, fuse
 from core.store import checks as store
 
@@ -102,11 +102,7 @@ def ranked_lists(searcher: Searcher, query: str, params: SearchParams = DEFAULT_
                  ) -> tuple[Ranked, Ranked, list[tuple[int, float, int | None, int | None]]]:
     """(keyword, semantic, fused) for query, each side DEPTH deep, fused as search fuses
     (each side's top params.candidates)."""
-    keyword = searcher.keyword_ranks(query, DEPTH, None, params)
-    try:
-        semantic = searcher.semantic_ranks(query, DEPTH, None)
-    except EmbeddingUnavailable:
-        semantic = []
+    keyword, semantic = searcher.hybrid_sides(query, DEPTH, None, params)
     return keyword, semantic, fuse(keyword[:params.candidates], semantic[:params.candidates],
                                    params)
 

@@ -110,13 +110,15 @@ class SideSet:
         db = library.db
         documents = {int(d): evaluation._unsafe(Path(p).stem)
                      for d, p in db.execute("SELECT id, original_path FROM documents")}
-        rows = db.execute("SELECT id, document_id, token_count FROM passages ORDER BY id").fetchall()
-        self.doc_of = {int(p): documents[int(d)] for p, d, _ in rows}
-        self.tokens = np.asarray([int(t) for *_, t in rows])
-        ids, int8 = vector_store.every(db, library.embedding_dim)
-        self.passage_ids = ids
-        self.passage_vectors = normalised(int8.astype(np.float32))
-        self.passage_doc = [self.doc_of[int(p)] for p in ids]
+        rows = [(int(p), int(d), int(t)) for p, d, t in db.execute(
+            "SELECT id, document_id, token_count FROM passages ORDER BY id")]
+        self.doc_of = {p: documents[d] for p, d, _ in rows}
+        self.tokens = np.asarray([t for *_, t in rows])
+        loaded = vector_store.every(db, library.embedding_dim)
+        self.passage_ids = loaded.ids
+        stored = loaded.floats if loaded.floats is not None else loaded.int8
+        self.passage_vectors = normalised(stored.astype(np.float32))
+        self.passage_doc = [self.doc_of[int(p)] for p in loaded.ids]
         corpus = [json.loads(line) for line in
                   (directory / "corpus.jsonl").open(encoding="utf-8")]
         self.corpus = corpus
@@ -183,7 +185,7 @@ class SideSet:
     def folio(self, mode: SearchMode, params: SearchParams = DEFAULT_PARAMS) -> Ranking:
         corpus_ids = evaluation.corpus_ids_of(self.library)
         return {q: evaluation.rank_documents(self.library, t, mode, params, corpus_ids)
-                for q, t in self.queries.items()}
+                for q, t in self.splits["test"].queries.items()}
 
     # --- keyword side ---------------------------------------------------------------------
 
@@ -280,16 +282,20 @@ def main() -> None:
             ("Lucene-like BM25 (k1 0.9, b 0.4, flat, Lucene stopwords, repeats) per document",
              doc_bm25_lucene),
         ], "Folio keyword (passages)")
+        def fused(a: dict[str, Ranking], b: dict[str, Ranking]) -> dict[str, Ranking]:
+            return {s.name: {q: rrf([a[s.name][q], b[s.name][q]])
+                             for q in s.splits["test"].queries} for s in sets}
+
         table(sets, [
             ("Folio hybrid", folio_hybrid),
             ("peers: Lucene-like document BM25 + document MiniLM, RRF k 60",
-             each(lambda s: rrf([doc_bm25_lucene[s.name], doc_dense[s.name]]))),
-            ("Folio document BM25 + document MiniLM, RRF k 60",
-             each(lambda s: rrf([doc_bm25_folio[s.name], doc_dense[s.name]]))),
+             fused(doc_bm25_lucene, doc_dense)),
+            ("Folio document BM25 + document MiniLM, RRF k 60", fused(doc_bm25_folio, doc_dense)),
             ("Folio keyword + Folio semantic, RRF k 60 (document lists)",
-             each(lambda s: rrf([folio_keyword[s.name], folio_semantic[s.name]]))),
-            ("Folio keyword + document MiniLM, RRF k 60",
-             each(lambda s: rrf([folio_keyword[s.name], doc_dense[s.name]]))),
+             fused(folio_keyword, folio_semantic)),
+            ("Folio keyword + document MiniLM, RRF k 60", fused(folio_keyword, doc_dense)),
+            ("Folio document BM25 + Folio semantic, RRF k 60", fused(doc_bm25_folio,
+                                                                      folio_semantic)),
         ], "Folio hybrid")
         for s in sets:
             s.library.close()

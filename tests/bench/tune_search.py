@@ -10,7 +10,10 @@ Run: .venv/bin/python tests/bench/tune_search.py ../shared/data/scifact ../share
                        same lists: z-score or top-score scaling, deeper statistics, a keyword
                        share by query length, documents' best passages; docs/search-quality.md)
      [--feedback]  (pseudo-relevance feedback: RM3 keyword expansion and Rocchio query vectors
-                    from the top k passages, core/search.py's feedback_round, small grid)
+                    from the top k passages, core/search.py's feedback_round, small grid;
+                    --feedback-k 3,5,10 --feedback-shares 0.2,0.35,0.5 --feedback-betas
+                    0.3,0.6,1.0 --feedback-from fused,own choose it, --hybrid-only skips the
+                    single-mode tables)
 
 A choice is made on SciFact's train split and Cranfield (which has one split) together: the
 objective is the mean of their nDCG@10, and a choice is only taken if neither set loses more
@@ -357,7 +360,11 @@ def per_query_ndcg(run: FirstRound, lists: Lists, linear: bool = False) -> npt.N
                        for q in run.dataset.queries])
 
 
-def feedback_grid(sets: list[DevSet]) -> None:
+def feedback_grid(sets: list[DevSet], ks: Sequence[int] = FEEDBACK_K,
+                  shares: Sequence[float] = FEEDBACK_SHARES,
+                  betas: Sequence[float] = FEEDBACK_BETAS,
+                  sources: Sequence[search_module.Feedback] = tuple(search_module.Feedback),
+                  single_modes: bool = True, rescore: bool = False) -> None:
     """Pseudo-relevance feedback (core/search.py's feedback_round) on SciFact train, Cranfield
     and SciFact test: RM3 on the keyword side, Rocchio on the meaning side, both, from the
     fused list's or each side's own top k passages; each figure with the per-query difference
@@ -366,7 +373,7 @@ def feedback_grid(sets: list[DevSet]) -> None:
     runs = [first_round(sets[0], sets[0].choose), first_round(sets[1], sets[1].choose),
             first_round(sets[0], sets[0].report)]
     labels = ("SciFact train", "Cranfield", "SciFact test")
-    base = replace(DEFAULT_PARAMS, feedback_passages=0)
+    base = replace(DEFAULT_PARAMS, feedback_passages=0, feedback_rescore=rescore)
 
     def second(run: FirstRound, params: SearchParams, mode: search_module.SearchMode,
                ) -> dict[str, tuple[Hits, Hits]]:
@@ -393,9 +400,11 @@ def feedback_grid(sets: list[DevSet]) -> None:
               "|---|---|---|---|---|")
     # single modes: RM3 on keyword search, Rocchio on meaning search (their own top k)
     for mode, knob, values in ((search_module.SearchMode.KEYWORD, "feedback_term_share",
-                                FEEDBACK_SHARES),
+                                shares),
                                (search_module.SearchMode.SEMANTIC, "feedback_vector_weight",
-                                FEEDBACK_BETAS)):
+                                betas)):
+        if not single_modes:
+            break
         side = 0 if mode is search_module.SearchMode.KEYWORD else 1
         plain = [per_query_ndcg(run, {q: [p for p, _ in (run.keyword if side == 0 else
                                                           run.semantic)[q]]
@@ -405,7 +414,7 @@ def feedback_grid(sets: list[DevSet]) -> None:
                                               for q in runs[1].dataset.queries}, True).mean()
         print(f"\n{mode.value} search alone, feedback from its own top k (nDCG@10)\n{header}")
         print(row("no feedback", plain, plain, plain_trec))
-        for k, value in itertools.product(FEEDBACK_K, values):
+        for k, value in itertools.product(ks, values):
             params = replace(base, feedback_passages=k, feedback_from=search_module.Feedback.OWN)
             params = (replace(params, feedback_term_share=value) if side == 0
                       else replace(params, feedback_vector_weight=value))
@@ -419,13 +428,13 @@ def feedback_grid(sets: list[DevSet]) -> None:
     hybrid = search_module.SearchMode.HYBRID
     keyword_rounds: dict[tuple[str, int, float], list[dict[str, Hits]]] = {}
     semantic_rounds: dict[tuple[str, int, float], list[dict[str, Hits]]] = {}
-    for source, k in itertools.product(search_module.Feedback, FEEDBACK_K):
-        for share in FEEDBACK_SHARES:
+    for source, k in itertools.product(sources, ks):
+        for share in shares:
             params = replace(base, feedback_passages=k, feedback_from=source,
                              feedback_term_share=share)
             keyword_rounds[(source, k, share)] = [
                 {q: hits[0] for q, hits in second(run, params, hybrid).items()} for run in runs]
-        for beta in FEEDBACK_BETAS:
+        for beta in betas:
             params = replace(base, feedback_passages=k, feedback_from=source,
                              feedback_vector_weight=beta)
             semantic_rounds[(source, k, beta)] = [
@@ -437,8 +446,8 @@ def feedback_grid(sets: list[DevSet]) -> None:
     print(row("no feedback (shipped)", plain, plain,
               per_query_ndcg(runs[1], plain_lists[1], True).mean()))
     rows = []
-    for source, k in itertools.product(search_module.Feedback, FEEDBACK_K):
-        for share, beta in itertools.product((0.0, *FEEDBACK_SHARES), (0.0, *FEEDBACK_BETAS)):
+    for source, k in itertools.product(sources, ks):
+        for share, beta in itertools.product((0.0, *shares), (0.0, *betas)):
             if share == 0 and beta == 0:
                 continue
             lists = []
@@ -465,6 +474,14 @@ def main() -> None:
     parser.add_argument("--fusion-only", action="store_true")
     parser.add_argument("--fusion-grid", action="store_true")
     parser.add_argument("--feedback", action="store_true")
+    parser.add_argument("--feedback-k", default="3,5,10", help="with --feedback: the k tried")
+    parser.add_argument("--feedback-shares", default="0.2,0.35,0.5", help="RM3 shares tried")
+    parser.add_argument("--feedback-betas", default="0.3,0.6,1.0", help="Rocchio weights tried")
+    parser.add_argument("--feedback-from", default="fused,own", help="feedback sources tried")
+    parser.add_argument("--feedback-rescore", action="store_true",
+                        help="with --feedback: Rocchio rescores the first round's candidates")
+    parser.add_argument("--hybrid-only", action="store_true",
+                        help="with --feedback: skip the single-mode tables")
     args = parser.parse_args()
     given = dict(item.split("=", 1) for item in args.library)
     with tempfile.TemporaryDirectory(prefix="folio-tune-") as work:
@@ -479,7 +496,12 @@ def main() -> None:
                            else evaluation.library_for(test))
                 sets.append(DevSet(directory, library.db, library))
         if args.feedback:
-            feedback_grid(sets)
+            def numbers(text: str) -> list[float]:
+                return [float(v) for v in text.split(",") if v]
+            feedback_grid(sets, [int(v) for v in numbers(args.feedback_k)],
+                          numbers(args.feedback_shares), numbers(args.feedback_betas),
+                          [search_module.Feedback(v) for v in args.feedback_from.split(",")],
+                          not args.hybrid_only, args.feedback_rescore)
             return
         keyword = DEFAULT_PARAMS if args.fusion_only else tune_keyword(sets)
         print(f"\nchosen keyword knobs: {keyword}")

@@ -254,3 +254,29 @@ def test_large_library_path_scores_only_the_nearest_sign_codes(
     monkeypatch.setattr(vector_index, "COARSE_SHARE", 0.0)
     coarse = [h.passage_id for h in library.search(query, mode="semantic", k=3).hits]
     assert coarse[0] == exact[0]
+
+
+def test_feedback_moves_only_the_meaning_side_of_a_hybrid_search(
+        searchable: tuple[Library, fx.ReportPdf]) -> None:
+    """Pseudo-relevance feedback (on by default: the fused top 3 move the query vector) changes
+    hybrid search's meaning side only: keyword and meaning searches alone, the keyword side of
+    a hybrid search and a scoped search's bounds stay as without it."""
+    library, _ = searchable
+    off = dataclasses.replace(search_module.DEFAULT_PARAMS, feedback_passages=0)
+    assert search_module.DEFAULT_PARAMS.feedback_passages > 0
+    query = "how long must dough rise before baking bread"
+    for mode in (SearchMode.KEYWORD, SearchMode.SEMANTIC):
+        with_feedback = library.search(query, mode=mode, k=8).hits
+        without = library.search(query, mode=mode, k=8, params=off).hits
+        assert [(h.passage_id, h.score) for h in with_feedback] == [
+            (h.passage_id, h.score) for h in without]
+    searcher = library.searcher()
+    keyword, semantic = searcher.hybrid_sides(query, 50, None)
+    plain_keyword, plain_semantic = searcher.hybrid_sides(query, 50, None, off)
+    assert keyword == plain_keyword
+    assert semantic != plain_semantic  # the moved vector scores every passage anew
+    top = library.search(query, k=3).hits
+    assert top[0].title == "Kitchen notes" and "dough" in top[0].text
+    bread = doc_id(library, "Kitchen notes")
+    scoped = library.search(query, k=5, scope=[bread]).hits
+    assert scoped and {h.document_id for h in scoped} == {bread}
