@@ -30,7 +30,8 @@ from core.store import changes, vectors
 from core.vector_index import FileVectors, MemoryVectors, VectorIndex
 
 REBUILD_SHARE = 0.5  # vectors: more changed passages than this share, and the index is rebuilt
-SAVE_AGAIN_SHARE = 0.05  # a saved copy patched by more than this share is saved anew
+SAVE_AGAIN_SHARE = 0.05  # a saved copy patched by more than this share is saved anew,
+SAVE_AGAIN_AT_LEAST = 10_000  # passages, and more than this many (15 MB of float vectors)
 FLOATS_IN_MEMORY_MAX = 64 << 20  # bytes of float vectors kept when the index cannot be saved
 VECTOR_FORMAT = "folio vector index 2"  # 2: with the float vectors
 
@@ -68,11 +69,12 @@ class LibraryIndexes:
             changed = changes.changed_between(db, seen, now)
             if changed == []:
                 return index
-            behind = REBUILD_SHARE if seen.oldest >= 0 else SAVE_AGAIN_SHARE
-            if changed is not None and len(changed) <= behind * max(1, len(index.ids)):
+            behind = (REBUILD_SHARE * len(index.ids) if seen.oldest >= 0
+                      else _save_again_above(len(index.ids)))
+            if changed is not None and len(changed) <= max(1, behind):
                 loaded = vectors.some(db, changed, index.dim)
                 patched = index.patched(changed, loaded.ids, loaded.int8, loaded.floats)
-                if not save or patched.floats_patched_in <= SAVE_AGAIN_SHARE * len(patched.ids):
+                if not save or patched.floats_patched_in <= _save_again_above(len(patched.ids)):
                     return patched
         # a whole load: none yet, another epoch, a saved copy far behind, or too many float
         # vectors patched in on top of it (in memory, 1.5 kB each): saved anew here
@@ -134,6 +136,11 @@ class LibraryIndexes:
                         self.keyword_loads += 1
                     self._keywords = refreshed
             yield self._keywords
+
+
+def _save_again_above(passages: int) -> float:
+    """Changes on top of a saved copy past which the index is loaded whole and saved anew."""
+    return max(SAVE_AGAIN_SHARE * passages, SAVE_AGAIN_AT_LEAST)
 
 
 def _vectors_path(db: apsw.Connection) -> Path | None:

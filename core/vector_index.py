@@ -5,9 +5,10 @@ library's change log.
 
 Up to EXACT_UP_TO passages every int8 vector is scored. Above, that reads too much memory per
 question, so sign codes of the centred vectors (48 bytes a passage) pick candidates by hamming
-distance and only those are scored. Then the best `limit + RESCORE` by int8 are scored with
-their float32 vectors (ExactVectors: read from the saved copy of the index, not kept in
-memory), so int8 rounding does not reorder near-ties; a library whose table holds int8 only
+distance and only those are scored. Then the best RESCORE (50) by int8 are scored with their
+float32 vectors (ExactVectors: read from the saved copy of the index, not kept in memory) and
+put in that order ahead of the rest, so int8 rounding does not reorder the near-ties at the
+top; a library whose table holds int8 only
 (made before float storage) has no float vectors and keeps the int8 order. Top-10 agreement
 with an exact float search is measured by tests/bench/search.py. Memory: 384 bytes (int8) + 48
 (code) + 8 (id) + 4 (norm) = 444 bytes a passage at 384 dimensions, so a million passages take
@@ -31,7 +32,9 @@ COARSE_CANDIDATES = 3_000  # at least; scaled up with the library (COARSE_SHARE)
 # (SciFact / Cranfield queries), 0.064 99.8% / 99.5% (docs/benchmarks.md,
 # tests/bench/search.py --coarse-share); the candidate pass is what is left of the loss.
 COARSE_SHARE = 0.064
-RESCORE = 100  # int8 candidates beyond the limit that are scored again with float vectors
+# The best this many by int8 are scored again with their float vectors (read from disk, one
+# row each: 300 rows took 45 ms from a cold page cache at 1M passages, 50 take ~8 ms).
+RESCORE = 50
 SCORE_BLOCK = 16_384  # rows turned into float32 at a time when scoring many
 CENTER_SAMPLE = 20_000  # rows the centre of the sign codes is taken from
 
@@ -186,17 +189,22 @@ class VectorIndex:
             wanted = max(COARSE_CANDIDATES, int(COARSE_SHARE * len(self.ids)), 10 * limit)
             rows = self._coarse(query, wanted)
         similarity = self._similarity(query, rows)
-        top = _best(similarity, limit + RESCORE if self.exact is not None else limit)
+        top = _best(similarity, max(limit, RESCORE) if self.exact is not None else limit)
         found = top if rows is None else rows[top]
         scores = similarity[top]
-        if self.exact is not None:
-            floats = self.exact.of(self.ids[found])
-            if floats is not None:  # the exact cosine of the best candidates
+        if self.exact is not None and len(found):
+            # The best RESCORE by int8 get their exact cosine and are put in its order; the
+            # rest keep their int8 order after them (where rounding matters no more).
+            head = min(len(found), RESCORE)
+            floats = self.exact.of(self.ids[found[:head]])
+            if floats is not None:
                 lengths = np.maximum(np.linalg.norm(floats, axis=1), 1e-12)
-                scores = (floats @ query) / lengths
-        best = _best(scores, limit)
+                exact = (floats @ query) / lengths
+                order = np.argsort(-exact, kind="stable")
+                found = np.concatenate([found[:head][order], found[head:]])
+                scores = np.concatenate([exact[order], scores[head:]])
         return [(int(pid), 1.0 - float(sim))
-                for pid, sim in zip(self.ids[found[best]], scores[best], strict=True)]
+                for pid, sim in zip(self.ids[found[:limit]], scores[:limit], strict=True)]
 
     def rows_of(self, passage_ids: Sequence[int]) -> npt.NDArray[np.intp]:
         """Rows of those of passage_ids that are in the index, ascending."""

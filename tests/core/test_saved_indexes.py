@@ -7,6 +7,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
+from core import indexes
 from core.engine import Engine
 from core.library import Library
 from core.paths import VECTOR_INDEX_SUFFIX
@@ -51,8 +54,15 @@ def fillers(folder: Path, count: int) -> list[Path]:
     return paths
 
 
+@pytest.fixture
+def small_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bound on changes over a saved copy without its 10,000-passage floor, so that a
+    library of a hundred passages crosses it (5%) as a big one would."""
+    monkeypatch.setattr(indexes, "SAVE_AGAIN_AT_LEAST", 0)
+
+
 def test_a_saved_copy_is_patched_with_what_was_written_after_it(
-        tmp_path: Path, engine: Engine) -> None:
+        tmp_path: Path, engine: Engine, small_bound: None) -> None:
     root = tmp_path / "lib"
     docs = tmp_path / "docs"
     with Library.open(root, engine) as library:
@@ -106,7 +116,7 @@ def test_another_epoch_another_library_or_a_damaged_copy_is_not_used(
 
 
 def test_float_vectors_patched_in_are_bounded_by_saving_again(
-        tmp_path: Path, engine: Engine) -> None:
+        tmp_path: Path, engine: Engine, small_bound: None) -> None:
     """A long-running app that keeps adding: the float vectors of passages added since the
     saved copy are held in memory only up to 5% of the index, then the index is saved anew."""
     root = tmp_path / "lib"
