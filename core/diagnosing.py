@@ -2,10 +2,11 @@
 
 `Library.place` reads 'DOC' and 'DOC:PAGE'; here a place may also be one passage, as a search
 result names it: 'passage:ID', 'DOC#ID' or 'DOC:PAGE#ID' (the document and page, when given,
-must be the passage's). `diagnose_turn` and `diagnose_question` are `Library.diagnose` and
-`Library.diagnose_question` with those places, and with the other embedding models this machine
-has (the bundled one, the embedding models installed in the library's Ollama) tried on the spot
-for a factual verdict (core/diagnosis.py: an estimate over the fused candidates).
+must be the passage's). `diagnose_turn` and `diagnose_question` are the diagnosis the CLI
+(`folio diagnose`) and the app run, with those places, and with the other embedding models
+this machine has (the bundled one, the embedding models installed in the library's Ollama)
+tried on the spot for a factual verdict (core/diagnosis.py: an estimate over the fused
+candidates; try_models=False leaves them out).
 """
 
 from __future__ import annotations

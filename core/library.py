@@ -467,38 +467,6 @@ class Library:
             page = int(page_text)
         return diagnosis.Place(doc.id, doc.title, page)
 
-    def diagnose(self, conversation_id: int, turn: int, expect: str,
-                 k: int | None = None) -> diagnosis.Diagnosis:
-        """Why turn (1 = the first) of a kept conversation missed the place expect names."""
-        turns = conversations.turns(self.db, conversation_id) if conversations.conversation_exists(
-            self.db, conversation_id) else []
-        if not 1 <= turn <= len(turns):
-            raise FolioError(f"Conversation {conversation_id} has no turn {turn} "
-                             f"({len(turns)} turn(s); `folio conversations` lists them).")
-        kept = turns[turn - 1]
-        sources = len(kept.sources) if not k and kept.sources else self.sources_sent(k)
-        sent: list[int] | None = list(kept.sources) or None
-        cited: list[int] | None = [c.passage_id for c in kept.citations]
-        known = set(check_store.existing_passages(self.db, [*(sent or []), *(cited or [])]))
-        if sent is not None and not known.issuperset(sent):
-            # Re-indexed since (a new version keeps its document id, not its passages): what
-            # was sent and cited is judged by today's ranks, and the sentence says so.
-            sent = cited = None
-        found = diagnosis.diagnose(self.searcher(), self.place(expect), kept.question,
-                                   kept.standalone_question or kept.question, sources, sent,
-                                   cited)
-        if sent is None and kept.sources:
-            return dataclasses.replace(found, sentence=found.sentence + " (The documents "
-                                       "have changed since this answer: sources as ranked "
-                                       "today.)")
-        return found
-
-    def diagnose_question(self, question: str, expect: str,
-                          k: int | None = None) -> diagnosis.Diagnosis:
-        """Where the place ranks for question, as a search for an answer would rank it."""
-        return diagnosis.diagnose(self.searcher(), self.place(expect), question, question,
-                                  self.sources_sent(k))
-
     def sources_sent(self, k: int | None = None) -> int:
         """How many sources an answer sends the model for k sources per answer (None: the
         library's answer-sources): twice as many under prompt-sources brief (core/prompt.py)."""

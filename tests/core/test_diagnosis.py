@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core import diagnosis, evaluation
+from core import diagnosing, diagnosis, evaluation
 from core.answer_types import AnswerDone
 from core.cli import main
 from core.engine import Engine
@@ -20,6 +20,18 @@ from core.library import Library
 from core.search import SearchMode
 from tests.core.test_search import TOPICS
 from tests.ollama_server import FakeOllama
+
+
+def diagnose_turn(library: Library, conversation: int, turn: int,
+                  expect: str) -> diagnosis.Diagnosis:
+    """The diagnosis `folio diagnose --conversation` runs, without other embedding models."""
+    return diagnosing.diagnose_turn(library, conversation, turn, expect, try_models=False)
+
+
+def diagnose_question(library: Library, question: str, expect: str,
+                      k: int | None = None) -> diagnosis.Diagnosis:
+    return diagnosing.diagnose_question(library, question, expect, k, try_models=False)
+
 
 QUESTION = "How long does the BX-200 battery warranty last?"
 
@@ -48,7 +60,7 @@ def ask(library: Library, question: str, k: int) -> int:
 
 def test_a_source_the_answer_cited_is_found(notes: Library) -> None:
     conversation = ask(notes, QUESTION, k=3)
-    found = notes.diagnose(conversation, 1, str(doc(notes, "Battery manual")))
+    found = diagnose_turn(notes, conversation, 1, str(doc(notes, "Battery manual")))
     assert (found.verdict, found.source_number, found.cited) == ("found", 1, True)
     assert found.ranks.keyword == 1 and found.ranks.fused == 1 and found.sources == 3
 
@@ -57,7 +69,7 @@ def test_a_source_the_answer_ignored_is_behavioural(notes: Library,
                                                     fake_ollama: FakeOllama) -> None:
     fake_ollama.reply = "The warranty is not stated in these notes [2]."  # cites only [2]
     conversation = ask(notes, QUESTION, k=3)
-    found = notes.diagnose(conversation, 1, str(doc(notes, "Battery manual")))
+    found = diagnose_turn(notes, conversation, 1, str(doc(notes, "Battery manual")))
     assert found.verdict == "behavioural" and found.source_number == 1 and found.cited is False
     assert "was source [1], but the answer did not use it" in found.sentence
 
@@ -67,7 +79,7 @@ def test_a_place_ranked_past_the_sources_is_factual_and_more_sources_would_find_
     question = "pruning roses and kneading dough"
     second = notes.search(question, k=2).hits[1]
     conversation = ask(notes, question, k=1)
-    found = notes.diagnose(conversation, 1, str(second.document_id))
+    found = diagnose_turn(notes, conversation, 1, str(second.document_id))
     assert found.verdict == "factual" and found.ranks.fused == 2 and found.source_number is None
     assert "not retrieved (fused rank 2; sources stop at 1)" in found.sentence
     assert any(t.setting == "2 sources" and t.finds_it for t in found.trials)
@@ -78,14 +90,14 @@ def test_with_evidence_briefs_twice_the_sources_count_as_sent(notes: Library) ->
     source per answer was sent, not 'not retrieved'."""
     question = "pruning roses and kneading dough"
     second = notes.search(question, k=2).hits[1]
-    assert notes.diagnose_question(question, str(second.document_id), k=1).verdict == "factual"
+    assert diagnose_question(notes, question, str(second.document_id), k=1).verdict == "factual"
     notes.set_setting("prompt-sources", "brief")
-    found = notes.diagnose_question(question, str(second.document_id), k=1)
+    found = diagnose_question(notes, question, str(second.document_id), k=1)
     assert found.sources == 2 and found.verdict != "factual" and found.source_number == 2
 
 
 def test_a_place_that_does_not_hold_the_answer_is_said_so(notes: Library) -> None:
-    found = notes.diagnose_question(QUESTION, str(doc(notes, "Household admin")), k=1)
+    found = diagnose_question(notes, QUESTION, str(doc(notes, "Household admin")), k=1)
     assert found.verdict == "absent" and found.ranks.keyword is None
     assert "has no passage that matches the question" in found.sentence
 
@@ -105,13 +117,13 @@ def test_a_keyword_only_place_suggests_keyword_mode() -> None:
 def test_a_follow_up_is_diagnosed_as_rewritten_and_as_typed(notes: Library) -> None:
     conversation = ask(notes, QUESTION, k=3)
     list(notes.ask("and for how many months?", conversation=conversation, k=3))
-    found = notes.diagnose(conversation, 2, str(doc(notes, "Battery manual")))
+    found = diagnose_turn(notes, conversation, 2, str(doc(notes, "Battery manual")))
     assert found.searched != found.question and found.asked_ranks is not None
 
 
 def test_bad_references_are_refused_with_a_sentence(notes: Library) -> None:
     with pytest.raises(FolioError, match="no turn 4"):
-        notes.diagnose(ask(notes, QUESTION, k=3), 4, "1")
+        diagnose_turn(notes, ask(notes, QUESTION, k=3), 4, "1")
     with pytest.raises(FolioError, match="is not a page"):
         notes.place(f"{doc(notes, 'Battery manual')}:9")
 
@@ -220,6 +232,6 @@ def test_an_answer_whose_document_was_reindexed_is_judged_by_todays_ranks(
                                          encoding="utf-8")
     notes.add([docs_dir / "battery.md"])  # a new version: the same id, new passages
     assert doc(notes, "Battery manual") == battery
-    found = notes.diagnose(conversation, 1, str(battery))
+    found = diagnose_turn(notes, conversation, 1, str(battery))
     assert found.verdict == "found" and found.source_number == 1
     assert "have changed since this answer" in found.sentence
