@@ -9,11 +9,16 @@ out), and each sampled passage gets one question whose expected place is the pas
   - without one, an extractive question from the passage's distinctive terms: terms frequent in
     the passage and rare in the library (the FTS index's own per-term document counts, the
     fts5vocab table passages_fts_terms), as a short query-like question.
-Proposals are not saved: the person keeps the ones they like (`keep`), as generated checks.
+Proposals are not saved as checks: the person keeps the ones they like (`keep`), as generated
+checks. The command line shows proposals in one run and keeps them by number in a later one, so
+the proposals last shown for a document are kept in the library (`remember_shown`, `shown`: one
+JSON value in the meta table per document, replaced when the document's proposals are shown
+again) and `--keep 1,3` names those, not a new run's (a model writes other questions each time).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import threading
@@ -29,7 +34,8 @@ from core.errors import FolioError
 from core.llm import LlmError
 from core.querytext import STOPWORDS
 from core.store import checks as check_store
-from core.store import search_queries
+from core.store import queries, search_queries
+from core.store.connection import write_transaction
 from core.types import DocStatus, Document
 
 if TYPE_CHECKING:
@@ -50,6 +56,7 @@ COPY_RUN = 6  # this many words in a row from the passage: a copy, not a questio
 TRIES_PER_PROPOSAL = 2  # sampled passages tried, at most, per proposal asked for
 MAX_TOKENS = 100  # of the model's reply
 PASSAGE_CHARS = 3000  # of a passage sent to the model
+SHOWN_KEY = "proposals_shown:"  # + a document's id: the meta key of its proposals last shown
 
 # General words that are rare in a small library but say nothing of a passage's topic ("come",
 # "looking", "early"): left out of extractive questions, as stopwords are (compared stemmed).
@@ -450,3 +457,54 @@ def propose(library: Library, document: Document, count: int = DEFAULT_COUNT,
 def keep(library: Library, proposals: Sequence[Proposal]) -> list[int]:
     """Save the proposals the person kept, as generated checks; their ids."""
     return [library.add_check(p.question, p.expect, generated=True) for p in proposals]
+
+
+# --- the proposals last shown --------------------------------------------------------------------
+
+def _shown_key(document_id: int) -> str:
+    return f"{SHOWN_KEY}{document_id}"
+
+
+def remember_shown(library: Library, found: Proposals) -> None:
+    """Keep found as the proposals last shown for its document (replacing the ones shown
+    before), so that keeping by number (`shown`) keeps what the person read. The entries of
+    documents no longer in the library are dropped on the way."""
+    value = json.dumps({
+        "shown_at": queries.now_iso(), "model": found.model, "notice": found.notice,
+        "eligible": found.eligible, "cancelled": found.cancelled,
+        "proposals": [{"question": p.question, "page": p.page, "passage_id": p.passage_id,
+                       "source": p.source, "excerpt": p.excerpt} for p in found.proposals],
+        "refused": [{"passage_id": r.passage_id, "page": r.page, "reply": r.reply,
+                     "reason": r.reason} for r in found.refused],
+    }, ensure_ascii=False)
+    with write_transaction(library.db):
+        queries.set_meta(library.db, _shown_key(found.document_id), value)
+        library.db.execute(
+            "DELETE FROM meta WHERE substr(key, 1, ?) = ? AND CAST(substr(key, ?) AS INTEGER) "
+            "NOT IN (SELECT id FROM documents)",
+            (len(SHOWN_KEY), SHOWN_KEY, len(SHOWN_KEY) + 1))
+
+
+def shown(library: Library, document: Document) -> Proposals | None:
+    """The proposals last shown for document (`remember_shown`), numbered as they were shown;
+    None when none were."""
+    raw = queries.get_meta(library.db, _shown_key(document.id))
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    proposals = tuple(Proposal(str(p["question"]), document.id, document.title, int(p["page"]),
+                               int(p["passage_id"]), str(p["source"]), str(p["excerpt"]))
+                      for p in data["proposals"])
+    refused = tuple(Refusal(int(r["passage_id"]), int(r["page"]), str(r["reply"]),
+                            str(r["reason"])) for r in data["refused"])
+    return Proposals(document.id, document.title, data["model"], proposals, refused,
+                     data["notice"], int(data["eligible"]), bool(data["cancelled"]))
+
+
+def saved_as(library: Library, found: Proposals) -> dict[int, int]:
+    """The check each of found's proposals (by its number, from 1) is saved as, for those
+    that are."""
+    checks = {(c.question, c.document_id, c.page): c.id
+              for c in check_store.list_checks(library.db)}
+    return {n: checks[key] for n, p in enumerate(found.proposals, start=1)
+            if (key := (p.question, p.document_id, p.page)) in checks}

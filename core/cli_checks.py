@@ -198,10 +198,9 @@ def proposals_lines(found: Proposals, kept: dict[int, int]) -> list[str]:
     return lines
 
 
-def chosen_numbers(keep: str | None, count: int) -> list[int]:
-    """The proposal numbers --keep names ('all', or '1,3'); [] without --keep."""
-    if keep is None:
-        return []
+def chosen_numbers(keep: str, found: Proposals) -> list[int]:
+    """The numbers of found's proposals that --keep names ('all', or '1,3')."""
+    count = len(found.proposals)
     if keep == "all":
         return list(range(1, count + 1))
     try:
@@ -210,7 +209,10 @@ def chosen_numbers(keep: str | None, count: int) -> list[int]:
         raise FolioError(f"--keep takes proposal numbers such as 1,3 (not '{keep}').") from None
     wrong = [n for n in numbers if not 1 <= n <= count]
     if wrong:
-        raise FolioError(f"There is no proposal {wrong[0]} (1 to {count}).")
+        had = (f"{count} were shown for '{found.title}' (1 to {count})" if count > 1
+               else f"1 was shown for '{found.title}'" if count
+               else f"none were shown for '{found.title}'")
+        raise FolioError(f"There is no proposal {wrong[0]}: {had}.")
     return numbers
 
 
@@ -228,39 +230,80 @@ def _progress_line(title: str) -> Callable[[int, int], None] | None:
 
 
 def cmd_propose(args: argparse.Namespace, library: Library) -> int:
+    if args.keep is not None:
+        return cmd_keep(args, library)
     documents = ([library.resolve(args.document)] if args.document
                  else check_proposals.documents_without_checks(library))
     if not documents:
         print("Every indexed document has checks already: name one (`folio checks propose DOC`).",
               file=sys.stderr)
         return EXIT_OK
-    if args.keep is not None and args.keep != "all" and len(documents) > 1:
-        raise FolioError("--keep with numbers needs one document: name it.")
+    count = check_proposals.DEFAULT_COUNT if args.count is None else args.count
     cancel = threading.Event()
-    results = []
+    results: list[Proposals] = []
     try:
         for doc in documents:
-            found = check_proposals.propose(library, doc, args.count, not args.no_model,
-                                            args.model, progress=_progress_line(doc.title),
-                                            cancel=cancel)
+            results.append(check_proposals.propose(library, doc, count, not args.no_model,
+                                                   args.model,
+                                                   progress=_progress_line(doc.title),
+                                                   cancel=cancel))
             if sys.stderr.isatty():
                 print(file=sys.stderr)  # ends the progress line
-            numbers = chosen_numbers(args.keep, len(found.proposals))
-            ids = check_proposals.keep(library, [found.proposals[n - 1] for n in numbers])
-            results.append((found, dict(zip(numbers, ids, strict=True))))
     except KeyboardInterrupt:
         cancel.set()
         return EXIT_FAILED
+    _print_proposals(args, [(found, {}) for found in results])
+    for found in results:  # what --keep will name, now that it is shown
+        check_proposals.remember_shown(library, found)
+    if any(found.proposals for found in results) and not args.json:
+        name = str(documents[0].id) if args.document else "DOC"
+        every = f"{name} " if args.document else ""
+        print(f"Keep them with `folio checks propose {every}--keep` (all of them) or "
+              f"`folio checks propose {name} --keep 1,3` (those numbered), or one at a time with "
+              "`folio checks add QUESTION --expect DOC:PAGE --generated`.", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_keep(args: argparse.Namespace, library: Library) -> int:
+    """--keep: save, as generated checks, proposals that an earlier `folio checks propose`
+    showed (the last ones shown for each document), by their numbers there."""
+    if args.count is not None or args.no_model or args.model is not None:
+        raise FolioError("--keep saves proposals already shown, by their numbers; --count, "
+                         "--model and --no-model are for proposing (`folio checks propose "
+                         "DOC` without --keep).")
+    if args.document:
+        doc = library.resolve(args.document)
+        found = check_proposals.shown(library, doc)
+        if found is None:
+            raise FolioError(f"No proposals have been shown for '{doc.title}', so there are none "
+                             f"to keep: `folio checks propose {doc.id}` shows some, then "
+                             f"`folio checks propose {doc.id} --keep 1,3` keeps those numbered.")
+        shown = [found]
+    else:
+        if args.keep != "all":
+            raise FolioError("--keep with numbers needs one document: name it.")
+        shown = [found for doc in check_proposals.documents_without_checks(library)
+                 if (found := check_proposals.shown(library, doc)) is not None]
+        if not shown:
+            raise FolioError("No proposals have been shown for the documents without checks, so "
+                             "there are none to keep: `folio checks propose` shows some.")
+    results = []
+    for found in shown:
+        numbers = chosen_numbers(args.keep, found)
+        check_proposals.keep(library, [found.proposals[n - 1] for n in numbers])
+        results.append((found, check_proposals.saved_as(library, found)))
+    _print_proposals(args, results)
+    return EXIT_OK
+
+
+def _print_proposals(args: argparse.Namespace, results: list[tuple[Proposals, dict[int, int]]]
+                     ) -> None:
     if args.json:
         data = [proposals_json(found, kept) for found, kept in results]
         print(json.dumps(data[0] if args.document else data, ensure_ascii=False, indent=2))
-        return EXIT_OK
+        return
     for found, kept in results:
         print("\n".join(proposals_lines(found, kept)))
-    if args.keep is None and any(found.proposals for found, _ in results):
-        print("Keep them with --keep (or --keep 1,3), or one at a time with "
-              "`folio checks add QUESTION --expect DOC:PAGE --generated`.", file=sys.stderr)
-    return EXIT_OK
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -293,13 +336,14 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                               help="questions made from a document's passages, to keep as checks")
     prop.add_argument("document", nargs="?", metavar="DOC",
                       help="id or sha256 prefix (default: every document without checks)")
-    prop.add_argument("--count", type=int, default=check_proposals.DEFAULT_COUNT,
-                      help="proposals per document")
+    prop.add_argument("--count", type=int, default=None,
+                      help=f"proposals per document (default {check_proposals.DEFAULT_COUNT})")
     prop.add_argument("--no-model", action="store_true",
                       help="questions from the passages' distinctive terms, without the LLM")
     prop.add_argument("--model", default=None, help="the Ollama model that writes questions")
     prop.add_argument("--keep", nargs="?", const="all", default=None, metavar="N,M",
-                      help="save the proposals (all, or those numbered) as generated checks")
+                      help="save the proposals last shown for the document (all, or those "
+                           "numbered) as generated checks; proposes nothing")
     prop.add_argument("--json", action="store_true")
     lst = actions.add_parser("list", parents=[common], help="the saved checks")
     lst.add_argument("--json", action="store_true")

@@ -22,6 +22,7 @@ from core.cli import main
 from core.engine import Engine
 from core.errors import FolioError
 from core.library import Library
+from core.store import queries
 from core.types import Document
 from tests.core.test_search import TOPICS
 from tests.fixtures.docs import make_report_pdf
@@ -205,10 +206,11 @@ def test_kept_proposals_are_saved_as_generated_checks_and_marked_in_every_table(
     assert all(p["kept_as"] is None for p in shown["proposals"])
     assert run_json(capsys, "checks", "list", "--json", *root) == []  # not saved yet
 
-    kept = run_json(capsys, "checks", "propose", str(report.id), "--no-model", "--count", "3",
-                    "--keep", "1,3", "--json", *root)
+    kept = run_json(capsys, "checks", "propose", str(report.id), "--keep", "1,3", "--json",
+                    *root)
     assert [p["question"] for p in kept["proposals"]] == [
-        p["question"] for p in shown["proposals"]]  # the same proposals: sampling is stable
+        p["question"] for p in shown["proposals"]]  # the proposals shown
+    assert [p["kept_as"] is not None for p in kept["proposals"]] == [True, False, True]
     assert main(["checks", "add", "Who keeps the lamp?", "--expect", f"{report.id}:2",
                  *root]) == 0  # a person's own check
     listed = run_json(capsys, "checks", "list", "--json", *root)
@@ -240,5 +242,70 @@ def test_propose_without_a_document_covers_every_document_without_checks(
     titles = [d["title"] for d in every]
     assert guide.title not in titles and any(t.startswith("Annual Report") for t in titles)
     assert len(titles) == len(shelf.documents()) - 1
-    assert main(["checks", "propose", "1", "--keep", "7", *root]) == 1  # no proposal 7
-    assert "There is no proposal 7" in capsys.readouterr().err
+    report = next(d for d in every if d["title"].startswith("Annual Report"))
+    assert main(["checks", "propose", str(report["document_id"]), "--keep", "7", *root]) == 1
+    assert (f"There is no proposal 7: 2 were shown for '{report['title']}' (1 to 2)."
+            in capsys.readouterr().err)
+    kept = run_json(capsys, "checks", "propose", "--keep", "--json", *root)  # every one shown
+    assert {d["title"] for d in kept} == set(titles)
+    assert sum(p["kept_as"] is not None for d in kept for p in d["proposals"]) == sum(
+        len(d["proposals"]) for d in every)
+    listed = run_json(capsys, "checks", "list", "--json", *root)
+    assert len(listed) == 1 + sum(len(d["proposals"]) for d in every)
+
+
+def numbered_writer() -> Any:
+    """A model that writes a new question every time it is asked (as a real one does): the
+    question names how many it has written."""
+    written = [0]
+
+    def respond(messages: Sequence[Any]) -> str | None:
+        if "<passage>" not in messages[-1]["content"]:
+            return None
+        written[0] += 1
+        return f"What would a curious reader learn from remark number {written[0]}?"
+    return respond
+
+
+def test_keep_saves_the_proposals_shown_last_not_a_new_run_s(
+        shelf: Library, fake_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_ollama.responder = numbered_writer()
+    root = ["--library", str(shelf.root)]
+    report = titled(shelf, "Annual Report")
+    assert main(["checks", "propose", str(report.id), "--keep", "1", *root]) == 1
+    assert ("No proposals have been shown for 'Annual Report" in capsys.readouterr().err)
+
+    first = run_json(capsys, "checks", "propose", str(report.id), "--count", "3", "--json", *root)
+    shown = run_json(capsys, "checks", "propose", str(report.id), "--count", "3", "--json", *root)
+    questions = [p["question"] for p in shown["proposals"]]
+    assert questions == [f"What would a curious reader learn from remark number {n}?"
+                         for n in (4, 5, 6)]  # the second run replaced the first's
+    assert shown["model"] == "llama3.2:3b" and first["proposals"] != shown["proposals"]
+    asked = len(fake_ollama.chat_requests)
+    kept = run_json(capsys, "checks", "propose", str(report.id), "--keep", "1,3", "--json",
+                    *root)
+    assert len(fake_ollama.chat_requests) == asked  # keeping asks the model nothing
+    assert [p["question"] for p in kept["proposals"]] == questions
+    listed = run_json(capsys, "checks", "list", "--json", *root)
+    assert [(c["question"], c["page"], c["generated"]) for c in listed] == [
+        (questions[0], shown["proposals"][0]["page"], True),
+        (questions[2], shown["proposals"][2]["page"], True)]
+
+    # Keeping again, or another of them, keeps each check once; the numbers still hold.
+    capsys.readouterr()
+    assert main(["checks", "propose", str(report.id), "--keep", "2,3", *root]) == 0
+    out = capsys.readouterr().out
+    assert out.count("[kept as check") == 3 and f"2. {questions[1]}" in out
+    assert len(run_json(capsys, "checks", "list", "--json", *root)) == 3
+    for wrong, says in ((["--keep", "4"], "There is no proposal 4: 3 were shown for"),
+                        (["--keep", "1", "--count", "2"], "--keep saves proposals already "
+                                                          "shown"),
+                        (["--keep", "one"], "--keep takes proposal numbers")):
+        assert main(["checks", "propose", str(report.id), *wrong, *root]) == 1
+        assert says in capsys.readouterr().err
+
+    # A removed document's proposals go the next time any are shown.
+    shelf.remove(str(report.id))
+    run_json(capsys, "checks", "propose", str(titled(shelf, "Folio user guide").id), "--count",
+             "1", "--json", *root)
+    assert queries.get_meta(shelf.db, f"proposals_shown:{report.id}") is None
