@@ -40,6 +40,9 @@ class Feedback(StrEnum):
 class Fusion(StrEnum):
     CONVEX = "convex"  # keyword_share * minmax(bm25) + (1 - keyword_share) * minmax(cosine)
     RRF = "rrf"  # sum of weight / (rrf_k + rank)
+    # keyword_share * z(bm25) + (1 - keyword_share) * z(cosine), z = (score - mean) / sd of the
+    # side's top normalise_depth (CombSUM of z-scores, as OpenSearch's z_score normalisation)
+    ZSCORE = "zscore"
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,22 @@ def _minmax(values: Sequence[float], depth: int) -> list[float]:
     return [max(0.0, (v - low) / (high - low)) if high > low else 1.0 for v in values]
 
 
+def _zscores(values: Sequence[float], depth: int) -> tuple[list[float], float]:
+    """Best-first scores as standard scores of their top depth, (v - mean) / sd, and the
+    score of a passage the side did not return: the lowest (it scored at most what the side's
+    last hit scored). When the top depth are equal (one hit, say) each is 1 and the rest 0, as
+    min-max scaling gives them."""
+    if not values:
+        return [], 0.0
+    top = np.asarray(values[:depth], dtype=np.float64)
+    sd = float(top.std())
+    if sd <= 0:
+        return [1.0] * len(values), 0.0
+    mean = float(top.mean())
+    z = [(v - mean) / sd for v in values]
+    return z, min(z)
+
+
 def fuse(keyword: Sequence[tuple[int, float]], semantic: Sequence[tuple[int, float]],
          params: SearchParams = DEFAULT_PARAMS) -> list[tuple[int, float, int | None, int | None]]:
     """(passage id, fused score, keyword rank, semantic rank), best first.
@@ -134,7 +153,16 @@ def fuse(keyword: Sequence[tuple[int, float]], semantic: Sequence[tuple[int, flo
     k_rank = {pid: rank for rank, (pid, _) in enumerate(keyword, start=1)}
     s_rank = {pid: rank for rank, (pid, _) in enumerate(semantic, start=1)}
     scores: dict[int, float] = {}
-    if params.fusion is Fusion.CONVEX:
+    if params.fusion is Fusion.ZSCORE:
+        sides = []
+        for share, hits, values in (
+                (params.keyword_share, keyword, [s for _, s in keyword]),
+                (1 - params.keyword_share, semantic, [1 - d for _, d in semantic])):
+            z, floor = _zscores(values, params.normalise_depth)
+            sides.append((share, dict(zip((pid for pid, _ in hits), z, strict=True)), floor))
+        for pid in {**k_rank, **s_rank}:
+            scores[pid] = sum(share * side.get(pid, floor) for share, side, floor in sides)
+    elif params.fusion is Fusion.CONVEX:
         share = params.keyword_share
         depth = params.normalise_depth
         for (pid, _), value in zip(keyword, _minmax([s for _, s in keyword], depth), strict=True):

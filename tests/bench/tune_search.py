@@ -14,6 +14,9 @@ Run: .venv/bin/python tests/bench/tune_search.py ../shared/data/scifact ../share
                     --feedback-k 3,5,10 --feedback-shares 0.2,0.35,0.5 --feedback-betas
                     0.3,0.6,1.0 --feedback-from fused,own choose it, --hybrid-only skips the
                     single-mode tables)
+     [--fusion-feedback [ROWS]]  (FUSION_FEEDBACK's fusions, z-score among them, with the
+                    feedback round, through core/search.py as a hybrid search runs them; ROWS
+                    e.g. 0,1,2 picks some; docs/search-quality.md)
 
 A choice is made on SciFact's train split and Cranfield (which has one split) together: the
 objective is the mean of their nDCG@10, and a choice is only taken if neither set loses more
@@ -334,7 +337,8 @@ Hits = list[tuple[int, float]]
 
 @dataclass
 class FirstRound:
-    """One split's queries searched once: each side's hits (DEPTH) and the query vectors."""
+    """One split's queries searched once: each side's hits (DEPTH deep unless said) and the
+    query vectors."""
 
     dev: DevSet
     dataset: evaluation.Dataset
@@ -343,13 +347,13 @@ class FirstRound:
     vectors: dict[str, npt.NDArray[np.float32]]
 
 
-def first_round(dev: DevSet, dataset: evaluation.Dataset) -> FirstRound:
+def first_round(dev: DevSet, dataset: evaluation.Dataset, depth: int = DEPTH) -> FirstRound:
     searcher, embedder = dev.searcher, dev.searcher.require_embedder()
     keyword, semantic, vectors = {}, {}, {}
     for q, text in dataset.queries.items():
-        keyword[q] = searcher.keyword_ranks(text, DEPTH, None, DEFAULT_PARAMS)
+        keyword[q] = searcher.keyword_ranks(text, depth, None, DEFAULT_PARAMS)
         vectors[q] = embedder.embed_query(text)
-        semantic[q] = searcher.nearest(vectors[q], DEPTH, None)
+        semantic[q] = searcher.nearest(vectors[q], depth, None)
     return FirstRound(dev, dataset, keyword, semantic, vectors)
 
 
@@ -465,6 +469,80 @@ def feedback_grid(sets: list[DevSet], ks: Sequence[int] = FEEDBACK_K,
     print(row(best[0], best[1], plain, best[2]))
 
 
+FUSION_FEEDBACK = [  # (label, params): the first row is what every other is compared with
+    ("shipped: convex 0.5, min-max from rank 200, feedback", DEFAULT_PARAMS),
+    ("z-score of each side's top 200, share 0.5, feedback",
+     replace(DEFAULT_PARAMS, fusion=search_module.Fusion.ZSCORE)),
+    ("z-score 200, share 0.45, feedback",
+     replace(DEFAULT_PARAMS, fusion=search_module.Fusion.ZSCORE, keyword_share=0.45)),
+    ("z-score 200, share 0.55, feedback",
+     replace(DEFAULT_PARAMS, fusion=search_module.Fusion.ZSCORE, keyword_share=0.55)),
+    ("z-score 200, share 0.5, Rocchio 1.5",
+     replace(DEFAULT_PARAMS, fusion=search_module.Fusion.ZSCORE, feedback_vector_weight=1.5)),
+    ("z-score 200, share 0.5, Rocchio 0.6",
+     replace(DEFAULT_PARAMS, fusion=search_module.Fusion.ZSCORE, feedback_vector_weight=0.6)),
+    ("z-score 200, share 0.5, feedback from the top 2",
+     replace(DEFAULT_PARAMS, fusion=search_module.Fusion.ZSCORE, feedback_passages=2)),
+    ("convex 0.5, min-max 200, no feedback", replace(DEFAULT_PARAMS, feedback_passages=0)),
+    ("z-score 200, share 0.5, no feedback",
+     replace(DEFAULT_PARAMS, fusion=search_module.Fusion.ZSCORE, feedback_passages=0)),
+    ("z-score of each side's top 1000 (1000 hits a side), share 0.5, feedback",
+     replace(DEFAULT_PARAMS, fusion=search_module.Fusion.ZSCORE, candidates=1000,
+             normalise_depth=1000)),
+    ("z-score 1000 (1000 hits a side), share 0.45, feedback",
+     replace(DEFAULT_PARAMS, fusion=search_module.Fusion.ZSCORE, candidates=1000,
+             normalise_depth=1000, keyword_share=0.45)),
+]
+
+
+def fusion_with_feedback(sets: list[DevSet], wanted: Sequence[int] | None = None) -> None:
+    """FUSION_FEEDBACK's settings through core/search.py as a hybrid search runs them: both
+    sides params.candidates deep, the feedback round (whose fused top passages depend on the
+    fusion), then fuse; on SciFact train, Cranfield and SciFact test, each with the mean
+    per-query difference from the first row and its standard error (Cranfield's trec gain
+    too)."""
+    searches = {}  # (set, split, depth) -> FirstRound
+    settings = [FUSION_FEEDBACK[i] for i in (wanted or range(len(FUSION_FEEDBACK)))]
+    if settings[0] is not FUSION_FEEDBACK[0]:
+        settings.insert(0, FUSION_FEEDBACK[0])
+    splits = ((sets[0], "choose"), (sets[1], "choose"), (sets[0], "report"))
+
+    def run_of(dev: DevSet, which: str, depth: int) -> FirstRound:
+        if (dev.name, which, depth) not in searches:
+            searches[(dev.name, which, depth)] = first_round(dev, getattr(dev, which), depth)
+        return searches[(dev.name, which, depth)]
+
+    def lists_of(params: SearchParams) -> list[tuple[FirstRound, Lists]]:
+        out = []
+        for dev, which in splits:
+            run = run_of(dev, which, params.candidates)
+            lists = {}
+            for q, text in run.dataset.queries.items():
+                keyword, semantic = dev.searcher.feedback_round(
+                    text, search_module.SearchMode.HYBRID, run.keyword[q], run.semantic[q],
+                    run.vectors[q], params.candidates, None, params)
+                lists[q] = [p for p, *_ in search_module.fuse(keyword, semantic, params)]
+            out.append((run, lists))
+        return out
+
+    def cell(f: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> str:
+        return f"{f.mean():.4f} ({(f - b).mean():+.4f} ± {(f - b).std(ddof=1) / math.sqrt(len(f)):.4f})"
+
+    print("\nFusion with the feedback round (hybrid nDCG@10; in brackets the mean per-query "
+          "difference from the first row and its standard error)")
+    print("| setting | SciFact train | Cranfield | SciFact test | Cranfield (trec) |")
+    print("|---|---|---|---|---|")
+    base: list[npt.NDArray[np.float64]] = []
+    for label, params in settings:
+        found = lists_of(params)
+        figures = [per_query_ndcg(run, lists) for run, lists in found]
+        figures.append(per_query_ndcg(found[1][0], found[1][1], True))
+        if not base:
+            base = figures
+        print(f"| {label} | {' | '.join(cell(f, b) for f, b in zip(figures, base, strict=True))} |",
+              flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("scifact", type=Path)
@@ -482,6 +560,10 @@ def main() -> None:
                         help="with --feedback: Rocchio rescores the first round's candidates")
     parser.add_argument("--hybrid-only", action="store_true",
                         help="with --feedback: skip the single-mode tables")
+    parser.add_argument("--fusion-feedback", nargs="?", const="", default=None,
+                        metavar="ROWS",
+                        help="fusions with the feedback round, as search runs them "
+                             "(FUSION_FEEDBACK; ROWS: e.g. 0,1,2 for some of its rows)")
     args = parser.parse_args()
     given = dict(item.split("=", 1) for item in args.library)
     with tempfile.TemporaryDirectory(prefix="folio-tune-") as work:
@@ -495,6 +577,9 @@ def main() -> None:
                 library = (Library.open(Path(given[test.name])) if test.name in given
                            else evaluation.library_for(test))
                 sets.append(DevSet(directory, library.db, library))
+        if args.fusion_feedback is not None:
+            fusion_with_feedback(sets, [int(v) for v in args.fusion_feedback.split(",") if v])
+            return
         if args.feedback:
             def numbers(text: str) -> list[float]:
                 return [float(v) for v in text.split(",") if v]

@@ -1,0 +1,103 @@
+"""Fusion of the keyword and meaning sides: z-score fusion (Fusion.ZSCORE) on a real library,
+against the order written out here from each side's hits."""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+
+import pytest
+
+from core import search as search_module
+from core.library import Library
+from core.search import Fusion, SearchMode, SearchParams
+
+DOCS = {
+    "moorings.md": "# Harbour guide\n\n## Moorings\n\nVisitor moorings are the yellow buoys north "
+                   "of the breakwater; they cost twelve euros a night.",
+    "fuel.md": "# Harbour guide, part two\n\n## Fuel\n\nThe fuel berth by the harbour office sells "
+               "diesel from eight in the morning; pay at the office.",
+    "bread.md": "# Kitchen notes\n\n## Bread\n\nKnead the dough for ten minutes, then let it rise "
+                "in a warm place until it has doubled in size.",
+    "battery.md": "# Battery manual\n\n## Warranty\n\nThe warranty for the BX-200 battery covers "
+                  "defects in materials for thirty-six months from purchase.",
+    "garden.md": "# Garden diary\n\n## Roses\n\nPrune the roses in late winter, cutting each "
+                 "stem just above an outward-facing bud.",
+    "cats.md": "# Pet care\n\n## Cats\n\nAn adult cat sleeps for most of the day and needs fresh "
+               "water, a clean litter tray and regular play.",
+}
+
+ZSCORE = dataclasses.replace(search_module.DEFAULT_PARAMS, fusion=Fusion.ZSCORE)
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
+    docs = tmp_path_factory.mktemp("docs")
+    for name, text in DOCS.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    library = Library.open(tmp_path_factory.mktemp("lib"))
+    assert all(o.status.value == "added" for o in library.add([docs]))
+    return library
+
+
+def z_order(keyword: list[tuple[int, float]], semantic: list[tuple[int, float]],
+            params: SearchParams) -> list[tuple[int, float]]:
+    """(passage id, fused score) best first, written out: each side's scores (BM25; 1 -
+    cosine distance) as (score - mean) / population sd of that side's hits, a passage a side
+    did not return at that side's lowest, the keyword side weighted keyword_share; a side
+    whose hits all score the same gives them 1 and the rest 0."""
+    sides = []
+    for share, hits in ((params.keyword_share, keyword),
+                        (1 - params.keyword_share, semantic)):
+        values = [s for _, s in hits] if hits is keyword else [1 - d for _, d in hits]
+        mean, sd = statistics.fmean(values), statistics.pstdev(values)
+        if sd == 0:
+            sides.append((share, {pid: 1.0 for pid, _ in hits}, 0.0))
+            continue
+        z = {pid: (v - mean) / sd for (pid, _), v in zip(hits, values, strict=True)}
+        sides.append((share, z, min(z.values())))
+    ids = dict.fromkeys([*(p for p, _ in keyword), *(p for p, _ in semantic)])
+    fused = {pid: sum(share * z.get(pid, low) for share, z, low in sides) for pid in ids}
+    return sorted(fused.items(), key=lambda row: -row[1])
+
+
+QUERIES = ["harbour office diesel", "what does a night in the harbour cost",
+           "battery warranty months", "how long must dough rise"]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_zscore_fusion_orders_hits_by_the_sum_of_standard_scores(library: Library,
+                                                                 query: str) -> None:
+    searcher = library.searcher()
+    keyword, semantic = searcher.hybrid_sides(query, ZSCORE.candidates, None, ZSCORE)
+    assert keyword and semantic and len(keyword) < len(semantic)  # some passages meaning-only
+    expected = z_order(keyword, semantic, ZSCORE)
+    hits = library.search(query, k=len(expected), params=ZSCORE).hits
+    assert [h.passage_id for h in hits] == [pid for pid, _ in expected]
+    assert [h.score for h in hits] == pytest.approx([score for _, score in expected], abs=1e-9)
+
+
+def test_zscore_fusion_finds_what_each_side_finds(library: Library) -> None:
+    """A word only one passage holds, and a paraphrase sharing no word, are both first."""
+    top = library.search("diesel", k=3, params=ZSCORE).hits[0]
+    assert top.title == "Harbour guide, part two" and top.keyword_rank == 1
+    query = "Where can guests tie up their yacht overnight, and what is the fee?"
+    assert all("buoys" not in h.text for h in library.search(query, mode=SearchMode.KEYWORD).hits)
+    top = library.search(query, k=3, params=ZSCORE).hits[0]
+    assert top.title == "Harbour guide" and "yellow buoys" in top.text
+
+
+def test_zscore_fusion_does_not_depend_on_a_sides_scale() -> None:
+    """Scores of one side multiplied and shifted fuse to the same order; a side whose hits all
+    score the same (one hit, say) counts them as found, the rest not."""
+    keyword = [(1, 9.0), (2, 7.5), (3, 2.0), (4, 1.0)]
+    semantic = [(3, 0.20), (5, 0.30), (1, 0.50), (6, 0.55)]
+    plain = [row[0] for row in search_module.fuse(keyword, semantic, ZSCORE)]
+    scaled = [(pid, 100 * s + 3) for pid, s in keyword]
+    assert [row[0] for row in search_module.fuse(scaled, semantic, ZSCORE)] == plain
+    assert plain == [pid for pid, _ in z_order(keyword, semantic, ZSCORE)]
+    flat = [(pid, 0.4) for pid, _ in semantic]
+    # 5 and 6, found by meaning only, pass 4, the keyword side's last (as low as not found)
+    assert [row[0] for row in search_module.fuse(keyword, flat, ZSCORE)] == [1, 2, 3, 5, 6, 4]
+    one = [row[0] for row in search_module.fuse([(6, 3.0)], semantic, ZSCORE)]
+    assert one == [pid for pid, _ in z_order([(6, 3.0)], semantic, ZSCORE)] == [3, 5, 6, 1]
