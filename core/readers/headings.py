@@ -6,7 +6,11 @@ meaningful:
 - front matter: a heading in a style (size, bold) used only on the first pages of a longer
   document (a cover page's big type: "FORM 10-K", the company's name) heads its own page only;
 - running titles: a heading repeated at the top of many pages ("NOTES TO CONSOLIDATED FINANCIAL
-  STATEMENTS—(Continued)") is kept the first time and left out after;
+  STATEMENTS—(Continued)", "Annual Report 2024 | 17") is kept the first time and left out after.
+  Repeated means the same words and numbers, but for a page number: a number at the start or
+  end that follows the page ("| 17" on page 19, "| 18" on page 20). Any other number is the
+  heading's own, so "Chapter 2: Site 2" and "Chapter 3: Site 3" are two headings, not one
+  repeated;
 - structure words outrank styles: "PART II" is level 1 and "Item 7." level 2 in any font, and
   headings that the PDF's outline (bookmarks) names take the outline's levels.
 """
@@ -29,6 +33,11 @@ _PART = re.compile(r"^(?:part|chapter)\s+(?:[ivx]{1,5}|\d{1,3})\b", re.IGNORECAS
 _ITEM = re.compile(r"^item\s+\d{1,2}[a-z]?\s*[.:]", re.IGNORECASE)
 _CONTINUED = re.compile(r"[\s\-—–(]*\(?continued\)?\s*$", re.IGNORECASE)
 _NOT_WORD = re.compile(r"[^a-z]+")
+_NOT_LETTER_OR_DIGIT = re.compile(r"[\W_]+")
+# A page number printed with a running title: "17 | Annual Report", "Annual Report — page 17",
+# "Annual Report 17 of 40".
+_PAGE_FIRST = re.compile(r"^(?:page\s+|p\.\s*)?(\d{1,4})(?:\s+of\s+\d{1,4})?\b[\s|·•:—–-]*")
+_PAGE_LAST = re.compile(r"[\s|·•,:—–-]*\b(?:page\s+|p\.\s*)?(\d{1,4})(?:\s*(?:of|/)\s*\d{1,4})?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,16 +79,57 @@ def _style(block: Block) -> tuple[float, bool]:
     return block.size, all(ln.bold for ln in block.lines)
 
 
+def _page_numbers(text: str) -> list[tuple[str, int]]:
+    """The ways text (lower case, "(Continued)" off) may carry a page number: (the text without
+    it, the number) for a number at its end and one at its start. A structure heading's own
+    number ("Chapter 2") is not one."""
+    text = _CONTINUED.sub("", text.lower()).strip()
+    structure = bool(_PART.match(text) or _ITEM.match(text))
+    found = []
+    for pattern in (_PAGE_LAST, _PAGE_FIRST):
+        match = pattern.search(text)
+        if match is None:
+            continue
+        rest = (text[:match.start()] + " " + text[match.end():]).strip()
+        if any(c.isalpha() for c in rest) and not (
+                structure and not (_PART.match(rest) or _ITEM.match(rest))):
+            found.append((rest, int(match.group(1))))
+    return found
+
+
+def _running_keys(candidates: list[Block]) -> dict[int, str]:
+    """Each candidate's key as a running title: its words and numbers, less a page number.
+    A number at its start or end is a page number when the candidates alike but for it are on
+    two or more pages and it follows the page on all of them (number - page the same); else it
+    is the heading's own ("Chapter 2: Site 2")."""
+    numbers = {id(b): _page_numbers(b.text) for b in candidates}
+    offsets: defaultdict[tuple[int, str], set[int]] = defaultdict(set)
+    pages: defaultdict[tuple[int, str], set[int]] = defaultdict(set)
+    for block in candidates:
+        for side, (rest, number) in enumerate(numbers[id(block)]):
+            offsets[side, rest].add(number - block.page)
+            pages[side, rest].add(block.page)
+    keys = {}
+    for block in candidates:
+        sides = [(len(pages[side, rest]), rest) for side, (rest, _) in
+                 enumerate(numbers[id(block)])
+                 if len(offsets[side, rest]) == 1 and len(pages[side, rest]) >= 2]
+        text = max(sides)[1] if sides else _CONTINUED.sub("", block.text.lower())
+        keys[id(block)] = _NOT_LETTER_OR_DIGIT.sub("", text)
+    return keys
+
+
 def _drop_running_titles(pages: list[list[Block]], candidates: list[Block]) -> list[Block]:
     """Leave out repeats of a heading seen on many pages, kept the first time only."""
+    keys = _running_keys(candidates)
     pages_of: defaultdict[str, set[int]] = defaultdict(set)
     for block in candidates:
-        pages_of[_key(block.text)].add(block.page)
+        pages_of[keys[id(block)]].add(block.page)
     first_on_page = {id(blocks[0]) for blocks in pages if blocks}
     seen: set[str] = set()
     dropped: set[int] = set()
     for block in candidates:
-        key = _key(block.text)
+        key = keys[id(block)]
         if len(pages_of[key]) >= RUNNING_MIN_PAGES and key in seen and (
                 id(block) in first_on_page or _CONTINUED.search(block.text)):
             dropped.add(id(block))
