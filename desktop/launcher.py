@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,13 +31,45 @@ def is_document(arg: str) -> bool:
         not arg.startswith("-") and Path(arg).suffix.lower() in SUPPORTED_SUFFIXES)
 
 
-def document_path(arg: str) -> Path:
-    """The absolute path a document argument names (a file:// URL decoded)."""
-    if arg.lower().startswith(FILE_PREFIX):
-        import urllib.parse
+LOCAL_HOSTS = ("", "localhost")  # a file URL's host that names this machine
 
-        parts = urllib.parse.urlsplit(arg)
-        return Path(urllib.parse.unquote(parts.path))
+
+def file_url_path(url: str, windows: bool = sys.platform == "win32") -> str:
+    """The local path a file:// URL names, as urllib's url2pathname reads it on Windows
+    (windows) or elsewhere: file:///C:/My%20Files/a.pdf is C:\\My Files\\a.pdf on Windows and
+    /C:/My Files/a.pdf on Unix, where file:///home/me/a.pdf is /home/me/a.pdf. ValueError,
+    with a sentence, for a URL that names a file on another machine (file://host/...: on
+    Windows that path would be a network share, which Folio does not reach out to for a link),
+    or one that is not a plain path."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.netloc.lower() not in LOCAL_HOSTS:
+        raise ValueError(f"{url!r} names a file on another machine ({parts.netloc}): Folio "
+                         "opens files on this one (file:///path or file://localhost/path).")
+    if "?" in url or "#" in url:
+        raise ValueError(f"{url!r} is not a plain file URL: a '?' or '#' in a file's name is "
+                         "written %3F or %23.")
+    if not parts.path.startswith("/") or "%00" in parts.path:
+        raise ValueError(f"{url!r} does not name a file: give file:///path/to/file.")
+    if not windows:
+        # The bytes of the name, as Unix keeps them (a name that is not UTF-8 as well).
+        return os.fsdecode(urllib.parse.unquote_to_bytes(parts.path))
+    try:
+        path = urllib.parse.unquote(parts.path, errors="strict")
+    except UnicodeDecodeError:
+        raise ValueError(f"{url!r} does not name a file: its name is not UTF-8.") from None
+    # url2pathname on Windows: "/C:/x" or "/C|/x" is the drive's path, the rest backslashed.
+    if len(path) >= 3 and path[0] == "/" and path[1].isalpha() and path[2] in ":|" and (
+            len(path) == 3 or path[3] == "/"):
+        path = path[1] + ":" + path[3:]
+    return path.replace("/", "\\")
+
+
+def document_path(arg: str) -> Path:
+    """The absolute path a document argument names (a file:// URL decoded: file_url_path)."""
+    if arg.lower().startswith(FILE_PREFIX):
+        return Path(file_url_path(arg))
     return Path(arg).expanduser().absolute()
 
 
@@ -80,12 +113,16 @@ def parse_gui(argv: Sequence[str]) -> GuiOptions:
         # registered `folio.exe "%1"` (`--library \\host\share`). The window's options go
         # before the link or file; nothing is taken after it.
         gui_parser().error(f"nothing may follow {target!r}: give the window's options before it")
+    try:
+        file = document_path(target) if target is not None and not is_link(target) else None
+    except ValueError as exc:  # a file URL Folio does not open, said in a sentence
+        gui_parser().error(str(exc))
     return GuiOptions(
         library=Path(args.library).expanduser() if args.library else None,
         ask=args.ask, cite=args.cite,
         screenshot=Path(args.screenshot).expanduser() if args.screenshot else None,
         link=target if target is not None and is_link(target) else None,
-        file=document_path(target) if target is not None and not is_link(target) else None)
+        file=file)
 
 
 GUI_OPTIONS = ("--library", "--ask", "--cite", "--screenshot")  # each takes a value

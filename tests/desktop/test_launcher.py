@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtGui import QImage
 
 from core.library import Library
-from desktop.launcher import parse_gui
+from desktop.launcher import file_url_path, parse_gui
 from tests.fixtures.docs import make_report_pdf
 from tests.ollama_server import refused_host
 
@@ -170,3 +170,49 @@ def test_library_option_alone_opens_the_window_on_that_library(tmp_path: Path,
     assert "usage:" not in result.stdout
     assert (library / "library.db").is_file() and not folio_home.exists()
     assert not QImage(str(shot)).isNull()
+
+
+# --- file:// URLs: this machine's files, on each platform's terms --------------------------
+
+@pytest.mark.parametrize(("url", "unix", "windows"), [
+    ("file:///home/me/My%20Report.pdf", "/home/me/My Report.pdf", r"\home\me\My Report.pdf"),
+    ("file://localhost/home/me/notes.md", "/home/me/notes.md", r"\home\me\notes.md"),
+    ("file://LocalHost/home/me/notes.md", "/home/me/notes.md", r"\home\me\notes.md"),
+    ("file:///C:/Users/me/My%20Report.pdf", "/C:/Users/me/My Report.pdf",
+     r"C:\Users\me\My Report.pdf"),
+    ("file:///c|/Users/me/old.pdf", "/c|/Users/me/old.pdf", r"c:\Users\me\old.pdf"),
+    ("file:///home/me/caf%C3%A9%20%2315%3F.pdf", "/home/me/café #15?.pdf",
+     r"\home\me\café #15?.pdf"),
+])
+def test_a_file_url_names_the_path_each_platform_reads_it_as(url: str, unix: str,
+                                                            windows: str) -> None:
+    """As urllib's url2pathname reads it on Windows and elsewhere (a drive letter's URL is
+    /C:/... on Unix, where that is a real path, and C:\\... on Windows)."""
+    assert file_url_path(url, windows=False) == unix
+    assert file_url_path(url, windows=True) == windows
+    assert parse_gui([url]).file == Path(unix if sys.platform != "win32" else windows)
+
+
+def test_a_file_name_that_is_not_utf8_keeps_its_bytes_on_unix() -> None:
+    path = file_url_path("file:///home/me/caf%E9.pdf", windows=False)
+    assert os.fsencode(path) == b"/home/me/caf\xe9.pdf"
+    with pytest.raises(ValueError, match="its name is not UTF-8"):
+        file_url_path("file:///C:/caf%E9.pdf", windows=True)
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("file://fileserver/share/report.pdf",
+     "'file://fileserver/share/report.pdf' names a file on another machine (fileserver): "
+     "Folio opens files on this one (file:///path or file://localhost/path)."),
+    ("file://attacker.example/x/report.pdf", "names a file on another machine "
+                                             "(attacker.example)"),
+    ("file://localhost:8080/home/me/report.pdf", "on another machine (localhost:8080)"),
+    ("file:///home/me/report.pdf#page=3", "is not a plain file URL"),
+    ("file:///home/me/report%00.pdf", "does not name a file"),
+])
+def test_a_file_url_that_is_not_a_plain_local_path_is_refused_with_a_sentence(
+        url: str, says: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as refused:
+        parse_gui([url])
+    assert refused.value.code == 2
+    assert says in capsys.readouterr().err
