@@ -18,7 +18,6 @@ import json
 import os
 import stat
 import sys
-import tempfile
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -48,17 +47,23 @@ class Handed(Enum):
     NO_ANSWER = "no answer"  # a window listens but did not take it
 
 
+# Where the socket's folder is looked for (module names so a test can point them elsewhere).
+RUNTIME_ROOT = Path("/run/user")  # the login manager's private folder per user, /run/user/UID
+SHARED_TEMP = Path("/tmp")
+
+
 def server_name(root: Path) -> str:
-    """The local socket's name for a library folder and this user (short enough for a Unix
-    socket path, no characters a file name or a Windows pipe name cannot hold): a path in
-    socket_folder() where there is one, else in the library folder itself (0700) when that
-    path is short enough, else a bare name (Qt's temporary folder)."""
-    try:
-        user = getpass.getuser()
-    except Exception:  # no login name (a container without passwd entries)
-        user = str(os.getuid()) if hasattr(os, "getuid") else ""
+    """The local socket's name for a library folder and this user: the one function the
+    launcher (to hand over) and the window (to listen) both call. It reads nothing from the
+    environment: the launcher runs in whatever environment the file manager, browser or
+    terminal gives it, the window in its own, and $XDG_RUNTIME_DIR, $TMPDIR or $USER set for
+    one and not the other would give them different names (the launcher would not find the
+    window and start a second one). Short enough for a Unix socket path, no characters a file
+    name or a Windows pipe name cannot hold: a path in socket_folder() where there is one,
+    else in the library folder itself (0700) when that path is short enough, else a bare
+    name (Qt's temporary folder)."""
     root = root.expanduser().resolve()
-    key = f"{user}\0{root}".encode()
+    key = f"{_user()}\0{root}".encode()
     name = "folio-" + hashlib.sha256(key).hexdigest()[:32]
     if os.name != "posix" or sys.platform == "darwin":
         return name
@@ -68,19 +73,32 @@ def server_name(root: Path) -> str:
     return name
 
 
+def _user() -> str:
+    """This user, as the system knows them (not $USER or $LOGNAME, which a launch may lack or
+    set otherwise): the uid on Unix, the account's name on Windows."""
+    if hasattr(os, "getuid"):
+        return str(os.getuid())
+    try:
+        return os.getlogin()  # Windows: the account of the process, not %USERNAME%
+    except OSError:
+        return getpass.getuser()
+
+
 def socket_folder() -> Path | None:
     """A folder only this user can enter, for the socket, on Unix other than macOS: a bare
     name is a socket in /tmp, where another user could bind the (guessable) name first, take
     every link and file this user's launches hand over, acknowledge them, and keep this user's
-    window from listening. $XDG_RUNTIME_DIR where it is private, else folio-UID in the
-    temporary folder (made 0700; not used unless it is this user's and private). None on macOS
-    (Qt's temporary folder is the user's own) and Windows (a named pipe, not a file)."""
+    window from listening. /run/user/UID (what $XDG_RUNTIME_DIR names in a login session; not
+    read from it, see server_name) where it is this user's and private, else folio-UID in
+    /tmp (made 0700; not used unless it is this user's and private; /tmp, not $TMPDIR, for
+    the same reason). None on macOS (Qt's temporary folder is the user's own) and Windows (a
+    named pipe, not a file)."""
     if os.name != "posix" or sys.platform == "darwin":
         return None
-    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
-    if runtime and Path(runtime).is_absolute() and _private_folder(Path(runtime)):
-        return Path(runtime)
-    folder = Path(tempfile.gettempdir()) / f"folio-{os.getuid()}"
+    runtime = RUNTIME_ROOT / str(os.getuid())
+    if _private_folder(runtime):
+        return runtime
+    folder = SHARED_TEMP / f"folio-{os.getuid()}"
     try:
         folder.mkdir(mode=0o700, exist_ok=True)
     except OSError:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -27,6 +29,8 @@ from desktop.forwarded import Forwarded
 from desktop.main_window import MainWindow
 from tests.desktop.conftest import ANSWER_TIMEOUT_MS, INGEST_TIMEOUT_MS, add_and_wait
 from tests.fixtures.docs import make_markdown, make_report_pdf
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -215,30 +219,95 @@ def test_the_socket_is_in_a_folder_no_other_user_can_enter(
     shared = Path(tempfile.mkdtemp(prefix="f"))  # short: a socket's path is at most 107 bytes
     try:
         shared.chmod(0o1777)  # as /tmp
-        monkeypatch.setattr(tempfile, "tempdir", str(shared))
-        monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+        monkeypatch.setattr(single_instance, "SHARED_TEMP", shared)
+        monkeypatch.setattr(single_instance, "RUNTIME_ROOT", shared / "run-user")
         window, _forwarded = serving(qtbot, open_window)
         server = window.findChild(single_instance.InstanceServer)
         socket_path = Path(server.server.fullServerName())
-        assert socket_path.exists()
+        assert socket_path.exists() and socket_path.parent == shared / f"folio-{os.getuid()}"
         folder = socket_path.parent.stat()
         assert stat.S_ISDIR(folder.st_mode) and folder.st_mode & 0o077 == 0
         assert folder.st_uid == os.getuid()
         assert launch(qtbot, "--library", str(default_library_dir())) == 0  # found there
 
-        # A runtime folder others may write to is not used, nor a folio-UID folder loosened:
-        # the library folder (0700) is, where its path is short enough.
-        loose = shared / "loose"
-        loose.mkdir()
-        loose.chmod(0o777)
-        monkeypatch.setenv("XDG_RUNTIME_DIR", str(loose))
+        # A login's runtime folder (/run/user/UID) is used when it is private, not when others
+        # may enter it; nor a folio-UID folder loosened: the library folder (0700) is then,
+        # where its path is short enough.
+        runtime = shared / "run-user" / str(os.getuid())
+        runtime.mkdir(parents=True)
+        runtime.chmod(0o755)
         (shared / f"folio-{os.getuid()}").chmod(0o755)
         library = shared / "library"
         library.mkdir(mode=0o700)
         assert Path(single_instance.server_name(library)).parent == library
-        private = shared / "runtime"
-        private.mkdir(mode=0o700)
-        monkeypatch.setenv("XDG_RUNTIME_DIR", str(private))
-        assert Path(single_instance.server_name(library)).parent == private
+        runtime.chmod(0o700)
+        assert Path(single_instance.server_name(library)).parent == runtime
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+SERVER_NAME = ("import sys; from pathlib import Path; from desktop.single_instance import "
+               "server_name; print(server_name(Path(sys.argv[1])))")
+HAND_OVER = ("import sys; from pathlib import Path; from desktop import launcher; "
+             "print(launcher.hand_over(launcher.GuiOptions(library=Path(sys.argv[1]))))")
+
+
+def environments(folder: Path) -> dict[str, dict[str, str]]:
+    """The environments a launch may come with, besides the window's own: a login session's
+    private runtime folder or none, one others may enter, another temporary folder, no
+    user name or another one."""
+    private = folder / "runtime"
+    private.mkdir(mode=0o700)
+    loose = folder / "loose"
+    loose.mkdir(mode=0o777)
+    loose.chmod(0o777)
+    other_temp = folder / "temp"
+    other_temp.mkdir()
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("XDG_RUNTIME_DIR", "TMPDIR", "USER", "LOGNAME")}
+    return {"no XDG_RUNTIME_DIR": base,
+            "a private XDG_RUNTIME_DIR": {**base, "XDG_RUNTIME_DIR": str(private)},
+            "a loose XDG_RUNTIME_DIR": {**base, "XDG_RUNTIME_DIR": str(loose)},
+            "another TMPDIR": {**base, "TMPDIR": str(other_temp)},
+            "another USER": {**base, "USER": "someone", "LOGNAME": "someone"}}
+
+
+def run_python(code: str, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_the_launcher_and_the_window_name_the_socket_alike_in_any_environment(
+        tmp_path: Path) -> None:
+    """One function names the socket for both, from the library and the user alone: a launch
+    whose environment differs from the window's (a file manager's, a browser's) finds it."""
+    library = tmp_path / "library"
+    here = single_instance.server_name(library)
+    launches = {what: run_python(SERVER_NAME, env, str(library))
+                for what, env in environments(tmp_path).items()}
+    for what, launch_ in launches.items():
+        out, err = launch_.communicate(timeout=60)
+        assert launch_.returncode == 0, err
+        assert out.strip() == here, what
+
+
+@pytest.mark.parametrize("window_env", ["a private XDG_RUNTIME_DIR", "no XDG_RUNTIME_DIR"])
+def test_a_launch_finds_the_window_whichever_of_them_sees_xdg_runtime_dir(
+        qtbot, open_window, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        window_env: str) -> None:
+    envs = environments(tmp_path)
+    for key in ("XDG_RUNTIME_DIR", "TMPDIR", "USER", "LOGNAME"):
+        if key in envs[window_env]:
+            monkeypatch.setenv(key, envs[window_env][key])
+        else:
+            monkeypatch.delenv(key, raising=False)
+    window, _forwarded = serving(qtbot, open_window)
+    shown: list[object] = []
+    window.findChild(single_instance.InstanceServer).received.connect(shown.append)
+    launch_env = envs["a private XDG_RUNTIME_DIR" if window_env == "no XDG_RUNTIME_DIR"
+                      else "no XDG_RUNTIME_DIR"]
+    launch_ = run_python(HAND_OVER, launch_env, str(default_library_dir()))
+    qtbot.waitUntil(lambda: launch_.poll() is not None, timeout=30_000)
+    out, err = launch_.communicate()
+    assert (launch_.returncode, out.strip()) == (0, "0"), err  # handed over, not None
+    assert shown == [single_instance.Request("show")]
