@@ -102,6 +102,36 @@ def test_proposed_checks_are_shown_ticked_and_the_kept_ones_saved_as_generated(
         (p.question, p.page, True) for n, p in enumerate(found.proposals) if n != 1]
 
 
+def test_keep_selected_saves_the_rows_shown_not_an_earlier_run_s(
+        qtbot, open_window, docs_dir: Path, fake_ollama: FakeOllama) -> None:
+    """A model writes other questions each run: what is kept is the table's ticked rows."""
+    written = [0]
+
+    def numbered(messages: Sequence[Any]) -> str | None:
+        if "<passage>" not in messages[-1]["content"]:
+            return None
+        written[0] += 1
+        return f"What would a curious reader learn from remark number {written[0]}?"
+
+    fake_ollama.responder = numbered
+    window, report = open_report(qtbot, open_window, docs_dir, fake_ollama)
+    dialog = proposals_of(qtbot, window, report)
+    dialog.choose(report)
+    dialog.count.setValue(2)
+    for _run in range(2):
+        with qtbot.waitSignal(dialog.proposed, timeout=TIMEOUT_MS):
+            dialog.start()
+        qtbot.waitUntil(lambda: dialog.task is None, timeout=TIMEOUT_MS)
+    shown = [dialog.table.item(row, QUESTION).text() for row in range(dialog.table.rowCount())]
+    assert shown == [f"What would a curious reader learn from remark number {n}?"
+                     for n in (3, 4)]
+    dialog.set_ticked(0, False)
+    with qtbot.waitSignal(dialog.kept, timeout=TIMEOUT_MS):
+        dialog.keep_button.click()
+    with Library.open(default_library_dir()) as library:
+        assert [c.question for c, _ in library.checks()] == [shown[1]]
+
+
 def test_cancel_stops_proposing_and_shows_what_was_made(qtbot, open_window, docs_dir: Path,
                                                        fake_ollama: FakeOllama) -> None:
     fake_ollama.responder = writer
