@@ -48,8 +48,8 @@ def survey(path: Path, pages: int) -> Path:
             page = doc.new_page()
             y = 90.0
             if p == 0:
-                # Not only the numbers differ: headings alike but for their digits are taken
-                # for a running title by the reader (core/readers/headings.py).
+                # Places and seasons vary the headings' words as well as their numbers, as a
+                # real document's chapters do.
                 heading = f"Chapter {s + 1}: {PLACES[s % 10]} {SEASONS[s // 10 % 10]}"
                 page.insert_text((72, 72), heading, fontsize=20)
                 toc.append([1, heading, page.number + 1])
