@@ -98,7 +98,7 @@ def test_hover_shows_the_supporting_sentence(qtbot, open_window, docs_dir: Path,
     window.chat._on_hover(QUrl("cite:0-1-0"))
     assert window.chat.hovered == answer.citations[0]
     assert window.chat.hovered_span == answer.support[0].spans[0]
-    from desktop.chat_panel import tooltip_html
+    from desktop.transcript import tooltip_html
     tip = tooltip_html(window.chat.hovered, False, window.chat.hovered_span)
     assert "brimblewick collecting box" in tip.split("</p>", 2)[1]  # before the passage
     tip = tooltip_html(window.chat.hovered, False, answer.support[1].spans[0])

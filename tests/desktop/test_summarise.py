@@ -13,7 +13,7 @@ from core.answer_types import Answer, AnswerMode
 from core.library import Library
 from core.paths import default_library_dir
 from core.store import summaries
-from desktop.chat_panel import mark_sentences
+from desktop.citation_links import mark_sentences
 from desktop.main_window import MainWindow
 from tests.core.test_overview import Chapter, Recorder, chapter_of, survey_pdf
 from tests.desktop.conftest import ANSWER_TIMEOUT_MS, WindowFactory, add_and_wait

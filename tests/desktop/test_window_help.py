@@ -14,10 +14,10 @@ from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from core.answer_types import Citation
-from desktop.chat_panel import source_line
 from desktop.help_menu import GUIDE_TITLE
 from desktop.main_window import MainWindow
 from desktop.panes import SIDE_FLOORS, VIEWER_MINIMUM, share
+from desktop.transcript import source_line
 from tests.desktop.conftest import WindowFactory
 
 
