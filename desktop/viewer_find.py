@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from core.types import Rect
 
 if TYPE_CHECKING:
-    from desktop.viewer import PdfPageView
+    from desktop.pdf_page_view import PdfPageView
 
 
 class FindBar(QWidget):

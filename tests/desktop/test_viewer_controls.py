@@ -12,7 +12,8 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from core.types import Rect
-from desktop.viewer import CITED_AT, Viewer
+from desktop.pdf_page_view import CITED_AT
+from desktop.viewer import Viewer
 from desktop.viewer_toolbar import ZOOM_STEP
 
 PAGES = 8
