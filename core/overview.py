@@ -437,7 +437,7 @@ class Overviewer:
         # thirty passages takes seconds on a laptop's CPU).
         embedder = self.embedder if len(cited) <= ALIGN_BY_MEANING_MAX else None
         # Line by line: a list item without a full stop is a claim of its own, not the start
-        # of one sentence running down the list (desktop/chat_panel.py matches it so).
+        # of one sentence running down the list (desktop/citation_links.py mark_sentences matches it so).
         aligned = tuple(found for line in text.splitlines() if line.strip()
                         for found in support.align(line, sources, embedder)) if (
             mode is AnswerMode.GENERATED and cited) else ()
