@@ -290,8 +290,7 @@ class Asker:
             else:
                 built = prompt.build_answer_prompt(question, candidates, history,
                                                    self.options.max_context, context,
-                                                   self.options.prompt_sources,
-                                                   self._support_embedder(), standalone)
+                                                   self.options.prompt_sources, standalone)
         if built is not None and not built.sources:
             built, model, problem = None, None, LlmError(LlmErrorKind.TOO_LONG, TOO_LONG_NOTICE)
         sources = built.sources if built is not None else candidates

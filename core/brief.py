@@ -1,23 +1,30 @@
 """The evidence brief: the sentences of a passage that matter for a question (issue 17, item 2).
 
-With the `prompt-sources brief` setting each source in the answer prompt carries, instead of its
-whole passage, the units of the passage that score best for the question, in the passage's
-order: a unit is a sentence, a list item (shown under its lead-in) or a table row (shown under
-its table's header row). A unit scores half the share of the question's content words and
-numbers it holds (numbers count double, as core/support.py counts them) and half the cosine of
-its vector and the question's (the library's embedding model; words alone when that model cannot
-be asked). The best unit is always kept, so no source is ever empty; the others are kept, best
-first, while they score close enough to the best and the brief stays under BRIEF_SHARE of the
-passage. A question that asks for a quantity (how many, when, what percentage...) favours the
-units that hold a number. Kept units are quoted verbatim, so an answer that restates one is
-still aligned to the full passage by core/support.py, and the source keeps its number, page and
-passage (citations and highlights are unchanged).
+With the `prompt-sources brief` setting (the default) each source in the answer prompt carries,
+instead of its whole passage, the units of the passage that score best for the question, in the
+passage's order: a unit is a sentence, a list item (shown under its lead-in) or a table row
+(shown under its table's header row). A unit scores the share of the question's content words
+and numbers it holds (numbers count double, as core/support.py counts them; a word in another
+form, "stop" for "stops", counts STEM_MATCH). The best unit is
+always kept, so no source is ever empty; the others are kept, best first, while they score close
+enough to the best and the brief stays under BRIEF_SHARE of the passage. A question that asks for
+a quantity (how many, when, what percentage...) favours the units that hold a number. Kept units
+are quoted verbatim, so an answer that restates one is still aligned to the full passage by
+core/support.py, and the source keeps its number, page and passage (citations and highlights are
+unchanged).
+
+Words alone, on purpose: scoring by meaning as well (half the cosine of each unit's vector and
+the question's, `briefs(..., embedder)`) embeds every unit of every source, about 55 sentences
+and 2,100 tokens for the 12 sources of a default answer, which is 0.5-1.5 s of CPU before the
+first token (the model's arithmetic, not padding or the query: docs/answers.md). The words pick
+the same best unit as words and cosine for 72-73% of the sources on the development sets and
+put the right document in the prompt as often (tests/bench/brief.py).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,17 +35,19 @@ from core.embedding import Embedder
 from core.errors import EmbeddingModelError
 from core.llm import LlmError
 from core.store.queries import HEADING_SEPARATOR
-from core.support import content_words, lexical, numbers_in
+from core.support import content_words, numbers_in
 
 BRIEF_SHARE = 0.4  # the most of a passage's characters a brief keeps (beyond its best unit)
 WHOLE_BELOW_CHARS = 240  # a passage this short is kept whole: there is little to save
 RELATIVE = 0.6  # a unit is kept only if it scores at least this share of the best unit's score
 FLOOR = 0.2  # ... and at least this (off-topic sentences score under it with MiniLM)
-LEXICAL_SHARE = 0.5  # of a unit's score; the rest is the cosine (all lexical without a model)
+LEXICAL_SHARE = 0.5  # of a unit's score when it is scored by meaning too; the rest is the cosine
+STEM_MATCH = 0.7  # a question word held in another form ("stop" for "stops") counts this much
 NUMBER_BONUS = 0.15  # added to a unit holding a number when the question asks for a quantity
 GAP = "…"  # marks text left out between two kept units
 LONG_UNIT_CHARS = 400  # a "sentence" this long is cut further where a full stop ends a clause
 
+_SUFFIX = re.compile(r"(?:ing|ed|es|s)$")
 _BULLETS = re.compile(r"(?:^|\s)([•◦▪‣∙·]\s+)")
 _LIST_ITEM = re.compile(r"^(?:[•◦▪‣∙·]|\d{1,2}[.)])\s+")
 _TABLE_RULE = re.compile(r"[\s|:-]+")
@@ -109,18 +118,44 @@ def _cells(line: str) -> list[str]:
     return [c.strip() for c in line.strip().strip("|").split("|")]
 
 
+def stem(word: str) -> str:
+    """A crude stem of a lowercase word ("stops", "stopped" -> "stop"), as core/answer.py's."""
+    return (_SUFFIX.sub("", word) if len(word) > 4 else word)[:5]
+
+
+def _words_share(question: str) -> Callable[[str], float]:
+    """The share of the question's content words and numbers a text holds (numbers count
+    double, as in core/support.py's lexical()); a word held only in another form of it (the
+    same stem) counts STEM_MATCH."""
+    words, numbers = content_words(question), numbers_in(question)
+    stems = {w: stem(w) for w in words}
+    total = len(words) + len(numbers)
+
+    def share(text: str) -> float:
+        if not total:
+            return 0.0
+        held_words = content_words(text)
+        held_stems = {stem(w) for w in held_words}
+        held = sum(1.0 if w in held_words else STEM_MATCH if stems[w] in held_stems else 0.0
+                   for w in words)
+        return min(1.0, (held + 2 * len(numbers & numbers_in(text))) / total)
+    return share
+
+
 def asks_quantity(question: str) -> bool:
     return _QUANTITY.search(question) is not None
 
 
 def choose(question: str, pieces: Sequence[Unit], cosines: Sequence[float] | None) -> list[int]:
-    """The indexes of the units a brief keeps, in passage order (never none)."""
+    """The indexes of the units a brief keeps, in passage order (never none); cosines: each
+    unit's similarity to the question, when scored by meaning too."""
     if not pieces:
         return []
     quantity = asks_quantity(question)
+    share_of = _words_share(question)
     scores = []
     for i, piece in enumerate(pieces):
-        words = lexical(question, piece.scored)
+        words = share_of(piece.scored)
         score = words if cosines is None else (
             LEXICAL_SHARE * words + (1 - LEXICAL_SHARE) * max(0.0, cosines[i]))
         if quantity and numbers_in(piece.text):
@@ -163,7 +198,9 @@ def render(pieces: Sequence[Unit], kept: Sequence[int]) -> str:
         out.append(sep + "\n".join([*lead, piece.text]))
         previous = i
     if previous is not None and previous < len(pieces) - 1:
-        out.append(f" {GAP}")
+        # Text left out after the last kept unit: on its line if that line goes on, else on a
+        # line of its own (a table row stays a row).
+        out.append(f" {GAP}" if pieces[previous + 1].line == pieces[previous].line else f"\n{GAP}")
     return "".join(out)
 
 
@@ -174,9 +211,11 @@ def section_of(source: Source) -> str:
     return HEADING_SEPARATOR.join(path)
 
 
-def briefs(question: str, sources: Sequence[Source], embedder: Embedder | None) -> list[str]:
-    """Each source's brief for question, in the order of sources (the units of all of them in
-    one batch of the model; embedder None: scored by words alone)."""
+def briefs(question: str, sources: Sequence[Source],
+           embedder: Embedder | None = None) -> list[str]:
+    """Each source's brief for question, in the order of sources, scored by words; with
+    embedder, by words and the model's cosine (the units of all sources in one call of the
+    model: seconds on CPU, so the answer prompt does not; tests/bench/brief.py compares)."""
     texts = [s.hit.text.strip() for s in sources]
     split = [units(t) if len(t) >= WHOLE_BELOW_CHARS else [] for t in texts]
     if not content_words(question):  # nothing to score by: the passages as they are

@@ -4,10 +4,10 @@ Ollama silently drops the start of a prompt longer than `num_ctx`, which would c
 the best sources. So the prompt is counted, only the best sources that fit are kept, and
 `num_ctx` is set explicitly to cover the prompt plus room for the answer.
 
-A source carries its whole passage (`prompt-sources passages`) or its evidence brief (`brief`,
-core/brief.py: the passage's sentences that matter for the question, with its section), which
-lets about twice the sources fit in the same tokens; the source's number, page and passage are
-the same either way.
+A source carries its evidence brief (`prompt-sources brief`, the default; core/brief.py: the
+passage's sentences that matter for the question, with its section), which lets about twice the
+sources fit in the same tokens, or its whole passage (`passages`); the source's number, page and
+passage are the same either way.
 """
 
 from __future__ import annotations
@@ -109,13 +109,15 @@ def _history_messages(history: Sequence[Turn]) -> list[dict[str, str]]:
 def build_answer_prompt(question: str, candidates: Sequence[Source], history: Sequence[Turn],
                         max_context: int = DEFAULT_MAX_CONTEXT,
                         model_context: int | None = None, kind: str = PASSAGES,
-                        embedder: Embedder | None = None, focus: str | None = None) -> Prompt:
+                        focus: str | None = None, *,
+                        brief_embedder: Embedder | None = None) -> Prompt:
     """The best sources, in rank order, that fit in the context together with the rules,
     the recent turns and room for the answer; num_ctx set to what the prompt needs.
 
     kind BRIEF: each source carries its brief for focus (the question as searched, a
-    follow-up's standalone form; default question), scored with embedder's similarity (None:
-    by words alone), instead of its whole passage."""
+    follow-up's standalone form; default question) instead of its whole passage, scored by
+    words (brief_embedder: by words and that model's cosine, seconds on CPU: for
+    tests/bench/brief.py's comparison)."""
     limit = min(max_context, model_context or max_context)
     system = template("answer_system.txt").strip()
     history_msgs = _history_messages(history)
@@ -130,7 +132,7 @@ def build_answer_prompt(question: str, candidates: Sequence[Source], history: Se
     blocks: list[str] = []
     texts: list[str | None] = [None] * len(candidates)
     if kind == BRIEF:
-        texts = list(brief.briefs(focus or question, candidates, embedder))
+        texts = list(brief.briefs(focus or question, candidates, brief_embedder))
     for candidate, text in zip(candidates, texts, strict=True):
         renumbered = Source(len(kept) + 1, candidate.hit)
         block = format_source(renumbered, text, brief.section_of(candidate)) if (

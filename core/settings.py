@@ -16,7 +16,7 @@ from core.answer import DEFAULT_SOURCES
 from core.errors import FolioError
 from core.ingest import DEFAULT_MAX_TEXT_CHARS
 from core.llm import resolve_host
-from core.prompt import DEFAULT_MAX_CONTEXT, PASSAGES, SOURCE_KINDS
+from core.prompt import BRIEF, DEFAULT_MAX_CONTEXT, SOURCE_KINDS
 from core.types import BUNDLED_MODEL
 
 DEFAULT_MAX_FILE_MB = 512
@@ -80,10 +80,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max-context", "max_context", str(DEFAULT_MAX_CONTEXT),
             "the most context (tokens) asked of the model", minimum=2048),
     # "brief": each source carries only its sentences that matter for the question (core/
-    # brief.py), and twice the sources are offered, in about the tokens of passages.
-    Setting("prompt-sources", "prompt_sources", PASSAGES,
-            "what each source in the prompt carries: its whole passage, or its evidence brief "
-            "(the sentences that matter for the question; twice the sources)",
+    # brief.py, scored by their words), and twice the sources are offered, in about the tokens
+    # of passages; the right document is in the prompt more often (docs/answers.md).
+    Setting("prompt-sources", "prompt_sources", BRIEF,
+            "what each source in the prompt carries: 'brief', the passage's sentences that "
+            "matter for the question (twice the sources fit), or 'passages', the whole passage",
             choices=SOURCE_KINDS),
     Setting("reader-page-timeout-s", "reader_page_timeout_s", str(sandbox.DEFAULT_PAGE_TIMEOUT_S),
             "the longest one page of a PDF or EPUB may take to read", minimum=1),

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.answer_types import PullProgress
+from core.settings import setting as core_setting
 from desktop.embedding_models import (
     KNOWN_MODELS,
     OllamaChoices,
@@ -38,6 +39,7 @@ from desktop.pull_bar import show_pull_progress
 DEFAULT_SOURCES = 6
 PROMPT_SOURCES = (("passages", "Whole passages"),
                   ("brief", "Evidence brief: the sentences that matter, twice the sources"))
+DEFAULT_PROMPT_SOURCES = core_setting("prompt-sources").default
 AUTOMATIC_MODEL = "Automatic (first installed)"
 # Not for a text library: image-and-text models (CLIP, SigLIP: their text side reads 64-77
 # tokens) and models that are one half of a pair (a query-only or document-only encoder).
@@ -85,7 +87,7 @@ class LibraryValues:
     ollama_model: str  # "" for the first installed chat model
     sources: int
     embedding_model: str
-    prompt_sources: str = "passages"  # what each source in the prompt carries, or "brief"
+    prompt_sources: str = DEFAULT_PROMPT_SOURCES  # what each source in the prompt carries
 
     @classmethod
     def of(cls, settings: dict[str, str]) -> LibraryValues:
@@ -95,7 +97,7 @@ class LibraryValues:
             sources = DEFAULT_SOURCES
         return cls(settings.get("ollama-host", ""), settings.get("ollama-model", ""), sources,
                    settings.get("embedding-model", ""),
-                   settings.get("prompt-sources", "passages"))
+                   settings.get("prompt-sources", DEFAULT_PROMPT_SOURCES))
 
     def as_settings(self) -> dict[str, str]:
         """The library settings these values set (not the embedding model: it re-embeds)."""
@@ -113,7 +115,7 @@ class SettingsValues:
     ollama_model: str
     sources: int
     embedding_model: str
-    prompt_sources: str = "passages"
+    prompt_sources: str = DEFAULT_PROMPT_SOURCES
 
     @property
     def of_library(self) -> LibraryValues:
@@ -420,7 +422,7 @@ class SettingsDialog(QDialog):
             library=self.library.text().strip(), ollama_host=self.host.text().strip(),
             ollama_model=str(model or ""), sources=self.sources.value(),
             embedding_model=str(self.embedding.currentData() or self.initial.embedding_model),
-            prompt_sources=str(self.prompt_sources.currentData() or "passages"))
+            prompt_sources=str(self.prompt_sources.currentData() or DEFAULT_PROMPT_SOURCES))
 
     def _on_embedding_picked(self, _index: int) -> None:
         name = str(self.embedding.currentData() or "")

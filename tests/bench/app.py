@@ -3,6 +3,7 @@
 Run: .venv/bin/python tests/bench/app.py ../shared/data/scifact
          [--sizes 10000,100000,300000,1000000 | --passages N] [--questions 30]
          [--cache ~/.cache/Folio/bench-search] [--source-library DIR]
+         [--prompt-sources passages|brief]
 
 What the window does, without the widgets: one Engine for the process and the desktop Workers
 (desktop/workers.py: the writer, the fixed pool of reader threads that keep their Library open,
@@ -18,7 +19,8 @@ before the next question ("answer end": that includes core's support alignment o
 sentences, after the last token). Two differences from the window: the host is passed to ask()
 (the library's ollama-host setting is not written) and the turn is not saved (save=False), so
 the cached library stays as it was built; the window saves the turn after the answer, after
-what is timed.
+what is timed. --prompt-sources sets the library's `prompt-sources` for the run (its default
+without it) and puts the library's own value back after.
 
 Each size runs in a fresh child process: the Engine and the Workers are made, the reads the
 window makes on start (the document list, the conversations, the settings) come back, and
@@ -35,12 +37,14 @@ it prints one line per size: `passages=N p50_ms=X p95_ms=Y first_ms=Z rss_mb=W`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -131,8 +135,38 @@ def start_reads(workers: Any) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def measure(root: Path, questions: list[str]) -> dict[str, Any]:
+@contextlib.contextmanager
+def prompt_sources(library_dir: Path, kind: str | None) -> Iterator[str]:
+    """The library's prompt-sources set to kind (None: as it is) while inside; its own value
+    (or none, the default) put back after. Yields the kind in force."""
+    from core.settings import setting
+    from core.store import queries
+    from core.store.connection import connect
+
+    key = setting("prompt-sources").key
+    db = connect(library_dir / "library.db")
+    try:
+        before = queries.get_meta(db, key)
+        if kind is not None:
+            queries.set_meta(db, key, setting("prompt-sources").validate(kind))
+        yield queries.get_meta(db, key) or setting("prompt-sources").default
+    finally:
+        if kind is not None:
+            if before is None:
+                db.execute("DELETE FROM meta WHERE key = ?", (key,))
+            else:
+                queries.set_meta(db, key, before)
+        db.close()
+
+
+def measure(root: Path, questions: list[str], kind: str | None = None) -> dict[str, Any]:
     """In a fresh process: start the app's engine and workers, ask, and time."""
+    with prompt_sources(root / "lib", kind) as in_force:
+        result = _measure(root, questions)
+    return {**result, "prompt_sources": in_force}
+
+
+def _measure(root: Path, questions: list[str]) -> dict[str, Any]:
     from PySide6.QtCore import QCoreApplication
 
     from core.engine import Engine
@@ -200,13 +234,17 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--source-library", type=Path, default=None,
                         help="the library to copy when a size is not in the cache")
+    parser.add_argument("--prompt-sources", choices=("passages", "brief"), default=None,
+                        help="what each source in the prompt carries (default: the library's "
+                             "setting, else its default)")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     dataset = evaluation.load(args.dataset, "test")
     questions = list(dataset.queries.values())[:args.questions + 1]
     sizes = [args.passages] if args.passages else [int(s) for s in args.sizes.split(",")]
     if args.measure:  # the child of one size
-        print(json.dumps(measure(args.cache / f"passages-{sizes[0]}", questions)))
+        print(json.dumps(measure(args.cache / f"passages-{sizes[0]}", questions,
+                                 args.prompt_sources)))
         return
     missing = [s for s in sizes if not built(args.cache / f"passages-{s}")]
     if missing:
@@ -221,19 +259,22 @@ def main() -> None:
     for size in sizes:
         command = [sys.executable, __file__, str(args.dataset), "--passages", str(size),
                    "--questions", str(args.questions), "--cache", str(args.cache), "--measure"]
+        if args.prompt_sources:
+            command += ["--prompt-sources", args.prompt_sources]
         child = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
         results.append(json.loads(child.stdout.strip().splitlines()[-1]))
         r = results[-1]
-        print(f"  {r['passages']:,} passages: first {r['first_ms']:.0f} ms, p50 {r['p50_ms']:.1f}, "
-              f"p95 {r['p95_ms']:.1f} (load {r['load']})", file=sys.stderr, flush=True)
-    print("| passages | first token p50 ms | p95 ms | (core p50 ms: retrieval, to request, first "
-          "token) | (core to request p95 ms) | "
+        print(f"  {r['passages']:,} passages, {r['prompt_sources']}: first {r['first_ms']:.0f} ms, "
+              f"p50 {r['p50_ms']:.1f}, p95 {r['p95_ms']:.1f} (load {r['load']})", file=sys.stderr,
+              flush=True)
+    print("| passages | prompt sources | first token p50 ms | p95 ms | (core p50 ms: retrieval, "
+          "to request, first token) | (core to request p95 ms) | "
           "first question after start ms | (its retrieval ms) | answer end p50 ms | start: "
           "engine + workers, start reads ms | peak RSS MB | RSS MB | vector loads | /api/show | "
           "load average |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['passages']:,} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
+        print(f"| {r['passages']:,} | {r['prompt_sources']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
               f"{r['retrieval_p50_ms']:.1f}, {r['request_p50_ms']:.1f}, "
               f"{r['core_first_p50_ms']:.1f} | {r['request_p95_ms']:.1f} | {r['first_ms']:.0f} | "
               f"{r['first_retrieval_ms']:.0f} | {r['answer_p50_ms']:.1f} | "
@@ -241,8 +282,9 @@ def main() -> None:
               f"{r['peak_rss_mb']:.0f} | {r['rss_mb']:.0f} | {r['vector_loads']} | "
               f"{r['show_requests']} | {r['load']} |")
     for r in results:
-        print(f"passages={r['passages']} p50_ms={r['p50_ms']:.1f} p95_ms={r['p95_ms']:.1f} "
-              f"first_ms={r['first_ms']:.0f} rss_mb={r['peak_rss_mb']:.0f}")
+        print(f"passages={r['passages']} prompt_sources={r['prompt_sources']} "
+              f"p50_ms={r['p50_ms']:.1f} p95_ms={r['p95_ms']:.1f} first_ms={r['first_ms']:.0f} "
+              f"rss_mb={r['peak_rss_mb']:.0f}")
 
 
 if __name__ == "__main__":

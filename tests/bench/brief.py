@@ -1,5 +1,7 @@
 """Passages or evidence briefs in the prompt: how often the right document is among the sources
-that fit in a fixed budget, what a source costs, and what the support check says of answers.
+that fit in a fixed budget, what a source costs, which units a brief keeps scored by words (as
+the prompt does) against words and the model's cosine, and what the support check says of
+answers.
 
 Run: .venv/bin/python tests/bench/brief.py [--library scifact=DIR --library cranfield=DIR]
          [--queries 100] [--answers 50] [--budget 2000 --budget 4000]
@@ -11,6 +13,12 @@ when a passage of a relevant document is among them; recall is the share of its 
 documents that are. "Same sources as briefs" are the tokens the sources that fit as passages
 take as briefs (the tokens saved at equal sources). Without --library the cached evaluation
 library of the current code is used (built when missing: minutes).
+
+Three kinds: `passages`; `brief`, units scored by words (what the answer prompt sends); and
+`brief (cosine)`, scored by words and the bundled model's cosine (half each, what the brief did
+before). For the --k * 2 sources of a default answer: the time each scoring takes, and how often
+the words keep the unit the cosine scores best and the units it keeps. On the guide's checks,
+"answer kept": of the sources holding the words that answer, the share whose brief keeps them.
 
 Then --answers questions of each set are asked through the Ollama-compatible test server (its
 answer restates the first sentence of sources [1] and [2] as the prompt shows them, cited), with
@@ -38,16 +46,19 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
-from core import evaluation, prompt
+from core import brief, evaluation, prompt
 from core.answer_types import AnswerDone, Source
 from core.embedding import Embedder
 from core.engine import Engine
 from core.library import Library
 from core.store import checks as check_store
+from core.support import numbers_in
 from core.types import Hit
 from tests.ollama_server import FakeOllama
 
-KINDS = (prompt.PASSAGES, prompt.BRIEF)
+COSINE = "brief (cosine)"  # a brief scored by words and the model's cosine
+KINDS = (prompt.PASSAGES, prompt.BRIEF, COSINE)
+SENT_KINDS = (prompt.PASSAGES, prompt.BRIEF)  # what `prompt-sources` can send
 
 # The sample guide's checks: a question and words on the page that answers it (the page is
 # found from the words, so a rebuilt guide PDF keeps its checks right).
@@ -117,18 +128,98 @@ def source_tokens(question: str, sources: Sequence[Source], budget: int, kind: s
     """The prompt of the best sources that fit in budget tokens of sources."""
     bare = prompt.build_answer_prompt(question, [], [])
     limit = bare.tokens + budget + prompt.ANSWER_RESERVE
-    return prompt.build_answer_prompt(question, sources, [], limit, limit, kind, embedder)
+    if kind == COSINE:
+        return prompt.build_answer_prompt(question, sources, [], limit, limit, prompt.BRIEF,
+                                          brief_embedder=embedder)
+    return prompt.build_answer_prompt(question, sources, [], limit, limit, kind)
+
+
+@dataclass
+class Agreement:
+    """The words' brief against the cosine's, over the sources of a default answer."""
+
+    sources: int = 0  # with two units or more
+    best_same: int = 0  # the words' best unit is the cosine's
+    cosine_best_kept: int = 0  # the words' brief keeps the cosine's best unit
+    cosine_units_kept: list[float] = field(default_factory=list)  # share of the cosine's units
+    words_ms: list[float] = field(default_factory=list)  # per question, all its sources
+    cosine_ms: list[float] = field(default_factory=list)
+    answer_kept: dict[str, list[bool]] = field(default_factory=dict)  # by scoring
+
+    def add(self, question: str, sources: Sequence[Source], embedder: CachedEmbedder,
+            answer_words: str | None) -> None:
+        start = time.perf_counter()
+        brief.briefs(question, sources)
+        self.words_ms.append((time.perf_counter() - start) * 1000)
+        start = time.perf_counter()
+        brief.briefs(question, sources, embedder.inner)  # uncached: the model's real time
+        self.cosine_ms.append((time.perf_counter() - start) * 1000)
+        split = [brief.units(s.hit.text.strip()) for s in sources
+                 if len(s.hit.text.strip()) >= brief.WHOLE_BELOW_CHARS]
+        split = [pieces for pieces in split if len(pieces) > 1]
+        if not split:
+            return
+        vectors = embedder.embed_passages([u.scored for pieces in split for u in pieces])
+        query = embedder.embed_query(question)
+        assert vectors is not None
+        cosines = vectors @ query / np.maximum(
+            np.linalg.norm(vectors, axis=1) * float(np.linalg.norm(query)), 1e-9)
+        at = 0
+        for pieces in split:
+            ours = [float(c) for c in cosines[at:at + len(pieces)]]
+            at += len(pieces)
+            words, both = brief.choose(question, pieces, None), brief.choose(question, pieces, ours)
+            self.sources += 1
+            self.best_same += _best(question, pieces, None) == _best(question, pieces, ours)
+            self.cosine_best_kept += _best(question, pieces, ours) in words
+            self.cosine_units_kept.append(len(set(words) & set(both)) / len(both))
+            if answer_words and answer_words in " ".join(p.text for p in pieces):
+                for name, kept in (("words", words), ("cosine", both)):
+                    self.answer_kept.setdefault(name, []).append(
+                        any(answer_words in pieces[i].text for i in kept))
+
+    def row(self, name: str) -> str:
+        answer = " / ".join(f"{sum(v)}/{len(v)}" for _, v in sorted(
+            self.answer_kept.items(), key=lambda kv: kv[0] != "words")) or "-"
+        return (f"| {name} | {len(self.words_ms)} | {self.sources} | "
+                f"{self.best_same / max(1, self.sources):.3f} | "
+                f"{self.cosine_best_kept / max(1, self.sources):.3f} | "
+                f"{statistics.fmean(self.cosine_units_kept or [0.0]):.3f} | {answer} | "
+                f"{statistics.median(self.words_ms):.1f} | "
+                f"{statistics.median(self.cosine_ms):.0f} | {_load()} |")
+
+
+def _best(question: str, pieces: Sequence[brief.Unit], cosines: Sequence[float] | None) -> int:
+    """The unit a brief keeps first (choose's best, as its scores order them)."""
+    share = brief._words_share(question)
+    quantity = brief.asks_quantity(question)
+    scores = [(share(p.scored) if cosines is None else brief.LEXICAL_SHARE * share(p.scored)
+               + (1 - brief.LEXICAL_SHARE) * max(0.0, cosines[i]))
+              + (brief.NUMBER_BONUS if quantity and numbers_in(p.text) else 0.0)
+              for i, p in enumerate(pieces)]
+    return max(range(len(pieces)), key=lambda i: (scores[i], -i))
+
+
+def _load() -> str:
+    load = os.getloadavg()
+    return f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
 
 
 def fit_table(name: str, library: Library, questions: Sequence[tuple[str, set[int]]],
-              budgets: Sequence[int], candidates: int, embedder: CachedEmbedder) -> list[str]:
-    """questions: (text, the passage ids that count as the right place)."""
+              budgets: Sequence[int], candidates: int, embedder: CachedEmbedder,
+              agreement: Agreement, answered: int,
+              answer_words: Sequence[str] | None = None) -> list[str]:
+    """questions: (text, the passage ids that count as the right place); the two scorings are
+    compared on each question's first `answered` sources (answer_words: each question's words
+    that answer it)."""
     tallies = {(b, k): Tally() for b in budgets for k in KINDS}
     start = time.perf_counter()
     embedded_before = embedder.texts
-    for text, wanted in questions:
+    for number, (text, wanted) in enumerate(questions):
         hits: list[Hit] = list(library.search(text, k=candidates).hits)
         sources = [Source(n, h) for n, h in enumerate(hits, start=1)]
+        agreement.add(text, sources[:answered], embedder,
+                      answer_words[number] if answer_words else None)
         bare = prompt.build_answer_prompt(text, [], []).tokens
         for budget in budgets:
             fitted: dict[str, prompt.Prompt] = {}
@@ -218,6 +309,7 @@ def main() -> None:
     named = dict(item.split("=", 1) for item in args.library) or {"scifact": "", "cranfield": ""}
     fit_rows: list[str] = []
     support_rows: list[str] = []
+    agreement_rows: list[str] = []
     scratch = Path(tempfile.mkdtemp(prefix="folio-brief-"))
     try:
         with Engine() as engine, FakeOllama(["llama3.2:3b"]) as server:
@@ -237,10 +329,13 @@ def main() -> None:
                     questions = [(text, relevant_passages(library, dataset, qid, ids))
                                  for qid, text in chosen]
                     embedder = CachedEmbedder(library.searcher().require_embedder())
+                    agreement = Agreement()
                     fit_rows += fit_table(name, library, questions, budgets, args.candidates,
-                                          embedder)
-                    print("\n".join(fit_rows[-len(budgets) * 2 - 1:]), flush=True)
-                    for kind in KINDS:
+                                          embedder, agreement, args.k * 2)
+                    agreement_rows.append(agreement.row(name))
+                    print("\n".join(fit_rows[-len(budgets) * len(KINDS) - 1:]), flush=True)
+                    print(agreement_rows[-1], flush=True)
+                    for kind in SENT_KINDS:
                         support_rows.append(support_row(
                             name, library, server, [q for q, _ in questions[:args.answers]],
                             kind, args.k))
@@ -249,9 +344,12 @@ def main() -> None:
                 guide.ensure_sample()
                 questions = guide_questions(guide)
                 embedder = CachedEmbedder(guide.searcher().require_embedder())
+                agreement = Agreement()
                 fit_rows += fit_table("guide checks", guide, questions, budgets,
-                                      args.candidates, embedder)
-                for kind in KINDS:
+                                      args.candidates, embedder, agreement, args.k * 2,
+                                      [words for _, words in GUIDE_CHECKS])
+                agreement_rows.append(agreement.row("guide checks"))
+                for kind in SENT_KINDS:
                     support_rows.append(support_row("guide checks", guide, server,
                                                     [q for q, _ in questions], kind, args.k))
     finally:
@@ -261,6 +359,11 @@ def main() -> None:
           "| the same sources as briefs |")
     print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(fit_rows))
+    print(f"\n| set | questions | sources (the first {args.k * 2} of each) | best unit the same "
+          "| the cosine's best unit kept | share of the cosine's units kept | answer kept "
+          "(words / cosine) | words ms a question (median) | words + cosine ms | load average |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("\n".join(agreement_rows))
     print(f"\n| set | prompt sources | questions | sources ({args.k} asked; brief: twice) "
           "| answer sentences | flagged | share | ms per answer | load average |")
     print("|---|---|---|---|---|---|---|---|---|")

@@ -49,14 +49,21 @@ def embedder(engine: Engine) -> Embedder:
     return engine.embedder(BUNDLED_MODEL)
 
 
+@pytest.fixture(params=["words", "words and meaning"])
+def scorer(request: pytest.FixtureRequest, embedder: Embedder) -> Embedder | None:
+    """How units are scored: by words (what the answer prompt does) or by words and the bundled
+    model's cosine (what tests/bench/brief.py compares it with)."""
+    return embedder if request.param == "words and meaning" else None
+
+
 def one_brief(question: str, text: str, embedder: Embedder | None) -> str:
     (made,) = brief.briefs(question, [Source(1, hit(text))], embedder)
     return made
 
 
 def test_the_brief_keeps_the_sentence_with_the_question_s_terms_and_drops_the_others(
-        embedder: Embedder) -> None:
-    made = one_brief("How much does a visitor mooring cost a night?", HARBOUR, embedder)
+        scorer: Embedder | None) -> None:
+    made = one_brief("How much does a visitor mooring cost a night?", HARBOUR, scorer)
     assert MOORING in made
     assert SEAGULLS not in made and FISH not in made and LIGHTHOUSE not in made
     assert len(made) < 0.6 * len(HARBOUR)
@@ -66,16 +73,14 @@ def test_the_brief_keeps_the_sentence_with_the_question_s_terms_and_drops_the_ot
     assert brief.GAP in made
 
 
-def test_the_brief_keeps_the_numbers_the_question_asks_for(embedder: Embedder) -> None:
-    assert LIGHTHOUSE in one_brief("What happened in 1921?", HARBOUR, embedder)
-    # Words alone (the model cannot be asked): the same sentences carry the terms and numbers.
-    assert LIGHTHOUSE in one_brief("What happened in 1921?", HARBOUR, None)
-    made = one_brief("When was the lighthouse painted?", HARBOUR, None)
+def test_the_brief_keeps_the_numbers_the_question_asks_for(scorer: Embedder | None) -> None:
+    assert LIGHTHOUSE in one_brief("What happened in 1921?", HARBOUR, scorer)
+    made = one_brief("When was the lighthouse painted?", HARBOUR, scorer)
     assert LIGHTHOUSE in made and SEAGULLS not in made
 
 
-def test_a_table_row_is_kept_with_its_header_row(embedder: Embedder) -> None:
-    made = one_brief("How much does the Osprey keelboat cost a day?", TABLE, embedder)
+def test_a_table_row_is_kept_with_its_header_row(scorer: Embedder | None) -> None:
+    made = one_brief("How much does the Osprey keelboat cost a day?", TABLE, scorer)
     lines = made.splitlines()
     assert "| Boat | Crew | Price a day |" in lines and "| --- | --- | --- |" in lines
     assert "| Osprey keelboat | 4 | 120 euros |" in lines
@@ -85,36 +90,35 @@ def test_a_table_row_is_kept_with_its_header_row(embedder: Embedder) -> None:
     assert made.count("| Boat | Crew | Price a day |") == 1
 
 
-def test_a_brief_is_never_empty(embedder: Embedder) -> None:
+def test_a_brief_is_never_empty(scorer: Embedder | None) -> None:
     for question in ("Who won the 1954 football world cup?", "banana bread recipe", "?"):
         for text in (HARBOUR, TABLE, "Short note on knots.", "one sentence without end"):
-            made = one_brief(question, text, embedder)
+            made = one_brief(question, text, scorer)
             assert made.strip()
             # It holds at least one whole unit of the passage, verbatim.
             assert any(u.text in made for u in brief.units(text)) or made == text.strip()
 
 
-def test_a_short_passage_is_kept_whole_and_the_section_travels(embedder: Embedder) -> None:
+def test_a_short_passage_is_kept_whole_and_the_section_travels(scorer: Embedder | None) -> None:
     short = "Moorings cost 25 euros. Seagulls nest on the breakwater."
-    assert one_brief("mooring price", short, embedder) == short
+    assert one_brief("mooring price", short, scorer) == short
     source = Source(3, hit(HARBOUR, heading_path="Harbour guide › Arriving by sea › Moorings"))
     built = prompt.build_answer_prompt("How much is a mooring?", [source], [],
-                                       kind=prompt.BRIEF, embedder=embedder)
+                                       kind=prompt.BRIEF, brief_embedder=scorer)
     block = built.messages[-1]["content"]
     assert 'section="Arriving by sea › Moorings"' in block
     (sent,) = parse_sources(block)
     assert sent.id == "1" and MOORING in sent.text and SEAGULLS not in sent.text
 
 
-def test_a_brief_prompt_holds_about_twice_the_sources(embedder: Embedder) -> None:
+def test_a_brief_prompt_holds_about_twice_the_sources() -> None:
     texts = [HARBOUR.replace("25", str(20 + i)) for i in range(12)]
     sources = [Source(i + 1, hit(t, passage_id=i + 1)) for i, t in enumerate(texts)]
     question = "How much does a visitor mooring cost?"
     bare = prompt.build_answer_prompt(question, [], []).tokens
     limit = bare + 900 + prompt.ANSWER_RESERVE
     whole = prompt.build_answer_prompt(question, sources, [], limit, limit)
-    briefs = prompt.build_answer_prompt(question, sources, [], limit, limit, prompt.BRIEF,
-                                        embedder)
+    briefs = prompt.build_answer_prompt(question, sources, [], limit, limit, prompt.BRIEF)
     assert len(briefs.sources) >= 2 * len(whole.sources) >= 4
     assert prompt.sources_wanted(6, prompt.BRIEF) == 12 and prompt.sources_wanted(6, "passages") == 6
 
@@ -174,12 +178,12 @@ def test_the_setting_round_trips_through_folio_config(tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     lib = str(tmp_path / "l")
     assert main(["config", "prompt-sources", "--library", lib]) == 0
-    assert capsys.readouterr().out.strip() == "passages"
-    assert main(["config", "prompt-sources", "brief", "--library", lib]) == 0
+    assert capsys.readouterr().out.strip() == "brief"  # the default
+    assert main(["config", "prompt-sources", "passages", "--library", lib]) == 0
     capsys.readouterr()
     assert main(["config", "prompt-sources", "--library", lib]) == 0
-    assert capsys.readouterr().out.strip() == "brief"
+    assert capsys.readouterr().out.strip() == "passages"
     assert main(["config", "prompt-sources", "summary", "--library", lib]) == 1
     assert "prompt-sources must be 'passages' or 'brief'" in capsys.readouterr().err
     with Library.open(Path(lib)) as library:
-        assert library.settings()["prompt-sources"] == "brief"
+        assert library.settings()["prompt-sources"] == "passages"

@@ -114,7 +114,7 @@ def test_config_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert out.splitlines() == ["embedding-model = folio/all-MiniLM-L6-v2-int8",
                                 "max-file-mb = 512", "ollama-host = ", "ollama-model = ",
                                 "answer-sources = 6", "max-context = 8192",
-                                "prompt-sources = passages",
+                                "prompt-sources = brief",
                                 "reader-page-timeout-s = 30", "reader-timeout-s = 60",
                                 "reader-memory-mb = 2048",
                                 "max-text-mb = 32", "ocr = on", "ocr-languages = eng",

@@ -39,6 +39,8 @@ def notes(library: Library, docs_dir: Path, server: FakeOllama) -> Library:
     make_markdown(docs_dir)
     library.add([docs_dir])
     library.set_setting("ollama-host", server.host)
+    # One source asked is one sent, so a place ranked 2nd was not retrieved (factual).
+    library.set_setting("prompt-sources", "passages")
     return library
 
 
@@ -166,6 +168,7 @@ def test_no_other_model_is_tried_when_none_is_installed(library: Library, docs_d
         (docs_dir / name).write_text(text, encoding="utf-8")
     library.add([docs_dir])
     library.set_setting("ollama-host", fake_ollama.host)  # a chat model only
+    library.set_setting("prompt-sources", "passages")  # one source asked, one sent
     assert diagnosing.other_embedders(library) == []
     second = library.search(FACTUAL, k=2).hits[1].document_id
     found = diagnosing.diagnose_question(library, FACTUAL, str(second), k=1)

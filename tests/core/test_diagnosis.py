@@ -62,7 +62,8 @@ def test_a_source_the_answer_cited_is_found(notes: Library) -> None:
     conversation = ask(notes, QUESTION, k=3)
     found = diagnose_turn(notes, conversation, 1, str(doc(notes, "Battery manual")))
     assert (found.verdict, found.source_number, found.cited) == ("found", 1, True)
-    assert found.ranks.keyword == 1 and found.ranks.fused == 1 and found.sources == 3
+    assert found.ranks.keyword == 1 and found.ranks.fused == 1
+    assert found.sources == 6  # 3 asked; as evidence briefs (the default), twice as many sent
 
 
 def test_a_source_the_answer_ignored_is_behavioural(notes: Library,
@@ -76,6 +77,7 @@ def test_a_source_the_answer_ignored_is_behavioural(notes: Library,
 
 def test_a_place_ranked_past_the_sources_is_factual_and_more_sources_would_find_it(
         notes: Library) -> None:
+    notes.set_setting("prompt-sources", "passages")  # one source asked, one sent
     question = "pruning roses and kneading dough"
     second = notes.search(question, k=2).hits[1]
     conversation = ask(notes, question, k=1)
@@ -90,6 +92,7 @@ def test_with_evidence_briefs_twice_the_sources_count_as_sent(notes: Library) ->
     source per answer was sent, not 'not retrieved'."""
     question = "pruning roses and kneading dough"
     second = notes.search(question, k=2).hits[1]
+    notes.set_setting("prompt-sources", "passages")
     assert diagnose_question(notes, question, str(second.document_id), k=1).verdict == "factual"
     notes.set_setting("prompt-sources", "brief")
     found = diagnose_question(notes, question, str(second.document_id), k=1)
@@ -164,7 +167,8 @@ def test_checks_run_gives_each_rank_the_totals_and_compares_settings(
         assert run["totals"]["hit@1"] == sum(1 for c in run["checks"] if c["rank"] == 1)
     assert main(["checks", "run", *root]) == 0
     table = capsys.readouterr().out
-    assert "| total (hybrid, 6 sources) |" in table and "10/10 (100%)" in table
+    # answer-sources 6, sent as evidence briefs (the default): twice as many
+    assert "| total (hybrid, 12 sources) |" in table and "10/10 (100%)" in table
 
 
 def test_checks_with_a_model_report_whether_the_answer_cited_the_place(

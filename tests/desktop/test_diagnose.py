@@ -113,6 +113,7 @@ def test_a_source_the_answer_ignored_is_behavioural(qtbot, open_window, notes: l
 
 def test_a_place_past_the_sources_is_factual_with_its_ranks_and_kept_as_a_check(
         qtbot, open_window, notes: list[Path], fake_ollama: FakeOllama) -> None:
+    set_library_setting(default_library_dir(), "prompt-sources", "passages")  # 1 asked, 1 sent
     window = open_with_notes(qtbot, open_window, notes, fake_ollama, sources=1)
     question = "pruning roses and kneading dough"
     answer = ask_and_wait(qtbot, window, question)
@@ -206,7 +207,8 @@ def test_the_checks_view_runs_with_progress_and_compares_two_runs(
     assert cell(view.table, buoys, "Rank") == "1"
     assert all(cell(view.table, buoys, f"hit@{k}") == "✓" for k in (1, 3, 5, 10))
     assert cell(view.table, buoys, "Verdict") == "found"
-    assert cell(view.table, 10, "Question") == "Total (hybrid, 1 source)"
+    # One source asked: two sent, as evidence briefs (the default prompt-sources).
+    assert cell(view.table, 10, "Question") == "Total (hybrid, 2 sources)"
     assert cell(view.table, 10, "hit@10") == "10/10 (100%)"  # six documents: all in the top ten
     hits_at_1 = sum(cell(view.table, r, "hit@1") == "✓" for r in range(10))
     assert cell(view.table, 10, "hit@1").startswith(f"{hits_at_1}/10")
@@ -215,11 +217,11 @@ def test_the_checks_view_runs_with_progress_and_compares_two_runs(
     view.mode.setCurrentText("Keyword")
     keyword, _ = run(qtbot, view)
     assert keyword.mode.value == "keyword"  # type: ignore[attr-defined]
-    assert cell(view.table, 10, "Question") == "Total (keyword, 1 source)"
+    assert cell(view.table, 10, "Question") == "Total (keyword, 2 sources)"
     # Both runs' totals, side by side: before and after.
     assert view.totals.rowCount() == 3  # the two runs, then what the change did
-    assert cell(view.totals, 0, "Run") == "1. hybrid, 1 source"
-    assert cell(view.totals, 1, "Run") == "2. keyword, 1 source"
+    assert cell(view.totals, 0, "Run") == "1. hybrid, 2 sources"
+    assert cell(view.totals, 1, "Run") == "2. keyword, 2 sources"
     assert cell(view.totals, 0, "hit@10") == "10/10 (100%)"
     assert cell(view.totals, 1, "hit@1").startswith(
         f"{keyword.hits(1)}/10")  # type: ignore[attr-defined]

@@ -87,6 +87,7 @@ def test_the_dialog_shows_and_saves_the_librarys_values(
 def test_a_setting_changed_outside_reaches_the_app(
         qtbot: QtBot, open_window: WindowFactory, docs_dir: Path, folio_home: Path,
         fake_ollama: FakeOllama) -> None:
+    set_library_setting(folio_home, "prompt-sources", "passages")  # a source per answer-source
     window = open_window(fake_ollama.host)
     add_and_wait(qtbot, window, [make_long_pdf(docs_dir, 6)])
     assert len(ask_and_wait(qtbot, window, "When was the lamp trimmed?").sources) == 6
