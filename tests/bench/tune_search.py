@@ -469,6 +469,33 @@ def feedback_grid(sets: list[DevSet], ks: Sequence[int] = FEEDBACK_K,
     print(row(best[0], best[1], plain, best[2]))
 
 
+def opensearch_zscore(keyword: Sequence[tuple[int, float]], semantic: Sequence[tuple[int, float]],
+                      params: SearchParams = DEFAULT_PARAMS,
+                      ) -> list[tuple[int, float, int | None, int | None]]:
+    """OpenSearch's z_score normalisation with its arithmetic_mean combination, as
+    neural-search ships them: each side's standard scores over all its hits, a score <= 0 as
+    0.001 (one hit: 1.0); a passage's fused score is the weighted mean over the sides that
+    returned it (a side that did not is left out of the mean, not counted as 0)."""
+    k_rank = {pid: rank for rank, (pid, _) in enumerate(keyword, start=1)}
+    s_rank = {pid: rank for rank, (pid, _) in enumerate(semantic, start=1)}
+    sides = []
+    for share, hits, values in ((params.keyword_share, keyword, [v for _, v in keyword]),
+                                (1 - params.keyword_share, semantic,
+                                 [1 - d for _, d in semantic])):
+        array = np.asarray(values, dtype=np.float64)
+        sd = float(array.std()) if len(array) else 0.0
+        z = ([1.0] * len(values) if len(values) == 1 else [0.001] * len(values) if sd <= 0
+             else [max(0.001, (v - float(array.mean())) / sd) for v in values])
+        sides.append((share, dict(zip((pid for pid, _ in hits), z, strict=True))))
+    fused = []
+    for pid in {**k_rank, **s_rank}:
+        present = [(share, z[pid]) for share, z in sides if pid in z]
+        score = sum(w * v for w, v in present) / sum(w for w, _ in present)
+        fused.append((pid, score, k_rank.get(pid), s_rank.get(pid)))
+    fused.sort(key=lambda row: -row[1])
+    return fused
+
+
 FUSION_FEEDBACK = [  # (label, params): the first row is what every other is compared with
     ("shipped: convex 0.5, min-max from rank 200, feedback", DEFAULT_PARAMS),
     ("z-score of each side's top 200, share 0.5, feedback",
@@ -492,7 +519,10 @@ FUSION_FEEDBACK = [  # (label, params): the first row is what every other is com
     ("z-score 1000 (1000 hits a side), share 0.45, feedback",
      replace(DEFAULT_PARAMS, fusion=search_module.Fusion.ZSCORE, candidates=1000,
              normalise_depth=1000, keyword_share=0.45)),
+    # fused by opensearch_zscore (the label says so), in the feedback round too
+    ("OpenSearch's z_score + arithmetic_mean, share 0.5, feedback", DEFAULT_PARAMS),
 ]
+OPENSEARCH_ROW = len(FUSION_FEEDBACK) - 1
 
 
 def fusion_with_feedback(sets: list[DevSet], wanted: Sequence[int] | None = None) -> None:
@@ -533,8 +563,14 @@ def fusion_with_feedback(sets: list[DevSet], wanted: Sequence[int] | None = None
     print("| setting | SciFact train | Cranfield | SciFact test | Cranfield (trec) |")
     print("|---|---|---|---|---|")
     base: list[npt.NDArray[np.float64]] = []
+    shipped_fuse = search_module.fuse
     for label, params in settings:
-        found = lists_of(params)
+        if label == FUSION_FEEDBACK[OPENSEARCH_ROW][0]:
+            search_module.fuse = opensearch_zscore  # feedback_round fuses through the module
+        try:
+            found = lists_of(params)
+        finally:
+            search_module.fuse = shipped_fuse
         figures = [per_query_ndcg(run, lists) for run, lists in found]
         figures.append(per_query_ndcg(found[1][0], found[1][1], True))
         if not base:
