@@ -57,7 +57,10 @@ class SearchParams:
     libraries: k1 1.2, b 0.4 had the best mean of the four (keyword 0.7022 / 0.3649, hybrid
     0.7363 / 0.4058 on SciFact train / Cranfield), where k1 1.5, b 0.9 lost 0.010 of SciFact's
     hybrid against the shipped code (0.7272 against 0.7369). Fusion: convex at 0.5, each side
-    scaled from its rank-200 score, best on both (RRF k=20: 0.7229 / 0.4063).
+    scaled from its rank-200 score, best on both (RRF k=20: 0.7229 / 0.4063). With the feedback
+    round below, z-score fusion over each side's top 200 at share 0.5 measured 0.7354 / 0.4238
+    against 0.7366 / 0.4205 (-0.0013 +- 0.0016 and +0.0033 +- 0.0026 a query), no z-score
+    setting winning beyond noise on both: not taken.
 
     Feedback (hybrid only): the query vector moved toward the fused top 3 passages (Rocchio,
     weight 1.0) scores the first round's candidates again: hybrid 0.7366 / 0.4202 on SciFact
