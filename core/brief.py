@@ -15,10 +15,11 @@ unchanged).
 
 Words alone, on purpose: scoring by meaning as well (half the cosine of each unit's vector and
 the question's, `briefs(..., embedder)`) embeds every unit of every source, about 55 sentences
-and 2,100 tokens for the 12 sources of a default answer, which is 0.5-1.5 s of CPU before the
-first token (the model's arithmetic, not padding or the query: docs/answers.md). The words pick
-the same best unit as words and cosine for 72-73% of the sources on the development sets and
-put the right document in the prompt as often (tests/bench/brief.py).
+and 2,100 tokens for the 12 sources of a default answer: 0.4 s of CPU before the first token on
+a quiet machine, over 1 s on a busy one (the model's arithmetic, not padding or the question's
+vector: docs/answers.md), against about 3 ms by words. The words pick the same best unit as
+words and cosine for 75-78% of the sources on the development sets and put the right document
+in the prompt as often (tests/bench/brief.py).
 """
 
 from __future__ import annotations
