@@ -19,7 +19,7 @@ from core.paths import default_library_dir
 from desktop.main_window import MainWindow
 from desktop.proposals_dialog import KEEP, PLACE, QUESTION, SOURCE, WITHOUT_CHECKS, ProposalsDialog
 from tests.core.test_search import TOPICS
-from tests.desktop.conftest import add_and_wait, ask_and_wait
+from tests.desktop.conftest import add_and_wait, ask_and_wait, set_library_setting
 from tests.desktop.test_diagnose import TIMEOUT_MS, cell, open_diagnosis, plain
 from tests.fixtures.docs import MARKDOWN_TITLE, REPORT_TITLE, make_markdown, make_report_pdf
 from tests.ollama_server import FakeOllama, Fault
@@ -169,6 +169,9 @@ def test_the_diagnosis_dialog_finds_and_diagnoses_one_passage(
     for name, text in TOPICS.items():
         (docs_dir / name).write_text(text, encoding="utf-8")
         paths.append(docs_dir / name)
+    # Six sources sent, so the household note below is not one of them (as a 12th brief it
+    # would be, and a place sent but not cited is behavioural).
+    set_library_setting(default_library_dir(), "prompt-sources", "passages")
     window = open_window(fake_ollama.host)
     add_and_wait(qtbot, window, paths)
     ask_and_wait(qtbot, window, "Which channel has red buoys on its port side?")
