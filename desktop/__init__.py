@@ -1,1 +1,1 @@
-"""Folio's Qt desktop app (built in a later part; it knows core only through Library)."""
+"""Folio's Qt desktop app (it knows core only through Library and the engine)."""

@@ -15,6 +15,7 @@ from desktop.launcher import GuiOptions
 from desktop.loading import library_dir
 from desktop.main_window import MainWindow
 from desktop.opening import MarkdownExport
+from desktop.qt_workarounds import keep_booleans_alive
 from desktop.script import Script
 from desktop.settings_dialog import AppSettings
 from desktop.single_instance import InstanceServer, library_root, server_name
@@ -27,6 +28,7 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     existing = QApplication.instance()
     if isinstance(existing, QApplication):
         return existing
+    keep_booleans_alive()  # before the first signal: PySide6 6.12.0 on Python 3.11
     app = QApplication(argv or [sys.argv[0]])
     app.setOrganizationName("Folio")
     app.setApplicationName("Folio")

@@ -18,7 +18,11 @@ from core.library import Library
 from core.paths import default_library_dir
 from desktop.app import make_window
 from desktop.main_window import MainWindow
+from desktop.qt_workarounds import keep_booleans_alive
 from tests.ollama_server import refused_host
+
+# What make_app does before its QApplication; pytest-qt makes its own (desktop/qt_workarounds.py).
+keep_booleans_alive()
 
 STARTUP_TIMEOUT_MS = 15_000
 INGEST_TIMEOUT_MS = 60_000
