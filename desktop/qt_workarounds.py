@@ -1,7 +1,8 @@
 """Work-arounds for bugs of the Qt binding, applied by desktop/app.py make_app before its QApplication.
 
-PySide6 6.12.0 returns Python's True from `SignalInstance.emit` and `disconnect` without taking
-a reference to it, so every call made from Python takes one reference off True. Python 3.12
+PySide6 6.12.0 returns Python's True from `SignalInstance.emit` and from a `disconnect` that
+found its slot (False from one that did not) without taking a reference to it, so every such
+call made from Python takes one reference off True (or False). Python 3.12
 and later make True immortal, so nothing happens there. On Python 3.11 True's count (a few
 thousand references at start) runs out after that many emits: the app aborts with "Fatal
 Python error: bool_dealloc" mid-session (an answer streams a few hundred emits) or at exit.
@@ -38,8 +39,8 @@ def emit_drops_a_reference() -> bool:
 def keep_booleans_alive() -> bool:
     """Give True and False their reserve if this interpreter can run out and the binding drops
     references; True when it did (a second call adds a second reserve: harmless)."""
-    if sys.version_info >= (3, 12) or not emit_drops_a_reference():
-        return False
+    if sys.version_info >= (3, 12) or hasattr(sys, "getobjects") or not emit_drops_a_reference():
+        return False  # immortal booleans; a Py_TRACE_REFS build (the count is not first); fixed
     for value in (True, False):
         # CPython (3.11): a PyObject starts with its reference count, and id() is its address.
         ctypes.c_ssize_t.from_address(id(value)).value += RESERVE
