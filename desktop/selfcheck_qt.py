@@ -1,4 +1,5 @@
-"""The Qt part of `folio self-check`: a display for the window, and QtPdf rendering a page."""
+"""The Qt part of `folio self-check`: a display for the window, QtPdf rendering a page, and the
+binding's signals keeping their references (desktop/qt_workarounds.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from PySide6.QtPdf import QPdfDocument
 from core.resources import resource_path
 from core.selfcheck import SAMPLE_PDF, Check, CheckFailed, print_report, run_self_check
 from desktop.display import check_display
+from desktop.qt_workarounds import emit_drops_a_reference, keep_booleans_alive
 
 RENDER_SIZE = QSize(400, 518)
 # The sample's first page is text on white: some pixels are dark, most are not.
@@ -69,8 +71,23 @@ def _ink_fraction(image: QImage) -> float:
     return float((gray < 128).mean())
 
 
+def check_signal_references() -> str:
+    """Whether a long session can abort on the binding's dropped references, after what the
+    app's make_app does about them."""
+    if not emit_drops_a_reference():
+        return f"PySide6 {pyside_version}: emitting a signal keeps its references"
+    if sys.version_info >= (3, 12):
+        return (f"PySide6 {pyside_version} drops a reference to True at each emit; Python "
+                f"{sys.version_info.major}.{sys.version_info.minor} keeps True immortal")
+    if not keep_booleans_alive():
+        raise CheckFailed(f"PySide6 {pyside_version} drops a reference to True at each emit and "
+                          "this Python cannot be given a reserve: a long session would abort")
+    return (f"PySide6 {pyside_version} drops a reference to True at each emit; the window "
+            "gives True and False a reserve")
+
+
 def qt_checks() -> list[Check]:
-    return [Check("qtpdf", check_qtpdf)]
+    return [Check("qtpdf", check_qtpdf), Check("qt-signals", check_signal_references)]
 
 
 def display_check(env: Mapping[str, str] | None = None) -> Check:

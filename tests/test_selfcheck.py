@@ -36,12 +36,13 @@ def test_every_required_check_passes_from_the_checkout(qt_checks: list[Check]) -
     results, exit_code = run_self_check(qt_checks, ollama_host=REFUSED_HOST)
     by_name = {r.name: r for r in results}
     assert set(by_name) == {"resources", "sqlite-fts5", "sqlite-vec", "embedding", "pymupdf",
-                            "ocr", "ollama", "qtpdf"}
+                            "ocr", "ollama", "qtpdf", "qt-signals"}
     failed = [f"{r.name}: {r.detail}" for r in results if r.required and not r.ok]
     assert failed == []
     assert exit_code == selfcheck.EXIT_OK
     assert not by_name["ollama"].required
     assert not by_name["ollama"].ok and "not running" in by_name["ollama"].detail
+    assert "PySide6" in by_name["qt-signals"].detail  # which binding, and what was done about it
 
 
 def test_a_failed_required_check_fails_the_run_with_its_reason() -> None:
