@@ -12,8 +12,9 @@ out), and each sampled passage gets one question whose expected place is the pas
 Proposals are not saved as checks: the person keeps the ones they like (`keep`), as generated
 checks. The command line shows proposals in one run and keeps them by number in a later one, so
 the proposals last shown for a document are kept in the library (`remember_shown`, `shown`: one
-JSON value in the meta table per document, replaced when the document's proposals are shown
-again) and `--keep 1,3` names those, not a new run's (a model writes other questions each time).
+JSON value per document, core/store/shown_proposals.py, replaced when the document's proposals
+are shown again) and `--keep 1,3` names those, not a new run's (a model writes other questions
+each time).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from core.llm import LlmError
 from core.querytext import STOPWORDS
 from core.store import checks as check_store
 from core.store import queries, search_queries
+from core.store import shown_proposals as shown_store
 from core.store.connection import write_transaction
 from core.types import DocStatus, Document
 
@@ -56,7 +58,6 @@ COPY_RUN = 6  # this many words in a row from the passage: a copy, not a questio
 TRIES_PER_PROPOSAL = 2  # sampled passages tried, at most, per proposal asked for
 MAX_TOKENS = 100  # of the model's reply
 PASSAGE_CHARS = 3000  # of a passage sent to the model
-SHOWN_KEY = "proposals_shown:"  # + a document's id: the meta key of its proposals last shown
 
 # General words that are rare in a small library but say nothing of a passage's topic ("come",
 # "looking", "early"): left out of extractive questions, as stopwords are (compared stemmed).
@@ -461,10 +462,6 @@ def keep(library: Library, proposals: Sequence[Proposal]) -> list[int]:
 
 # --- the proposals last shown --------------------------------------------------------------------
 
-def _shown_key(document_id: int) -> str:
-    return f"{SHOWN_KEY}{document_id}"
-
-
 def remember_shown(library: Library, found: Proposals) -> None:
     """Keep found as the proposals last shown for its document (replacing the ones shown
     before), so that keeping by number (`shown`) keeps what the person read. The entries of
@@ -478,17 +475,13 @@ def remember_shown(library: Library, found: Proposals) -> None:
                      "reason": r.reason} for r in found.refused],
     }, ensure_ascii=False)
     with write_transaction(library.db):
-        queries.set_meta(library.db, _shown_key(found.document_id), value)
-        library.db.execute(
-            "DELETE FROM meta WHERE substr(key, 1, ?) = ? AND CAST(substr(key, ?) AS INTEGER) "
-            "NOT IN (SELECT id FROM documents)",
-            (len(SHOWN_KEY), SHOWN_KEY, len(SHOWN_KEY) + 1))
+        shown_store.set_shown(library.db, found.document_id, value)
 
 
 def shown(library: Library, document: Document) -> Proposals | None:
     """The proposals last shown for document (`remember_shown`), numbered as they were shown;
     None when none were."""
-    raw = queries.get_meta(library.db, _shown_key(document.id))
+    raw = shown_store.get_shown(library.db, document.id)
     if raw is None:
         return None
     data = json.loads(raw)

@@ -168,7 +168,8 @@ class Library:
 
     def settings(self) -> dict[str, str]:
         """Every setting's value (core/settings.py), defaults filled in."""
-        return settings_module.values(queries.all_meta(self.db))
+        return settings_module.values(
+            queries.meta_values(self.db, [s.key for s in settings_module.SETTINGS]))
 
     def set_setting(self, key: str, value: str) -> None:
         """Validate and keep a setting (not the embedding model: set_embedding_model)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
@@ -92,8 +93,16 @@ def set_meta(db: apsw.Connection, key: str, value: str) -> None:
     )
 
 
-def all_meta(db: apsw.Connection) -> dict[str, str]:
-    return {str(k): str(v) for k, v in db.execute("SELECT key, value FROM meta ORDER BY key")}
+SELECT_META_VALUES = """
+SELECT key, value FROM meta WHERE key IN (SELECT value FROM json_each(:keys))
+"""
+
+
+def meta_values(db: apsw.Connection, keys: Iterable[str]) -> dict[str, str]:
+    """The values kept under keys (those that have one): only these rows are read, not the
+    other values meta holds (e.g. the proposals last shown of every document)."""
+    return {str(k): str(v) for k, v in db.execute(
+        SELECT_META_VALUES, {"keys": json.dumps(list(keys))})}
 
 
 # --- documents ------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from core import prompt
+from core import prompt, settings
 from core.check_proposals import Passage, eligible_passages, parse_question, propose
 from core.cli import main
 from core.engine import Engine
@@ -252,6 +252,28 @@ def test_propose_without_a_document_covers_every_document_without_checks(
         len(d["proposals"]) for d in every)
     listed = run_json(capsys, "checks", "list", "--json", *root)
     assert len(listed) == 1 + sum(len(d["proposals"]) for d in every)
+
+
+def test_the_settings_read_none_of_the_proposals_shown(
+        shelf: Library, capsys: pytest.CaptureFixture[str]) -> None:
+    """Library.settings() runs on every ask: it reads the settings' rows of meta, not the
+    proposals last shown, however many documents have them."""
+    before = shelf.settings()
+    run_json(capsys, "checks", "propose", "--no-model", "--count", "2", "--json",
+             "--library", str(shelf.root))
+    kept = [k for k, in shelf.db.execute("SELECT key FROM meta WHERE key LIKE 'proposals_%'")]
+    assert len(kept) == len(shelf.documents())  # the short notes' too, with no proposals
+    read: list[Any] = []
+
+    def trace(_cursor: Any, row: Any) -> Any:
+        read.append(row)
+        return row
+    shelf.db.row_trace = trace
+    try:
+        assert shelf.settings() == before
+    finally:
+        shelf.db.row_trace = None
+    assert read and {str(k) for k, _v in read} <= {s.key for s in settings.SETTINGS}
 
 
 def numbered_writer() -> Any:
