@@ -134,14 +134,15 @@ def _minmax(values: Sequence[float], depth: int) -> list[float]:
 def _zscores(values: Sequence[float], depth: int) -> tuple[list[float], float]:
     """Best-first scores as standard scores of their top depth, (v - mean) / sd, and the
     score of a passage the side did not return: the lowest (it scored at most what the side's
-    last hit scored). When the top depth are equal (one hit, say) each is 1 and the rest 0, as
-    min-max scaling gives them."""
+    last hit scored). When the top depth are equal (one hit, say) there is no spread to scale
+    by: a hit scoring as they do is 1, a lower one past depth 0, and so is a passage the side
+    did not return."""
     if not values:
         return [], 0.0
     top = np.asarray(values[:depth], dtype=np.float64)
     sd = float(top.std())
     if sd <= 0:
-        return [1.0] * len(values), 0.0
+        return [1.0 if v >= values[0] else 0.0 for v in values], 0.0
     mean = float(top.mean())
     z = [(v - mean) / sd for v in values]
     return z, min(z)

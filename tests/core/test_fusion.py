@@ -101,3 +101,35 @@ def test_zscore_fusion_does_not_depend_on_a_sides_scale() -> None:
     assert [row[0] for row in search_module.fuse(keyword, flat, ZSCORE)] == [1, 2, 3, 5, 6, 4]
     one = [row[0] for row in search_module.fuse([(6, 3.0)], semantic, ZSCORE)]
     assert one == [pid for pid, _ in z_order([(6, 3.0)], semantic, ZSCORE)] == [3, 5, 6, 1]
+
+
+def test_zscore_statistics_are_those_of_the_top_normalise_depth() -> None:
+    """With normalise_depth=2 the mean and sd are the first two hits' alone; the hits past
+    them are scored on that scale. Written out: keyword 9, 7 (mean 8, sd 1) give 1, -1, and
+    4, 1 past them -4, -7 (the floor); 1 - distance 0.8, 0.6 (mean 0.7, sd 0.1) give 1, -1,
+    and 0.1 -6 (the floor); each side counts half."""
+    params = dataclasses.replace(ZSCORE, normalise_depth=2, keyword_share=0.5)
+    keyword = [(1, 9.0), (2, 7.0), (3, 4.0), (4, 1.0)]
+    semantic = [(2, 0.2), (5, 0.4), (1, 0.9)]
+    fused = search_module.fuse(keyword, semantic, params)
+    assert [(pid, k, s) for pid, _, k, s in fused] == [
+        (2, 2, 1), (1, 1, 3), (5, None, 2), (3, 3, None), (4, 4, None)]
+    assert [score for _, score, _, _ in fused] == pytest.approx([
+        0.5 * -1 + 0.5 * 1,  # 2
+        0.5 * 1 + 0.5 * -6,  # 1
+        0.5 * -7 + 0.5 * -1,  # 5: not found by keyword, so at its floor
+        0.5 * -4 + 0.5 * -6,  # 3: not found by meaning
+        0.5 * -7 + 0.5 * -6])  # 4
+
+
+def test_zscore_top_depth_all_equal_scores_them_1_and_lower_hits_past_depth_0() -> None:
+    """Keyword's first two score 3 (no spread): they and hit 6, past depth but scoring 3 too,
+    are 1; hit 3, scoring 2, is 0, as is a passage keyword did not return. Meaning's 0.8, 0.6
+    (mean 0.7, sd 0.1) give 1, -1, and 0.4 -3 (the floor)."""
+    params = dataclasses.replace(ZSCORE, normalise_depth=2, keyword_share=0.5)
+    keyword = [(1, 3.0), (2, 3.0), (6, 3.0), (3, 2.0)]
+    semantic = [(3, 0.2), (4, 0.4), (5, 0.6)]
+    fused = {pid: score for pid, score, _, _ in search_module.fuse(keyword, semantic, params)}
+    assert fused == pytest.approx({
+        1: 0.5 * 1 + 0.5 * -3, 2: 0.5 * 1 + 0.5 * -3, 6: 0.5 * 1 + 0.5 * -3,
+        3: 0.5 * 0 + 0.5 * 1, 4: 0.5 * 0 + 0.5 * -1, 5: 0.5 * 0 + 0.5 * -3})
