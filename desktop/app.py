@@ -18,7 +18,7 @@ from desktop.opening import MarkdownExport
 from desktop.qt_workarounds import keep_booleans_alive
 from desktop.script import Script
 from desktop.settings_dialog import AppSettings
-from desktop.single_instance import InstanceServer, library_root, server_name
+from desktop.single_instance import NO_PRIVATE_FOLDER, InstanceServer, library_root, server_name
 
 if TYPE_CHECKING:
     from core.engine import Engine
@@ -69,7 +69,10 @@ def serve(window: MainWindow, root: Path) -> Forwarded:
     forwarded = Forwarded(window, window)
     server = InstanceServer(forwarded)
     forwarded.listen(server)
-    if not server.listen(server_name(root)):
+    name = server_name(root)
+    if name is None:  # no folder only this user can enter for the socket
+        print(f"folio: {NO_PRIVATE_FOLDER}", file=sys.stderr)
+    elif not server.listen(name):
         print("folio: another Folio window is open on this library; this one takes no links.",
               file=sys.stderr)
     window.library_settings.library_chosen.connect(

@@ -40,7 +40,10 @@ def file_url_path(url: str, windows: bool = sys.platform == "win32") -> str:
     /C:/My Files/a.pdf on Unix, where file:///home/me/a.pdf is /home/me/a.pdf. ValueError,
     with a sentence, for a URL that names a file on another machine (file://host/...: on
     Windows that path would be a network share, which Folio does not reach out to for a link),
-    or one that is not a plain path."""
+    one whose decoded path starts with // or /\\ (file:////host/share/... and
+    file:///%5C%5Chost/...: a share again, on Windows \\\\host\\share), one with a backslash
+    in its path on Windows (where it is a folder's separator, and a file URL's is /), or one
+    that is not a plain path."""
     import urllib.parse
 
     parts = urllib.parse.urlsplit(url)
@@ -54,16 +57,30 @@ def file_url_path(url: str, windows: bool = sys.platform == "win32") -> str:
         raise ValueError(f"{url!r} does not name a file: give file:///path/to/file.")
     if not windows:
         # The bytes of the name, as Unix keeps them (a name that is not UTF-8 as well).
-        return os.fsdecode(urllib.parse.unquote_to_bytes(parts.path))
+        path = os.fsdecode(urllib.parse.unquote_to_bytes(parts.path))
+        _refuse_share(url, path)
+        return path
     try:
         path = urllib.parse.unquote(parts.path, errors="strict")
     except UnicodeDecodeError:
         raise ValueError(f"{url!r} does not name a file: its name is not UTF-8.") from None
+    _refuse_share(url, path)
+    if "\\" in path:
+        raise ValueError(f"{url!r} has a backslash in its path: a file URL separates folders "
+                         "with '/' (file:///C:/folder/file.pdf).")
     # url2pathname on Windows: "/C:/x" or "/C|/x" is the drive's path, the rest backslashed.
     if len(path) >= 3 and path[0] == "/" and path[1].isalpha() and path[2] in ":|" and (
             len(path) == 3 or path[3] == "/"):
         path = path[1] + ":" + path[3:]
     return path.replace("/", "\\")
+
+
+def _refuse_share(url: str, path: str) -> None:
+    """ValueError for a decoded path that starts with two slashes or a slash and a backslash:
+    a network share's form (//host/share, \\\\host\\share), which Folio does not reach out to."""
+    if path[1:2] in ("/", "\\"):
+        raise ValueError(f"{url!r} names a network share (its path starts with // or /\\): "
+                         "Folio opens files on this machine (file:///path/to/file).")
 
 
 def document_path(arg: str) -> Path:

@@ -8,16 +8,20 @@ JSON of at most MAX_MESSAGE bytes naming one of KINDS,
 and the window checks it again as if it came from the command line: a link goes through core's
 strict parser (core/export.py) with the library's documents, a file must be an existing file.
 The launcher refuses a malformed link before any hand-over, so the window never sees it.
+Where no folder only this user can enter is found for the socket (server_name is None), the
+window does not listen (it says so on stderr) and each launch starts a window of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import json
 import os
 import stat
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -31,7 +35,9 @@ CONNECT_MS = 1000
 ANSWER_MS = 5000  # the window acknowledges at once; this only bounds a window that hangs
 ACK = b"ok\n"
 WAIT_SLICE_MS = 20
-MAX_PATH = 90  # of a socket's path: Unix allows 107 bytes, and Qt adds a suffix while binding
+# Of a socket's path, in bytes: sun_path holds 108 on Linux and 104 on macOS, with a NUL; Qt
+# 6.12 binds the path itself (106 bytes listen here), Qt before it bound NAME-XXXXXX/s first.
+MAX_PATH = 94
 ORGANIZATION = APPLICATION = "Folio"  # the app's names (desktop/app.py), so its QSettings
 
 
@@ -50,27 +56,40 @@ class Handed(Enum):
 # Where the socket's folder is looked for (module names so a test can point them elsewhere).
 RUNTIME_ROOT = Path("/run/user")  # the login manager's private folder per user, /run/user/UID
 SHARED_TEMP = Path("/tmp")
+SOCKETS = "folio-sockets"  # the folder made for sockets in the user's cache folder
+NO_PRIVATE_FOLDER = ("Folio found no folder only you can enter for its socket, so this window "
+                     "takes no links or files from later launches (each starts its own window).")
 
 
-def server_name(root: Path) -> str:
+def user_cache() -> Path:
+    """This user's cache folder, from the home the password database gives the uid (not $HOME
+    or $XDG_CACHE_HOME: see server_name): ~/.cache, or ~/Library/Caches on macOS."""
+    import pwd
+
+    home = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    return home / ("Library/Caches" if sys.platform == "darwin" else ".cache")
+
+
+def server_name(root: Path) -> str | None:
     """The local socket's name for a library folder and this user: the one function the
     launcher (to hand over) and the window (to listen) both call. It reads nothing from the
     environment: the launcher runs in whatever environment the file manager, browser or
-    terminal gives it, the window in its own, and $XDG_RUNTIME_DIR, $TMPDIR or $USER set for
-    one and not the other would give them different names (the launcher would not find the
-    window and start a second one). Short enough for a Unix socket path, no characters a file
-    name or a Windows pipe name cannot hold: a path in socket_folder() where there is one,
-    else in the library folder itself (0700) when that path is short enough, else a bare
-    name (Qt's temporary folder)."""
+    terminal gives it, the window in its own, and $XDG_RUNTIME_DIR, $TMPDIR, $HOME or $USER set
+    for one and not the other would give them different names (the launcher would not find the
+    window and start a second one). On Unix (macOS too) a path in the first folder of
+    socket_folders(root) that is this user's, private and short enough (MAX_PATH), never a bare
+    name (Qt would put that in its temporary folder, $TMPDIR or the shared /tmp, where another
+    user can compute the name and take it first); None when there is no such folder. On
+    Windows a pipe's name (Qt lets only this user open it)."""
     root = root.expanduser().resolve()
     key = f"{_user()}\0{root}".encode()
     name = "folio-" + hashlib.sha256(key).hexdigest()[:32]
-    if os.name != "posix" or sys.platform == "darwin":
+    if os.name != "posix":
         return name
-    for folder in (socket_folder(), root):
-        if folder is not None and len(str(folder / name).encode()) <= MAX_PATH:
+    for folder in socket_folders(root):
+        if len(str(folder / name).encode()) <= MAX_PATH and _private_folder(folder):
             return str(folder / name)
-    return name
+    return None
 
 
 def _user() -> str:
@@ -84,26 +103,33 @@ def _user() -> str:
         return getpass.getuser()
 
 
-def socket_folder() -> Path | None:
-    """A folder only this user can enter, for the socket, on Unix other than macOS: a bare
-    name is a socket in /tmp, where another user could bind the (guessable) name first, take
-    every link and file this user's launches hand over, acknowledge them, and keep this user's
-    window from listening. /run/user/UID (what $XDG_RUNTIME_DIR names in a login session; not
-    read from it, see server_name) where it is this user's and private, else folio-UID in
-    /tmp (made 0700; not used unless it is this user's and private; /tmp, not $TMPDIR, for
-    the same reason). None on macOS (Qt's temporary folder is the user's own) and Windows (a
-    named pipe, not a file)."""
-    if os.name != "posix" or sys.platform == "darwin":
-        return None
-    runtime = RUNTIME_ROOT / str(os.getuid())
-    if _private_folder(runtime):
-        return runtime
-    folder = SHARED_TEMP / f"folio-{os.getuid()}"
+def socket_folders(root: Path) -> Iterator[Path]:
+    """Where the socket may go on Unix, in order; server_name takes the first that is this
+    user's and private (_private_folder) with a path short enough. A socket in the shared /tmp
+    (a bare name's) could be bound first by another user, who would take every link and file
+    this user's launches hand over, acknowledge them, and keep this user's window from
+    listening. The folders: /run/user/UID (what $XDG_RUNTIME_DIR names in a login session; not
+    read from it, see server_name); folio-UID in /tmp (made 0700; another user may have made it
+    first, on a machine without /run/user: an ssh session, a container, WSL); the library
+    folder (when it is 0700); folio-sockets in the user's cache folder (user_cache; made 0700).
+    The folders made here are made only as they are reached."""
+    uid = os.getuid()
+    yield RUNTIME_ROOT / str(uid)
+    yield _made(SHARED_TEMP / f"folio-{uid}")
+    yield root
     try:
-        folder.mkdir(mode=0o700, exist_ok=True)
-    except OSError:
-        return None
-    return folder if _private_folder(folder) else None
+        cache = user_cache()
+        cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except (OSError, KeyError):  # no home, or one this user cannot write
+        return
+    yield _made(cache / SOCKETS)
+
+
+def _made(folder: Path) -> Path:
+    """folder, made 0700 if it is not there (whether it is usable is _private_folder's to say)."""
+    with contextlib.suppress(OSError):  # there already (anyone's), or not to be made
+        folder.mkdir(mode=0o700)
+    return folder
 
 
 def _private_folder(path: Path) -> bool:
@@ -145,10 +171,13 @@ def decode(data: bytes) -> Request | None:
     return Request(value["kind"], value["value"])
 
 
-def hand_over(name: str, request: Request, connect_ms: int = CONNECT_MS,
+def hand_over(name: str | None, request: Request, connect_ms: int = CONNECT_MS,
               answer_ms: int = ANSWER_MS) -> Handed:
     """Give request to the window listening on name (blocking: the launcher has no event loop
-    yet; a test runs it on a thread of its own)."""
+    yet; a test runs it on a thread of its own). No name (server_name found no private folder):
+    no window listens, this launch starts its own."""
+    if name is None:
+        return Handed.NONE_RUNNING
     socket = QLocalSocket()
     socket.connectToServer(name)
     if not socket.waitForConnected(connect_ms):
@@ -186,11 +215,14 @@ class InstanceServer(QObject):
         self.server.newConnection.connect(self._on_connection)
         self.name = ""
 
-    def listen(self, name: str) -> bool:
+    def listen(self, name: str | None) -> bool:
         """Listen on name (a stale socket left by a window that crashed is removed, once
-        nothing answers on it); False when another window already does."""
+        nothing answers on it); False when another window already does. No name (server_name
+        found no private folder): stop listening, False."""
         self.server.close()
-        self.name = name
+        self.name = name or ""
+        if name is None:
+            return False
         if self.server.listen(name):
             return True
         probe = QLocalSocket()

@@ -209,6 +209,14 @@ def test_a_file_name_that_is_not_utf8_keeps_its_bytes_on_unix() -> None:
     ("file://localhost:8080/home/me/report.pdf", "on another machine (localhost:8080)"),
     ("file:///home/me/report.pdf#page=3", "is not a plain file URL"),
     ("file:///home/me/report%00.pdf", "does not name a file"),
+    # No host, but a share's path: \\\\fileserver\\share\\r.pdf on Windows, reached over SMB.
+    ("file:////fileserver/share/r.pdf",
+     "'file:////fileserver/share/r.pdf' names a network share (its path starts with // or "
+     "/\\): Folio opens files on this machine (file:///path/to/file)."),
+    ("file://localhost//fileserver/share/r.pdf", "names a network share"),
+    ("file:///%2F%2Ffileserver/share/r.pdf", "names a network share"),
+    ("file:///%5C%5Cfileserver/share/r.pdf", "names a network share"),
+    ("file:///%5Cfileserver/share/r.pdf", "names a network share"),
 ])
 def test_a_file_url_that_is_not_a_plain_local_path_is_refused_with_a_sentence(
         url: str, says: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -216,3 +224,15 @@ def test_a_file_url_that_is_not_a_plain_local_path_is_refused_with_a_sentence(
         parse_gui([url])
     assert refused.value.code == 2
     assert says in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("url", [
+    "file:////fileserver/share/r.pdf", "file:///%5C%5Cfileserver/share/r.pdf",
+    "file:///C:/Users/me/..%5C..%5C%5C%5Cfileserver%5Cshare%5Cr.pdf",
+    "file:///C:%5CUsers%5Cme%5Cr.pdf",
+])
+def test_on_windows_no_file_url_becomes_a_share_or_a_backslashed_path(url: str) -> None:
+    """On Windows a backslash is a folder's separator (a file URL's is /), and \\\\host\\share
+    a network share; as url2pathname would read these URLs there, each is refused."""
+    with pytest.raises(ValueError, match=r"names a network share|has a backslash in its path"):
+        file_url_path(url, windows=True)

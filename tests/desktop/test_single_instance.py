@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -244,6 +244,94 @@ def test_the_socket_is_in_a_folder_no_other_user_can_enter(
         assert Path(single_instance.server_name(library)).parent == runtime
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+def private(folder: Path) -> bool:
+    info = folder.lstat()
+    return (stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
+            and info.st_mode & 0o077 == 0)
+
+
+@pytest.fixture
+def shared(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A shared temporary folder (as /tmp: anyone may write, sticky) standing for /tmp, on a
+    machine without /run/user (an ssh session, a container, WSL), and the user's cache folder
+    in it. Short: a socket's path is at most single_instance.MAX_PATH bytes."""
+    folder = Path(tempfile.mkdtemp(prefix="f"))
+    folder.chmod(0o1777)
+    monkeypatch.setattr(single_instance, "SHARED_TEMP", folder)
+    monkeypatch.setattr(single_instance, "RUNTIME_ROOT", folder / "run-user")
+    monkeypatch.setattr(single_instance, "user_cache", lambda: folder / "cache")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_folio_uid_folder_another_user_made_first_is_not_used(
+        qtbot, open_window, shared: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Another local user makes /tmp/folio-UID (theirs, 0700) before this user's first launch:
+    the socket goes in a folder of this user's own, never in theirs, the library folder when
+    others may enter it, or the shared /tmp; with none left, the window does not listen."""
+    if os.getuid() != 0:
+        pytest.skip("giving a folder to another user (os.chown) needs root")
+    taken = shared / f"folio-{os.getuid()}"
+    taken.mkdir(mode=0o700)
+    os.chown(taken, 65534, 65534)  # nobody's
+    window = open_window()
+    root = default_library_dir()
+    root.chmod(0o755)  # others may enter the library folder
+    serve(window, root)
+    server = window.findChild(single_instance.InstanceServer)
+    socket_path = Path(server.server.fullServerName())
+    assert socket_path.exists() and socket_path.parent == shared / "cache" / "folio-sockets"
+    assert private(socket_path.parent)
+    assert launch(qtbot, "--library", str(root)) == 0  # the launcher found it there
+
+    # The cache's folder taken too (another user's): nowhere private is left. The window does
+    # not listen and says so; a launch starts a window of its own instead of handing over.
+    server.close()
+    os.chown(socket_path.parent, 65534, 65534)
+    assert single_instance.server_name(root) is None
+    capfd.readouterr()
+    forwarded = serve(window, root)
+    assert capfd.readouterr().err == f"folio: {single_instance.NO_PRIVATE_FOLDER}\n"
+    assert forwarded.server is not None and not forwarded.server.server.isListening()
+    assert launcher.hand_over(launcher.GuiOptions(library=root)) is None  # start a window
+
+
+def test_a_library_folder_too_long_for_a_socket_s_path_never_means_a_socket_in_tmp(
+        qtbot, shared: Path) -> None:
+    """The library folder is private but its socket's path would be too long, and neither the
+    runtime folder nor folio-UID is usable: the socket goes in the user's cache folder (the
+    launcher finds it there), never under a bare name in the shared temporary folder."""
+    (shared / f"folio-{os.getuid()}").mkdir()
+    (shared / f"folio-{os.getuid()}").chmod(0o755)  # loosened: not used
+    library = shared / ("library-" + "x" * 80)
+    library.mkdir(mode=0o700)
+    name = single_instance.server_name(library)
+    assert name is not None and Path(name).parent == shared / "cache" / "folio-sockets"
+    assert len(str(library / Path(name).name).encode()) > single_instance.MAX_PATH
+    assert private(Path(name).parent)
+    server = single_instance.InstanceServer()
+    shown: list[object] = []
+    server.received.connect(shown.append)
+    try:
+        assert server.listen(name)
+        assert launch(qtbot, "--library", str(library)) == 0
+        assert shown == [single_instance.Request("show")]
+        server.close()
+
+        # The cache's folder loosened as well: no name, no socket anywhere, no hand-over.
+        Path(name).parent.chmod(0o755)
+        assert single_instance.server_name(library) is None
+        assert not server.listen(single_instance.server_name(library))
+        assert not server.server.isListening()
+        assert single_instance.hand_over(single_instance.server_name(library),
+                                         single_instance.Request("show")) is (
+            single_instance.Handed.NONE_RUNNING)
+    finally:
+        server.close()
 
 
 SERVER_NAME = ("import sys; from pathlib import Path; from desktop.single_instance import "
