@@ -8,9 +8,13 @@ meaningful:
 - running titles: a heading repeated at the top of many pages ("NOTES TO CONSOLIDATED FINANCIAL
   STATEMENTS—(Continued)", "Annual Report 2024 | 17") is kept the first time and left out after.
   Repeated means the same words and numbers, but for a page number: a number at the start or
-  end that follows the page ("| 17" on page 19, "| 18" on page 20). Any other number is the
-  heading's own, so "Chapter 2: Site 2" and "Chapter 3: Site 3" are two headings, not one
-  repeated;
+  end that follows the page ("| 17" on page 19, "| 18" on page 20) in a block set in body size
+  (running titles' type: bold body text, or smaller). A heading in larger type keeps its
+  number, and so does a structure heading ("Chapter 2", "Part 3", "Item 7.") in any type, so
+  "Chapter 2: Site 2" / "Chapter 3: Site 3" and "Lesson 1" on page 1 / "Lesson 2" on page 2
+  in heading type are each a heading, not one repeated. A number-per-page heading in bold
+  body size whose words are not a structure word ("Lesson 2" on page 2) is taken for a
+  running title;
 - structure words outrank styles: "PART II" is level 1 and "Item 7." level 2 in any font, and
   headings that the PDF's outline (bookmarks) names take the outline's levels.
 """
@@ -64,11 +68,16 @@ def _looks_like_heading(block: Block, body_size: float) -> bool:
         return False
     if text.endswith((".", ",", ";")) and not text[:-1].replace(".", "").isdigit():
         return False
-    larger = all(ln.size >= body_size * HEADING_SIZE_RATIO for ln in block.lines)
+    larger = _larger(block, body_size)
     words = 25 if _PART.match(text) or _ITEM.match(text) else 12
     bold_short = (all(ln.bold for ln in block.lines) and len(text.split()) <= words
                   and all(ln.size >= body_size - 0.5 for ln in block.lines))
     return larger or bold_short
+
+
+def _larger(block: Block, body_size: float) -> bool:
+    """Set in heading type: every line larger than the body text."""
+    return all(ln.size >= body_size * HEADING_SIZE_RATIO for ln in block.lines)
 
 
 def _key(text: str) -> str:
@@ -97,12 +106,14 @@ def _page_numbers(text: str) -> list[tuple[str, int]]:
     return found
 
 
-def _running_keys(candidates: list[Block]) -> dict[int, str]:
+def _running_keys(candidates: list[Block], body_size: float) -> dict[int, str]:
     """Each candidate's key as a running title: its words and numbers, less a page number.
-    A number at its start or end is a page number when the candidates alike but for it are on
-    two or more pages and it follows the page on all of them (number - page the same); else it
-    is the heading's own ("Chapter 2: Site 2")."""
-    numbers = {id(b): _page_numbers(b.text) for b in candidates}
+    A number at its start or end is a page number when the block is in body size or smaller,
+    and the candidates alike but for it are on two or more pages and it follows the page on
+    all of them (number - page the same); else it is the heading's own ("Chapter 2: Site 2",
+    "Lesson 2" in heading type)."""
+    numbers = {id(b): [] if _larger(b, body_size) else _page_numbers(b.text)
+               for b in candidates}
     offsets: defaultdict[tuple[int, str], set[int]] = defaultdict(set)
     pages: defaultdict[tuple[int, str], set[int]] = defaultdict(set)
     for block in candidates:
@@ -119,9 +130,10 @@ def _running_keys(candidates: list[Block]) -> dict[int, str]:
     return keys
 
 
-def _drop_running_titles(pages: list[list[Block]], candidates: list[Block]) -> list[Block]:
+def _drop_running_titles(pages: list[list[Block]], candidates: list[Block],
+                         body_size: float) -> list[Block]:
     """Leave out repeats of a heading seen on many pages, kept the first time only."""
-    keys = _running_keys(candidates)
+    keys = _running_keys(candidates, body_size)
     pages_of: defaultdict[str, set[int]] = defaultdict(set)
     for block in candidates:
         pages_of[keys[id(block)]].add(block.page)
@@ -173,7 +185,7 @@ def mark_headings(pages: list[list[Block]], outline: Sequence[OutlineEntry] = ()
                                      if block.kind == "text" and len(block.lines) > 1
                                      and _looks_like_heading(block, body_size) else [block])]
     candidates = [b for blocks in pages for b in blocks if _looks_like_heading(b, body_size)]
-    candidates = _drop_running_titles(pages, candidates)
+    candidates = _drop_running_titles(pages, candidates, body_size)
     by_page: defaultdict[int, list[OutlineEntry]] = defaultdict(list)
     for entry in outline:
         by_page[entry.page].append(entry)

@@ -62,6 +62,8 @@ def sections_by_page(path: Path) -> dict[int, set[tuple[str, ...]]]:
     ("Chapter {n}: Site {n}", 3, None),  # each heading first on its page, numbers twice
     ("Site {n} survey", 3, None),
     ("Chapter {n}", 1, None),  # one chapter a page: its number follows the page, still its own
+    ("Lesson {n}", 1, None),  # no structure word: its heading type keeps its number
+    ("Lesson {n}", 1, "{page} · River survey 2024"),
     ("Chapter {n}: Site {n}", 3, "River survey 2024 | {page}"),
     ("Chapter {n}", 3, "{page} · River survey 2024"),
 ])
