@@ -11,21 +11,11 @@ import pytest
 from core import search as search_module
 from core.library import Library
 from core.search import Fusion, SearchMode, SearchParams
+from tests.core.test_search import TOPICS
 
-DOCS = {
-    "moorings.md": "# Harbour guide\n\n## Moorings\n\nVisitor moorings are the yellow buoys north "
-                   "of the breakwater; they cost twelve euros a night.",
-    "fuel.md": "# Harbour guide, part two\n\n## Fuel\n\nThe fuel berth by the harbour office sells "
-               "diesel from eight in the morning; pay at the office.",
-    "bread.md": "# Kitchen notes\n\n## Bread\n\nKnead the dough for ten minutes, then let it rise "
-                "in a warm place until it has doubled in size.",
-    "battery.md": "# Battery manual\n\n## Warranty\n\nThe warranty for the BX-200 battery covers "
-                  "defects in materials for thirty-six months from purchase.",
-    "garden.md": "# Garden diary\n\n## Roses\n\nPrune the roses in late winter, cutting each "
-                 "stem just above an outward-facing bud.",
-    "cats.md": "# Pet care\n\n## Cats\n\nAn adult cat sleeps for most of the day and needs fresh "
-               "water, a clean litter tray and regular play.",
-}
+# test_search's topics, and a second harbour page that alone says "diesel"
+DOCS = {**TOPICS, "fuel.md": "# Harbour guide, part two\n\n## Fuel\n\nThe fuel berth by the harbour "
+                            "office sells diesel from eight in the morning; pay at the office."}
 
 ZSCORE = dataclasses.replace(search_module.DEFAULT_PARAMS, fusion=Fusion.ZSCORE)
 

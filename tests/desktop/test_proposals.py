@@ -18,6 +18,7 @@ from core.library import Library
 from core.paths import default_library_dir
 from desktop.main_window import MainWindow
 from desktop.proposals_dialog import KEEP, PLACE, QUESTION, SOURCE, WITHOUT_CHECKS, ProposalsDialog
+from tests.core.test_check_proposals import numbered_writer
 from tests.core.test_search import TOPICS
 from tests.desktop.conftest import add_and_wait, ask_and_wait, set_library_setting
 from tests.desktop.test_diagnose import TIMEOUT_MS, cell, open_diagnosis, plain
@@ -105,15 +106,7 @@ def test_proposed_checks_are_shown_ticked_and_the_kept_ones_saved_as_generated(
 def test_keep_selected_saves_the_rows_shown_not_an_earlier_run_s(
         qtbot, open_window, docs_dir: Path, fake_ollama: FakeOllama) -> None:
     """A model writes other questions each run: what is kept is the table's ticked rows."""
-    written = [0]
-
-    def numbered(messages: Sequence[Any]) -> str | None:
-        if "<passage>" not in messages[-1]["content"]:
-            return None
-        written[0] += 1
-        return f"What would a curious reader learn from remark number {written[0]}?"
-
-    fake_ollama.responder = numbered
+    fake_ollama.responder = numbered_writer()
     window, report = open_report(qtbot, open_window, docs_dir, fake_ollama)
     dialog = proposals_of(qtbot, window, report)
     dialog.choose(report)
