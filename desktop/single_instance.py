@@ -3,7 +3,7 @@ running on that library (a local socket named from the library's folder and the 
 raises itself and acts on it; when none runs, the launcher starts the window itself.
 
 What comes through the socket is not trusted: only this user can connect (the socket's
-permissions, in a folder only this user can enter: socket_folder), a message is one line of
+permissions, in a folder only this user can enter: socket_folders), a message is one line of
 JSON of at most MAX_MESSAGE bytes naming one of KINDS,
 and the window checks it again as if it came from the command line: a link goes through core's
 strict parser (core/export.py) with the library's documents, a file must be an existing file.
