@@ -34,6 +34,7 @@ from core.embedding import Embedder
 from core.errors import EmbeddingUnavailable
 from core.llm import ChatStats, LlmError, OllamaService
 from core.search import EmptyQueryError, Searcher, SearchMode
+from core.stemming import stem
 
 DEFAULT_SOURCES = 6
 EXTRACTIVE_SOURCES = 3
@@ -55,7 +56,6 @@ class AskOptions:
     prompt_sources: str = prompt.PASSAGES  # or prompt.BRIEF: twice the sources, each its brief
 
 
-_SUFFIX = re.compile(r"(?:ing|ed|es|s)$")
 _LIST_ITEM = re.compile(r"^(?:•|\d{1,2}[.)])\s+")
 _TABLE_RULE = re.compile(r"[\s|:-]+")
 NOTHING_RELEVANT_TEXT = ("Nothing in the library answers this closely enough to quote. Try "
@@ -69,11 +69,6 @@ NOTHING_RELEVANT_TEXT = ("Nothing in the library answers this closely enough to 
 # quarter of its question's words.
 MIN_SIMILARITY = 0.27
 MIN_TERMS_SHARE = 0.5
-
-
-def _stem(word: str) -> str:
-    word = word.lower()
-    return (_SUFFIX.sub("", word) if len(word) > 4 else word)[:5]
 
 
 def _row(line: str) -> list[str]:
@@ -129,7 +124,7 @@ def _units(text: str) -> list[str]:
 
 
 def _shared(sentence: str, question_terms: set[str]) -> int:
-    return len(question_terms & {_stem(w) for w in re.findall(r"\w+", sentence)})
+    return len(question_terms & {stem(w) for w in re.findall(r"\w+", sentence)})
 
 
 def best_sentence(text: str, question_terms: set[str]) -> str:
@@ -145,7 +140,7 @@ def best_sentence(text: str, question_terms: set[str]) -> str:
 
 
 def question_terms(question: str) -> set[str]:
-    return {_stem(t) for t in querytext.parse(question).terms
+    return {stem(t) for t in querytext.parse(question).terms
             if t.lower() not in querytext.STOPWORDS}
 
 

@@ -4,9 +4,9 @@ With the `prompt-sources brief` setting (the default) each source in the answer 
 instead of its whole passage, the units of the passage that score best for the question, in the
 passage's order: a unit is a sentence, a list item (shown under its lead-in) or a table row
 (shown under its table's header row). A unit scores the share of the question's content words
-and numbers it holds (numbers count double, as core/support.py counts them; a word in another
-form, "stop" for "stops", counts STEM_MATCH). The best unit is
-always kept, so no source is ever empty; the others are kept, best first, while they score close
+and numbers it holds (numbers count double, as core/support.py counts them; a word held only in
+another form, "stop" for "stops", the same stem by core/stemming.py, counts STEM_MATCH). The best
+unit is always kept, so no source is ever empty; the others are kept, best first, while they score close
 enough to the best and the brief stays under BRIEF_SHARE of the passage. A question that asks for
 a quantity (how many, when, what percentage...) favours the units that hold a number. Kept units
 are quoted verbatim, so an answer that restates one is still aligned to the full passage by
@@ -35,20 +35,20 @@ from core.chunking import split_sentences
 from core.embedding import Embedder
 from core.errors import EmbeddingModelError
 from core.llm import LlmError
+from core.stemming import stem
 from core.store.queries import HEADING_SEPARATOR
 from core.support import content_words, numbers_in
 
 BRIEF_SHARE = 0.4  # the most of a passage's characters a brief keeps (beyond its best unit)
 WHOLE_BELOW_CHARS = 240  # a passage this short is kept whole: there is little to save
 RELATIVE = 0.6  # a unit is kept only if it scores at least this share of the best unit's score
-FLOOR = 0.2  # ... and at least this (off-topic sentences score under it with MiniLM)
+FLOOR = 0.2  # ... and at least this: about a fifth of the question's words held
 LEXICAL_SHARE = 0.5  # of a unit's score when it is scored by meaning too; the rest is the cosine
 STEM_MATCH = 0.7  # a question word held in another form ("stop" for "stops") counts this much
 NUMBER_BONUS = 0.15  # added to a unit holding a number when the question asks for a quantity
 GAP = "…"  # marks text left out between two kept units
 LONG_UNIT_CHARS = 400  # a "sentence" this long is cut further where a full stop ends a clause
 
-_SUFFIX = re.compile(r"(?:ing|ed|es|s)$")
 _BULLETS = re.compile(r"(?:^|\s)([•◦▪‣∙·]\s+)")
 _LIST_ITEM = re.compile(r"^(?:[•◦▪‣∙·]|\d{1,2}[.)])\s+")
 _TABLE_RULE = re.compile(r"[\s|:-]+")
@@ -119,11 +119,6 @@ def _cells(line: str) -> list[str]:
     return [c.strip() for c in line.strip().strip("|").split("|")]
 
 
-def stem(word: str) -> str:
-    """A crude stem of a lowercase word ("stops", "stopped" -> "stop"), as core/answer.py's."""
-    return (_SUFFIX.sub("", word) if len(word) > 4 else word)[:5]
-
-
 def _words_share(question: str) -> Callable[[str], float]:
     """The share of the question's content words and numbers a text holds (numbers count
     double, as in core/support.py's lexical()); a word held only in another form of it (the
@@ -147,11 +142,9 @@ def asks_quantity(question: str) -> bool:
     return _QUANTITY.search(question) is not None
 
 
-def choose(question: str, pieces: Sequence[Unit], cosines: Sequence[float] | None) -> list[int]:
-    """The indexes of the units a brief keeps, in passage order (never none); cosines: each
-    unit's similarity to the question, when scored by meaning too."""
-    if not pieces:
-        return []
+def unit_scores(question: str, pieces: Sequence[Unit],
+                cosines: Sequence[float] | None) -> list[float]:
+    """Each unit's score for question (cosines: by meaning too, as in choose)."""
     quantity = asks_quantity(question)
     share_of = _words_share(question)
     scores = []
@@ -162,6 +155,15 @@ def choose(question: str, pieces: Sequence[Unit], cosines: Sequence[float] | Non
         if quantity and numbers_in(piece.text):
             score += NUMBER_BONUS
         scores.append(score)
+    return scores
+
+
+def choose(question: str, pieces: Sequence[Unit], cosines: Sequence[float] | None) -> list[int]:
+    """The indexes of the units a brief keeps, in passage order (never none); cosines: each
+    unit's similarity to the question, when scored by meaning too."""
+    if not pieces:
+        return []
+    scores = unit_scores(question, pieces, cosines)
     # The question's own numbers are kept wherever they are (a year, a dose, a clause number).
     asked_numbers = numbers_in(question)
     must = {i for i, p in enumerate(pieces) if asked_numbers & numbers_in(p.text)}

@@ -52,7 +52,6 @@ from core.embedding import Embedder
 from core.engine import Engine
 from core.library import Library
 from core.store import checks as check_store
-from core.support import numbers_in
 from core.types import Hit
 from tests.ollama_server import FakeOllama
 
@@ -191,12 +190,7 @@ class Agreement:
 
 def _best(question: str, pieces: Sequence[brief.Unit], cosines: Sequence[float] | None) -> int:
     """The unit a brief keeps first (choose's best, as its scores order them)."""
-    share = brief._words_share(question)
-    quantity = brief.asks_quantity(question)
-    scores = [(share(p.scored) if cosines is None else brief.LEXICAL_SHARE * share(p.scored)
-               + (1 - brief.LEXICAL_SHARE) * max(0.0, cosines[i]))
-              + (brief.NUMBER_BONUS if quantity and numbers_in(p.text) else 0.0)
-              for i, p in enumerate(pieces)]
+    scores = brief.unit_scores(question, pieces, cosines)
     return max(range(len(pieces)), key=lambda i: (scores[i], -i))
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from core import brief, prompt
+from core import answer, brief, prompt
 from core.answer_types import AnswerDone, AnswerMode, Source
 from core.chunking import split_sentences
 from core.cli import main
@@ -88,6 +88,34 @@ def test_a_table_row_is_kept_with_its_header_row(scorer: Embedder | None) -> Non
         "| Osprey keelboat | 4 | 120 euros |")
     assert "tea and cake" not in made
     assert made.count("| Boat | Crew | Price a day |") == 1
+
+
+@pytest.mark.parametrize(("asked", "held"), [
+    ("cities", "city"), ("studies", "study"), ("runs", "run"), ("stops", "stopped"),
+    ("provides", "provided")])
+def test_a_question_word_in_another_form_counts_stem_match(asked: str, held: str) -> None:
+    (unit,) = brief.units(f"The {held} here.")
+    assert brief.unit_scores(f"Which {asked}?", [unit], None) == [
+        pytest.approx(brief.STEM_MATCH)]
+    (same,) = brief.units(f"The {asked} here.")
+    assert brief.unit_scores(f"Which {asked}?", [same], None) == [1.0]
+
+
+@pytest.mark.parametrize(("asked", "held"), [
+    ("contract", "contrast"), ("province", "provide"), ("general", "generator"),
+    ("parties", "partner")])
+def test_an_unrelated_word_sharing_five_letters_counts_nothing(asked: str, held: str) -> None:
+    (unit,) = brief.units(f"The {held} here.")
+    assert brief.unit_scores(f"Which {asked}?", [unit], None) == [0.0]
+
+
+def test_the_extractive_answer_meets_a_word_in_another_form_as_the_brief_does() -> None:
+    # The same stem (core/stemming.py): "cities" finds "city", where five letters did not.
+    text = "Rivers flood the plains in spring. The city walls are old."
+    assert answer.best_sentence(text, answer.question_terms("the cities")) == (
+        "The city walls are old.")
+    assert answer.best_sentence("The contrast is sharp. The walls are old.",
+                                answer.question_terms("contract walls")) == "The walls are old."
 
 
 def test_a_brief_is_never_empty(scorer: Embedder | None) -> None:
