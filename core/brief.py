@@ -5,11 +5,13 @@ instead of its whole passage, the units of the passage that score best for the q
 passage's order: a unit is a sentence, a list item (shown under its lead-in) or a table row
 (shown under its table's header row). A unit scores the share of the question's content words
 and numbers it holds (numbers count double, as core/support.py counts them; a word held only in
-another form, "stop" for "stops", the same stem by core/stemming.py, counts STEM_MATCH). The best
-unit is always kept, so no source is ever empty; the others are kept, best first, while they score close
-enough to the best and the brief stays under BRIEF_SHARE of the passage. A question that asks for
-a quantity (how many, when, what percentage...) favours the units that hold a number. Kept units
-are quoted verbatim, so an answer that restates one is still aligned to the full passage by
+another form, "stop" for "stops", the same stem by core/stemming.py, counts STEM_MATCH); a table
+row scores its own cells, and its header's words count only HEADER_WEIGHT (they are every row's,
+so they lift a table's rows alike and never pick one). The best unit is always kept, so no
+source is ever empty; the others are kept, best first, while they score close enough to the
+best and the brief stays under BRIEF_SHARE of the passage. A question that asks for a quantity
+(how many, when, what percentage...) favours the units that hold a number. Kept units are quoted
+verbatim, so an answer that restates one is still aligned to the full passage by
 core/support.py, and the source keeps its number, page and passage (citations and highlights are
 unchanged).
 
@@ -45,6 +47,7 @@ RELATIVE = 0.6  # a unit is kept only if it scores at least this share of the be
 FLOOR = 0.2  # ... and at least this: about a fifth of the question's words held
 LEXICAL_SHARE = 0.5  # of a unit's score when it is scored by meaning too; the rest is the cosine
 STEM_MATCH = 0.7  # a question word held in another form ("stop" for "stops") counts this much
+HEADER_WEIGHT = 0.1  # of the share of the question's words a table row's header cells hold
 NUMBER_BONUS = 0.15  # added to a unit holding a number when the question asks for a quantity
 GAP = "…"  # marks text left out between two kept units
 LONG_UNIT_CHARS = 400  # a "sentence" this long is cut further where a full stop ends a clause
@@ -68,8 +71,13 @@ class Unit:
 
     text: str  # as it appears in the passage (a sentence, a list item's line, a table row)
     line: int  # the passage line it is on (units of one prose line share it)
-    scored: str  # what is scored: the text, with the table's header cells or the list's lead-in
+    scored: str  # what is scored: the text (a table row's cells), with a list's lead-in
     lead: tuple[str, ...] = ()  # lines shown once before the first kept unit under them
+    header: str = ""  # a table row's header cells: they count HEADER_WEIGHT
+
+    def meaning(self) -> str:
+        """What is embedded when scored by meaning too: a table row as "Header: cell; ..."."""
+        return f"{self.header}: {self.scored}" if self.header else self.scored
 
 
 def units(text: str) -> list[Unit]:
@@ -90,9 +98,8 @@ def units(text: str) -> list[Unit]:
                 header, header_cells = (line, lines[i + 1]), cells
                 continue
             if header and len(header_cells) == len(cells):
-                scored = "; ".join(f"{h}: {c}" if h else c
-                                   for h, c in zip(header_cells, cells, strict=True) if c)
-                out.append(Unit(line, i, scored, header))
+                own = "; ".join(c for c in cells if c)
+                out.append(Unit(line, i, own, header, "; ".join(h for h in header_cells if h)))
             else:
                 out.append(Unit(line, i, " ".join(c for c in cells if c)))
             continue
@@ -150,6 +157,8 @@ def unit_scores(question: str, pieces: Sequence[Unit],
     scores = []
     for i, piece in enumerate(pieces):
         words = share_of(piece.scored)
+        if piece.header:
+            words += HEADER_WEIGHT * share_of(piece.header)
         score = words if cosines is None else (
             LEXICAL_SHARE * words + (1 - LEXICAL_SHARE) * max(0.0, cosines[i]))
         if quantity and numbers_in(piece.text):
@@ -225,7 +234,7 @@ def briefs(question: str, sources: Sequence[Source],
         split = [[] for _ in texts]
     wanted = [(k, j) for k, pieces in enumerate(split) if len(pieces) > 1
               for j in range(len(pieces))]
-    cosines = _cosines(embedder, question, [split[k][j].scored for k, j in wanted])
+    cosines = _cosines(embedder, question, [split[k][j].meaning() for k, j in wanted])
     by_source: dict[int, list[float]] = {}
     for (k, _), cosine in zip(wanted, cosines or [], strict=False):
         by_source.setdefault(k, []).append(cosine)

@@ -158,7 +158,7 @@ class Agreement:
         split = [pieces for pieces in split if len(pieces) > 1]
         if not split:
             return
-        vectors = embedder.embed_passages([u.scored for pieces in split for u in pieces])
+        vectors = embedder.embed_passages([u.meaning() for pieces in split for u in pieces])
         query = embedder.embed_query(question)
         assert vectors is not None
         cosines = vectors @ query / np.maximum(

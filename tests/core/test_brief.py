@@ -38,6 +38,17 @@ TABLE = ("The club rents three kinds of boat to members for the summer season.\n
          "The clubhouse bar serves tea and cake on Sunday afternoons during the regatta weeks.")
 
 
+STAFF = ("The company's offices are grouped in four regions, each with its own manager, budget "
+         "and yearly plan.\n\n"
+         "| Region | Staff |\n"
+         "| --- | --- |\n"
+         "| North | 120 |\n"
+         "| South | 85 |\n"
+         "| East | 64 |\n"
+         "| West | 47 |\n\n"
+         "Headcount is reviewed every spring by the board, and new offices open only after it.")
+
+
 def hit(text: str, passage_id: int = 1, page: int = 1, heading_path: str = "") -> Hit:
     return Hit(passage_id=passage_id, document_id=1, title="Harbour guide", page=page,
                page_end=page, page_label=None, heading_path=heading_path, text=text, score=1.0,
@@ -88,6 +99,20 @@ def test_a_table_row_is_kept_with_its_header_row(scorer: Embedder | None) -> Non
         "| Osprey keelboat | 4 | 120 euros |")
     assert "tea and cake" not in made
     assert made.count("| Boat | Crew | Price a day |") == 1
+
+
+def test_a_table_row_is_scored_by_its_own_cells_not_the_header_every_row_shares() -> None:
+    # "staff" is a header word: it is every row's, so it must not keep North, South and East.
+    made = one_brief("How many staff work in the West?", STAFF, None)
+    lines = made.splitlines()
+    assert "| West | 47 |" in lines and "| Region | Staff |" in lines
+    assert not {"| North | 120 |", "| South | 85 |", "| East | 64 |"} & set(lines)
+    # The header still counts a little: a row scores above the same cells without it.
+    row = next(u for u in brief.units(STAFF) if u.text == "| West | 47 |")
+    bare = brief.Unit(row.text, row.line, row.scored)
+    with_header, without = brief.unit_scores("How many staff work in the West?", [row, bare],
+                                             None)
+    assert with_header > without
 
 
 @pytest.mark.parametrize(("asked", "held"), [
