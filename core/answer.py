@@ -53,7 +53,9 @@ class AskOptions:
     k: int = DEFAULT_SOURCES
     scope: Sequence[int] | None = None
     max_context: int = prompt.DEFAULT_MAX_CONTEXT
-    prompt_sources: str = prompt.PASSAGES  # or prompt.BRIEF: twice the sources, each its brief
+    # prompt.BRIEF (twice the sources, each its brief) or prompt.PASSAGES; the default is the
+    # prompt-sources setting's (core/settings.py), so `AskOptions()` asks as the app does.
+    prompt_sources: str = prompt.BRIEF
 
 
 _LIST_ITEM = re.compile(r"^(?:•|\d{1,2}[.)])\s+")

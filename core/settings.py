@@ -76,7 +76,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ollama-model", "ollama_model", "",
             "the model that writes answers; empty: the first installed chat model"),
     Setting("answer-sources", "answer_sources", str(DEFAULT_SOURCES),
-            "passages handed to the model per answer", minimum=1, maximum=50),
+            "sources per answer, in passages: 6 sends six passages, or twelve evidence briefs "
+            "with prompt-sources brief", minimum=1, maximum=50),
     Setting("max-context", "max_context", str(DEFAULT_MAX_CONTEXT),
             "the most context (tokens) asked of the model", minimum=2048),
     # "brief": each source carries only its sentences that matter for the question (core/

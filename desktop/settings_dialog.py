@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.answer_types import PullProgress
+from core.prompt import BRIEF, sources_wanted
 from core.settings import setting as core_setting
 from desktop.embedding_models import (
     KNOWN_MODELS,
@@ -217,7 +218,11 @@ class SettingsDialog(QDialog):
         self.sources = QSpinBox(self)
         self.sources.setRange(1, 20)
         self.sources.setValue(values.sources)
-        self.sources.setToolTip("How many passages an answer is written from")
+        self.sources.setToolTip(
+            "How many sources an answer is written from, in passages: 6 sends six whole "
+            "passages, or twelve evidence briefs (each about half a passage)")
+        self.sources_sent = QLabel(self)  # what the model is sent, with "Each source gives"
+        self.sources_sent.setStyleSheet("color: gray;")
         self.prompt_sources = QComboBox(self)
         for value, label in PROMPT_SOURCES:
             self.prompt_sources.addItem(label, value)
@@ -225,6 +230,9 @@ class SettingsDialog(QDialog):
         self.prompt_sources.setToolTip(
             "What the model reads of each source: its whole passage, or only the passage's "
             "sentences that matter for the question (so twice the sources fit)")
+        self.sources.valueChanged.connect(self._show_sources_sent)
+        self.prompt_sources.currentIndexChanged.connect(self._show_sources_sent)
+        self._show_sources_sent()
 
         self.embedding = QComboBox(self)
         self.embedding.addItem(values.embedding_model, values.embedding_model)
@@ -268,7 +276,10 @@ class SettingsDialog(QDialog):
         form.addRow("Library folder:", library_row)
         form.addRow("Ollama host:", self.host)
         form.addRow("Ollama model:", self.model)
-        form.addRow("Sources per answer:", self.sources)
+        sources_row = QHBoxLayout()
+        sources_row.addWidget(self.sources)
+        sources_row.addWidget(self.sources_sent, 1)
+        form.addRow("Sources per answer:", sources_row)
         form.addRow("Each source gives:", self.prompt_sources)
         form.addRow("Embedding model:", self.embedding)
         form.addRow("", self.embedding_problem)
@@ -311,6 +322,12 @@ class SettingsDialog(QDialog):
 
     def _set_prompt_sources(self, value: str) -> None:
         self.prompt_sources.setCurrentIndex(max(0, self.prompt_sources.findData(value)))
+
+    def _show_sources_sent(self) -> None:
+        kind = str(self.prompt_sources.currentData() or DEFAULT_PROMPT_SOURCES)
+        sent = sources_wanted(self.sources.value(), kind)
+        noun = "evidence brief" if kind == BRIEF else "passage"
+        self.sources_sent.setText(f"{sent} {noun}{'s' if sent != 1 else ''} sent")
 
     def _set_model(self, name: str) -> None:
         if not name:
