@@ -4,9 +4,12 @@ the prompt does) against words and the model's cosine, and what the support chec
 answers.
 
 Run: .venv/bin/python tests/bench/brief.py [--library scifact=DIR --library cranfield=DIR]
-         [--queries 100] [--answers 50] [--budget 2000 --budget 4000]
+         [--queries 100] [--answers 50] [--budget 2000 --budget 4000] [--split train|test]
+         [--stem-match 0 --stem-match 1]
 
-Each set's test questions (../shared/data/NAME) are searched once (hybrid, the best --candidates
+Each set's questions of --split (../shared/data/NAME/qrels/SPLIT.tsv; train by default, the
+split choices are made on; a set with one split, Cranfield, uses its test.tsv whatever --split
+says; SciFact's test questions only report) are searched once (hybrid, the best --candidates
 passages); for each budget (tokens of sources) the real prompt builder keeps the best sources
 that fit under `passages` and under `brief` (core/prompt.py, core/brief.py). A question is a hit
 when a passage of a relevant document is among them; recall is the share of its relevant
@@ -16,8 +19,10 @@ library of the current code is used (built when missing: minutes).
 
 Three kinds: `passages`; `brief`, units scored by words (what the answer prompt sends); and
 `brief (cosine)`, scored by words and the bundled model's cosine (half each, what the brief did
-before). For the --k * 2 sources of a default answer: the time each scoring takes, and how often
-the words keep the unit the cosine scores best and the units it keeps. On the guide's checks,
+before). Each --stem-match X adds a row of `brief` with brief.STEM_MATCH set to X (the weight of
+a question word held only in another form). For the --k * 2 sources of a default answer: the
+time each scoring takes, and how often the words keep the unit the cosine scores best and the
+units it keeps. On the guide's checks,
 "answer kept": of the sources holding the words that answer, the share whose brief keeps them.
 
 Then --answers questions of each set are asked through the Ollama-compatible test server (its
@@ -58,6 +63,7 @@ from tests.ollama_server import FakeOllama
 COSINE = "brief (cosine)"  # a brief scored by words and the model's cosine
 KINDS = (prompt.PASSAGES, prompt.BRIEF, COSINE)
 SENT_KINDS = (prompt.PASSAGES, prompt.BRIEF)  # what `prompt-sources` can send
+STEM_KIND = "brief, stem match "  # + a value of brief.STEM_MATCH tried (--stem-match)
 
 # The sample guide's checks: a question and words on the page that answers it (the page is
 # found from the words, so a rebuilt guide PDF keeps its checks right).
@@ -127,6 +133,12 @@ def source_tokens(question: str, sources: Sequence[Source], budget: int, kind: s
     """The prompt of the best sources that fit in budget tokens of sources."""
     bare = prompt.build_answer_prompt(question, [], [])
     limit = bare.tokens + budget + prompt.ANSWER_RESERVE
+    if kind.startswith(STEM_KIND):  # the brief with another weight of a word in another form
+        shipped, brief.STEM_MATCH = brief.STEM_MATCH, float(kind.removeprefix(STEM_KIND))
+        try:
+            return prompt.build_answer_prompt(question, sources, [], limit, limit, prompt.BRIEF)
+        finally:
+            brief.STEM_MATCH = shipped
     if kind == COSINE:
         return prompt.build_answer_prompt(question, sources, [], limit, limit, prompt.BRIEF,
                                           brief_embedder=embedder)
@@ -202,11 +214,13 @@ def _load() -> str:
 def fit_table(name: str, library: Library, questions: Sequence[tuple[str, set[int]]],
               budgets: Sequence[int], candidates: int, embedder: CachedEmbedder,
               agreement: Agreement, answered: int,
-              answer_words: Sequence[str] | None = None) -> list[str]:
+              answer_words: Sequence[str] | None = None,
+              stem_matches: Sequence[float] = ()) -> list[str]:
     """questions: (text, the passage ids that count as the right place); the two scorings are
     compared on each question's first `answered` sources (answer_words: each question's words
-    that answer it)."""
-    tallies = {(b, k): Tally() for b in budgets for k in KINDS}
+    that answer it; stem_matches: other values of brief.STEM_MATCH, a row each)."""
+    kinds = (*KINDS, *(f"{STEM_KIND}{x:g}" for x in stem_matches))
+    tallies = {(b, k): Tally() for b in budgets for k in kinds}
     start = time.perf_counter()
     embedded_before = embedder.texts
     for number, (text, wanted) in enumerate(questions):
@@ -217,7 +231,7 @@ def fit_table(name: str, library: Library, questions: Sequence[tuple[str, set[in
         bare = prompt.build_answer_prompt(text, [], []).tokens
         for budget in budgets:
             fitted: dict[str, prompt.Prompt] = {}
-            for kind in KINDS:
+            for kind in kinds:
                 built = source_tokens(text, sources, budget, kind, embedder)
                 fitted[kind] = built
                 tally = tallies[(budget, kind)]
@@ -231,7 +245,7 @@ def fit_table(name: str, library: Library, questions: Sequence[tuple[str, set[in
             as_briefs = source_tokens(text, same, 10**6, prompt.BRIEF, embedder)
             tallies[(budget, prompt.PASSAGES)].same_as_brief += as_briefs.tokens - bare
     seconds = time.perf_counter() - start
-    rows = [tallies[(b, k)].row(name, b, k) for b in budgets for k in KINDS]
+    rows = [tallies[(b, k)].row(name, b, k) for b in budgets for k in kinds]
     load = os.getloadavg()
     rows.append(f"<!-- {name}: {len(questions)} questions in {seconds:.0f} s, "
                 f"{embedder.texts - embedded_before} units embedded, load average "
@@ -296,6 +310,11 @@ def main() -> None:
     parser.add_argument("--budget", type=int, action="append", default=[])
     parser.add_argument("--candidates", type=int, default=40)
     parser.add_argument("--k", type=int, default=6, help="sources per answer (passages)")
+    parser.add_argument("--stem-match", type=float, action="append", default=[],
+                        help="another value of brief.STEM_MATCH: a brief row each")
+    parser.add_argument("--split", choices=("train", "test"), default="train",
+                        help="the questions: train to choose, test to report (a set with one "
+                             "split uses it)")
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3]
                         / "shared" / "data")
     args = parser.parse_args()
@@ -308,7 +327,10 @@ def main() -> None:
     try:
         with Engine() as engine, FakeOllama(["llama3.2:3b"]) as server:
             for name, folder in named.items():
-                dataset = evaluation.load(args.data / name, "test")
+                split = args.split if (args.data / name / "qrels" / f"{args.split}.tsv"
+                                       ).exists() else "test"
+                dataset = evaluation.load(args.data / name, split)
+                label = f"{name} {split}"
                 if folder:
                     library = Library.open(Path(folder).expanduser(), engine)
                 else:  # a copy: the settings this bench sets stay out of the shared cache
@@ -324,14 +346,16 @@ def main() -> None:
                                  for qid, text in chosen]
                     embedder = CachedEmbedder(library.searcher().require_embedder())
                     agreement = Agreement()
-                    fit_rows += fit_table(name, library, questions, budgets, args.candidates,
-                                          embedder, agreement, args.k * 2)
-                    agreement_rows.append(agreement.row(name))
-                    print("\n".join(fit_rows[-len(budgets) * len(KINDS) - 1:]), flush=True)
+                    fit_rows += fit_table(label, library, questions, budgets, args.candidates,
+                                          embedder, agreement, args.k * 2,
+                                          stem_matches=args.stem_match)
+                    agreement_rows.append(agreement.row(label))
+                    kinds = len(KINDS) + len(args.stem_match)
+                    print("\n".join(fit_rows[-len(budgets) * kinds - 1:]), flush=True)
                     print(agreement_rows[-1], flush=True)
                     for kind in SENT_KINDS:
                         support_rows.append(support_row(
-                            name, library, server, [q for q, _ in questions[:args.answers]],
+                            label, library, server, [q for q, _ in questions[:args.answers]],
                             kind, args.k))
                         print(support_rows[-1], flush=True)
             with Library.open(scratch / "guide", engine) as guide:
@@ -341,7 +365,7 @@ def main() -> None:
                 agreement = Agreement()
                 fit_rows += fit_table("guide checks", guide, questions, budgets,
                                       args.candidates, embedder, agreement, args.k * 2,
-                                      [words for _, words in GUIDE_CHECKS])
+                                      [words for _, words in GUIDE_CHECKS], args.stem_match)
                 agreement_rows.append(agreement.row("guide checks"))
                 for kind in SENT_KINDS:
                     support_rows.append(support_row("guide checks", guide, server,
