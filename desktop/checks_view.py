@@ -61,7 +61,7 @@ Checks = list[tuple[SavedCheck, Place]]
 
 
 def run_label(run: CheckRun) -> str:
-    label = f"{MODE_NAMES[run.mode]}, {run.sources} source{'s' if run.sources != 1 else ''}"
+    label = f"{MODE_NAMES[run.mode]}, {run.sources} source{'s' if run.sources != 1 else ''} sent"
     return f"{label}, {run.model}" if run.model else label
 
 

@@ -208,7 +208,7 @@ def test_the_checks_view_runs_with_progress_and_compares_two_runs(
     assert all(cell(view.table, buoys, f"hit@{k}") == "✓" for k in (1, 3, 5, 10))
     assert cell(view.table, buoys, "Verdict") == "found"
     # One source asked: two sent, as evidence briefs (the default prompt-sources).
-    assert cell(view.table, 10, "Question") == "Total (hybrid, 2 sources)"
+    assert cell(view.table, 10, "Question") == "Total (hybrid, 2 sources sent)"
     assert cell(view.table, 10, "hit@10") == "10/10 (100%)"  # six documents: all in the top ten
     hits_at_1 = sum(cell(view.table, r, "hit@1") == "✓" for r in range(10))
     assert cell(view.table, 10, "hit@1").startswith(f"{hits_at_1}/10")
@@ -217,11 +217,11 @@ def test_the_checks_view_runs_with_progress_and_compares_two_runs(
     view.mode.setCurrentText("Keyword")
     keyword, _ = run(qtbot, view)
     assert keyword.mode.value == "keyword"  # type: ignore[attr-defined]
-    assert cell(view.table, 10, "Question") == "Total (keyword, 2 sources)"
+    assert cell(view.table, 10, "Question") == "Total (keyword, 2 sources sent)"
     # Both runs' totals, side by side: before and after.
     assert view.totals.rowCount() == 3  # the two runs, then what the change did
-    assert cell(view.totals, 0, "Run") == "1. hybrid, 2 sources"
-    assert cell(view.totals, 1, "Run") == "2. keyword, 2 sources"
+    assert cell(view.totals, 0, "Run") == "1. hybrid, 2 sources sent"
+    assert cell(view.totals, 1, "Run") == "2. keyword, 2 sources sent"
     assert cell(view.totals, 0, "hit@10") == "10/10 (100%)"
     assert cell(view.totals, 1, "hit@1").startswith(
         f"{keyword.hits(1)}/10")  # type: ignore[attr-defined]
