@@ -332,6 +332,10 @@ def test_a_library_folder_too_long_for_a_socket_s_path_never_means_a_socket_in_t
             single_instance.Handed.NONE_RUNNING)
     finally:
         server.close()
+        # Deleted by Qt's event loop, with its connections, not by Python's collector when the
+        # test returns (that crashed the next processEvents: a server made here has no parent)
+        with qtbot.waitSignal(server.destroyed, timeout=5_000):
+            server.deleteLater()
 
 
 SERVER_NAME = ("import sys; from pathlib import Path; from desktop.single_instance import "
