@@ -120,3 +120,23 @@ def test_an_older_folios_settings_move_into_the_library_once(
     assert kept["answer-sources"] == "4"
     assert kept["ollama-model"] == "mine:1b"  # the library's own value wins
     assert not [k for k in settings.allKeys() if k.startswith(("ollama/", "answer/"))]
+
+
+# The dialog says how many sources the model is sent: answer-sources passages, or twice that
+# many evidence briefs (core/prompt.py sources_wanted).
+def test_the_dialog_shows_the_sources_sent_beside_sources_per_answer(
+        qtbot: QtBot, open_window: WindowFactory, folio_home: Path) -> None:
+    set_library_setting(folio_home, "answer-sources", "6")
+    set_library_setting(folio_home, "prompt-sources", "brief")
+    window = open_window()
+    qtbot.waitUntil(lambda: window.library_settings.values is not None,
+                    timeout=STARTUP_TIMEOUT_MS)
+    dialog = window.open_settings()
+    qtbot.waitUntil(lambda: dialog.sources.isEnabled(), timeout=STARTUP_TIMEOUT_MS)
+    assert dialog.sources.value() == 6
+    assert dialog.sources_sent.text() == "12 evidence briefs sent"
+    dialog.prompt_sources.setCurrentIndex(dialog.prompt_sources.findData("passages"))
+    assert dialog.sources_sent.text() == "6 passages sent"
+    dialog.sources.setValue(1)
+    assert dialog.sources_sent.text() == "1 passage sent"
+    dialog.reject()
